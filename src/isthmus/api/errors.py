@@ -1,0 +1,69 @@
+"""Every failure leaves as Mattermost's AppError JSON with exactly ``Content-Type: application/json``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from isthmus.core.errors import AppError
+from isthmus.core.ids import new_id
+
+log = logging.getLogger("isthmus.api")
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", "")
+    if not rid:
+        rid = new_id()
+        request.state.request_id = rid
+    return rid
+
+
+def error_body(err: AppError, rid: str) -> dict[str, Any]:
+    return {"id": err.id, "message": err.message, "detailed_error": err.detailed_error,
+            "request_id": rid, "status_code": err.status_code, "is_oauth": False}
+
+
+def error_response(err: AppError, rid: str) -> JSONResponse:
+    headers = {"X-Request-Id": rid}
+    if err.status_code == 429:
+        headers["Retry-After"] = "60"
+    return JSONResponse(error_body(err, rid), status_code=err.status_code, headers=headers)
+
+
+async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc, request_id(request))
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errs = exc.errors()
+    where = ".".join(str(p) for p in errs[0]["loc"]) if errs else "request"
+    err = AppError("api.context.invalid_param.app_error", f"Invalid {where} parameter.", 400,
+                   errs[0]["msg"] if errs else "")
+    return error_response(err, request_id(request))
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        err = AppError("api.context.404.app_error", "Sorry, we could not find the page.", 404,
+                       f"There doesn't appear to be an api call for the url='{request.url.path}'.")
+    elif exc.status_code == 405:
+        err = AppError("api.context.405.app_error", "Method not allowed.", 405,
+                       f"{request.method} is not allowed on {request.url.path}")
+    else:
+        err = AppError("api.context.http_error.app_error", str(exc.detail), exc.status_code)
+    return error_response(err, request_id(request))
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    err = AppError("api.context.internal_error.app_error", "An internal error occurred.", 500)
+    return error_response(err, request_id(request))

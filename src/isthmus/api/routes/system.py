@@ -1,0 +1,94 @@
+"""System: ping, config (admin), client config and license stubs that real clients load at startup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from isthmus import SERVER_VERSION
+from isthmus.api.auth import domain_of, require_actor
+from isthmus.api.params import json_object
+from isthmus.config import ConfigError
+from isthmus.core.errors import AppError
+from isthmus.domain.permissions import PERMISSION_MANAGE_SYSTEM
+from isthmus.domain.roles import require_system_permission
+
+router = APIRouter()
+
+
+@router.get("/system/ping")
+async def ping(request: Request) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": "OK", "ActiveSearchBackend": "database",
+                           "AndroidLatestVersion": "", "IosLatestVersion": ""}
+    if request.query_params.get("get_server_status") in ("true", "1"):
+        out["database_status"] = "OK"
+        out["filestore_status"] = "OK"
+    return out
+
+
+def _config_json(request: Request) -> dict[str, Any]:
+    doc: dict[str, Any] = domain_of(request).config.model_dump()
+    return doc
+
+
+@router.get("/config")
+async def get_config(request: Request) -> dict[str, Any]:
+    actor = await require_actor(request)
+    require_system_permission(domain_of(request), actor, PERMISSION_MANAGE_SYSTEM)
+    return _config_json(request)
+
+
+async def _apply(request: Request, patch: bool) -> dict[str, Any]:
+    actor = await require_actor(request)
+    d = domain_of(request)
+    require_system_permission(d, actor, PERMISSION_MANAGE_SYSTEM)
+    body = await json_object(request)
+    try:
+        if patch:
+            d.config_store.patch(body)
+        else:
+            d.config_store.replace(body)
+    except ConfigError as err:
+        raise AppError("model.config.is_valid.app_error", "Invalid configuration.", 400, str(err)) from None
+    return _config_json(request)
+
+
+@router.put("/config")
+async def update_config(request: Request) -> dict[str, Any]:
+    return await _apply(request, patch=False)
+
+
+@router.put("/config/patch")
+async def patch_config(request: Request) -> dict[str, Any]:
+    return await _apply(request, patch=True)
+
+
+@router.get("/config/client")
+async def client_config(request: Request) -> dict[str, str]:
+    cfg = domain_of(request).config
+    cw = cfg.ConnectedWorkspacesSettings
+
+    def flag(v: bool) -> str:
+        return "true" if v else "false"
+
+    return {
+        "Version": SERVER_VERSION, "BuildNumber": "isthmus", "BuildDate": "", "BuildHash": "isthmus",
+        "BuildHashEnterprise": "none", "BuildEnterpriseReady": "false",
+        "SiteURL": cfg.ServiceSettings.SiteURL, "SiteName": cfg.TeamSettings.SiteName,
+        "EnableUserCreation": flag(cfg.TeamSettings.EnableUserCreation),
+        "EnableOpenServer": flag(cfg.TeamSettings.EnableOpenServer),
+        "EnableFileAttachments": flag(cfg.FileSettings.EnableFileAttachments),
+        "MaxFileSize": str(cfg.FileSettings.MaxFileSize),
+        "ExperimentalSharedChannels": flag(cw.EnableSharedChannels),
+        "ExperimentalRemoteClusterService": flag(cw.EnableRemoteClusterService),
+        "EnableSharedChannels": flag(cw.EnableSharedChannels),
+        "EnableRemoteClusterService": flag(cw.EnableRemoteClusterService),
+        "PasswordMinimumLength": str(cfg.PasswordSettings.MinimumLength),
+        "DiagnosticsEnabled": "false", "NoAccounts": "false",
+    }
+
+
+@router.get("/license/client")
+async def client_license() -> dict[str, str]:
+    return {"IsLicensed": "false"}

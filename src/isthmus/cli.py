@@ -1,0 +1,201 @@
+"""Command line: ``isthmus serve | migrate | user | team | config``.
+
+Commands that change data open the configured database directly (same config file and MM_*
+environment as ``serve``), so they work with or without a running server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import string
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from isthmus.config import ConfigError, ConfigStore, default_config_path
+from isthmus.core.errors import AppError
+from isthmus.server import Server
+
+app = typer.Typer(help="Isthmus: a Mattermost-compatible chat server for connected workspaces.",
+                  no_args_is_help=True, add_completion=False)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+team_app = typer.Typer(help="Manage teams.", no_args_is_help=True)
+config_app = typer.Typer(help="Read and change config.json.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(team_app, name="team")
+app.add_typer(config_app, name="config")
+
+T = TypeVar("T")
+ConfigOpt = typer.Option(None, "--config", "-c", help="Path to config.json (default ./data/config.json).")
+
+
+def load_config(path: Path | None) -> ConfigStore:
+    try:
+        return ConfigStore(path or default_config_path())
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def run_with_server(path: Path | None, work: Callable[[Server], Awaitable[T]]) -> T:
+    async def main() -> T:
+        server = Server(load_config(path))
+        await server.start()
+        try:
+            return await work(server)
+        finally:
+            await server.stop()
+
+    try:
+        return asyncio.run(main())
+    except AppError as err:
+        typer.echo(f"error: {err.message} ({err.id}) {err.detailed_error}".rstrip(), err=True)
+        raise typer.Exit(1) from None
+
+
+def parse_listen(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+@app.command()
+def serve(config: Path | None = ConfigOpt) -> None:
+    """Apply pending migrations and serve the API (SIGTERM shuts down cleanly)."""
+    import uvicorn
+
+    from isthmus.api.app import create_app
+
+    store = load_config(config)
+    cfg = store.config
+    level = {"WARN": "WARNING"}.get(cfg.LogSettings.ConsoleLevel, cfg.LogSettings.ConsoleLevel)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    host, port = parse_listen(cfg.ServiceSettings.ListenAddress)
+    site_url = cfg.ServiceSettings.SiteURL or f"http://localhost:{port}"
+    server = Server(store)
+    application = create_app(server)
+
+    class ReadyServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                logging.getLogger("isthmus").info("Isthmus ready: listening on %s:%d, SiteURL %s",
+                                                  host, port, site_url)
+
+    uv = ReadyServer(uvicorn.Config(application, host=host, port=port, log_level="warning",
+                                    proxy_headers=False, ws_max_size=1 << 20, lifespan="on"))
+    uv.run()
+
+
+@app.command()
+def migrate(config: Path | None = ConfigOpt) -> None:
+    """Apply pending database migrations and exit."""
+    async def work(_server: Server) -> None:
+        return None
+
+    run_with_server(config, work)
+    typer.echo("migrations applied")
+
+
+def random_password(length: int = 20) -> str:
+    alphabet = string.ascii_letters + string.digits
+    # Guarantee each class so the password passes any reasonable policy.
+    core = [secrets.choice(string.ascii_lowercase), secrets.choice(string.ascii_uppercase),
+            secrets.choice(string.digits)]
+    core += [secrets.choice(alphabet) for _ in range(length - len(core))]
+    secrets.SystemRandom().shuffle(core)
+    return "".join(core)
+
+
+@user_app.command("create")
+def user_create(username: str = typer.Option(..., "--username"), email: str = typer.Option(..., "--email"),
+                password: str = typer.Option("", "--password", help="Omit with --random-password."),
+                system_admin: bool = typer.Option(False, "--system-admin"),
+                random_pw: bool = typer.Option(False, "--random-password",
+                                               help="Generate a password and print it once."),
+                if_empty: bool = typer.Option(False, "--if-empty",
+                                              help="Do nothing unless the database has no users."),
+                config: Path | None = ConfigOpt) -> None:
+    """Create a user directly in the configured database."""
+    from isthmus.domain.users import count_users, do_create_user
+
+    if random_pw:
+        password = random_password()
+    elif not password:
+        typer.echo("error: --password or --random-password is required", err=True)
+        raise typer.Exit(2)
+
+    async def work(server: Server) -> str:
+        if if_empty and await count_users(server.domain) > 0:
+            return ""
+        user = await do_create_user(server.domain, {"username": username, "email": email,
+                                                    "password": password}, system_admin=system_admin)
+        return user.id
+
+    user_id = run_with_server(config, work)
+    if not user_id:
+        return
+    typer.echo(f"created user {username} (id {user_id}){' as system admin' if system_admin else ''}")
+    if random_pw:
+        typer.echo(f"  username: {username}\n  password: {password}")
+
+
+@user_app.command("list")
+def user_list(as_json: bool = typer.Option(False, "--json"), config: Path | None = ConfigOpt) -> None:
+    """List users."""
+    from isthmus.domain.users import list_users
+
+    async def work(server: Server) -> list[Any]:
+        return await list_users(server.domain, page=0, per_page=10_000, sort_by_username=True)
+
+    found = run_with_server(config, work)
+    if as_json:
+        typer.echo(json.dumps([{"id": u.id, "username": u.username, "email": u.email, "roles": u.roles,
+                                "delete_at": u.delete_at} for u in found], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "username", "email", "roles", "active")
+    for u in found:
+        table.add_row(u.id, u.username, u.email, u.roles, "no" if u.delete_at else "yes")
+    Console().print(table)
+
+
+@config_app.command("get")
+def config_get(key: str = typer.Argument("", help="Section or Section.Key; empty prints everything."),
+               config: Path | None = ConfigOpt) -> None:
+    """Print the effective configuration (file + MM_* environment)."""
+    doc: Any = load_config(config).config.model_dump()
+    for part in [p for p in key.split(".") if p]:
+        if not isinstance(doc, dict) or part not in doc:
+            typer.echo(f"error: unknown setting {key!r}", err=True)
+            raise typer.Exit(2)
+        doc = doc[part]
+    typer.echo(json.dumps(doc, indent=2) if isinstance(doc, dict) else json.dumps(doc))
+
+
+@config_app.command("set")
+def config_set(key: str = typer.Argument(..., help="Section.Key"), value: str = typer.Argument(...),
+               config: Path | None = ConfigOpt) -> None:
+    """Change one setting in config.json (validated; nothing is written if invalid)."""
+    store = load_config(config)
+    try:
+        store.set_value(key, value)
+    except ConfigError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{key} = {value}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

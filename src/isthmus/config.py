@@ -1,0 +1,261 @@
+"""Configuration in Mattermost's shape (``config.json`` sections) with ``MM_<SECTION>_<KEY>`` overrides.
+
+The file holds what an admin saved; environment overrides apply on top at load time and are never
+written back (as in Mattermost). ``ConfigStore.replace`` validates the whole new document before
+anything is written, so an invalid PUT never half-applies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_LISTEN_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*)?:(\d{1,5})$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+
+class ServiceSettingsModel(_Section):
+    SiteURL: str = ""
+    ListenAddress: str = ":8065"
+    MaximumLoginAttempts: int = Field(default=10, ge=1, le=1000)
+    SessionLengthWebInHours: int = Field(default=720, ge=1)
+    EnableUserAccessTokens: bool = True
+    EnableBotAccountCreation: bool = True
+    MaximumPayloadSizeBytes: int = Field(default=300_000, ge=1024)
+
+    @field_validator("SiteURL")
+    @classmethod
+    def _site_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", v):
+            raise ValueError("SiteURL must be empty or an absolute http(s) URL")
+        return v.rstrip("/")
+
+    @field_validator("ListenAddress")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        m = _LISTEN_RE.match(v.strip())
+        if not m or not (0 < int(m.group(1)) < 65536):
+            raise ValueError("ListenAddress must look like ':8065' or '127.0.0.1:8065'")
+        return v.strip()
+
+
+class SqlSettingsModel(_Section):
+    DriverName: Literal["sqlite", "postgres"] = "sqlite"
+    DataSource: str = "./data/isthmus.db"
+    MaxOpenConns: int = Field(default=20, ge=1, le=1000)
+
+
+class FileSettingsModel(_Section):
+    DriverName: Literal["local"] = "local"
+    Directory: str = "./data/files"
+    MaxFileSize: int = Field(default=100 * 1024 * 1024, ge=1)
+    EnableFileAttachments: bool = True
+    EnablePublicLink: bool = False
+
+
+class TeamSettingsModel(_Section):
+    SiteName: str = Field(default="Isthmus", min_length=1, max_length=30)
+    MaxUsersPerTeam: int = Field(default=50, ge=1)
+    EnableUserCreation: bool = True
+    EnableOpenServer: bool = True
+    MaxChannelsPerTeam: int = Field(default=2000, ge=1)
+
+
+class PasswordSettingsModel(_Section):
+    MinimumLength: int = Field(default=8, ge=5, le=72)
+
+
+class ConnectedWorkspacesSettingsModel(_Section):
+    EnableRemoteClusterService: bool = False
+    EnableSharedChannels: bool = False
+    DisableSharedChannelsStatusSync: bool = False
+    MaxPostsPerSync: int = Field(default=50, ge=1, le=10_000)
+    SyncUsersOnConnectionOpen: bool = False
+    GlobalUserSyncBatchSize: int = Field(default=25, ge=1, le=200)
+    MemberSyncBatchSize: int = Field(default=20, ge=1, le=10_000)
+
+
+class FeatureFlagsModel(_Section):
+    EnableSharedChannelsDMs: bool = False
+    EnableSharedChannelsPlugins: bool = True
+    EnableSyncAllUsersForRemoteCluster: bool = False
+    EnableSharedChannelsMemberSync: bool = False
+
+
+class RateLimitSettingsModel(_Section):
+    # Failed logins allowed per client address per minute, on top of the per-account lockout
+    # (ServiceSettings.MaximumLoginAttempts). Slows password guessing spread over many accounts.
+    LoginFailuresPerMinute: int = Field(default=20, ge=1, le=100_000)
+
+
+class LogSettingsModel(_Section):
+    ConsoleLevel: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+    ServiceSettings: ServiceSettingsModel = Field(default_factory=ServiceSettingsModel)
+    SqlSettings: SqlSettingsModel = Field(default_factory=SqlSettingsModel)
+    FileSettings: FileSettingsModel = Field(default_factory=FileSettingsModel)
+    TeamSettings: TeamSettingsModel = Field(default_factory=TeamSettingsModel)
+    PasswordSettings: PasswordSettingsModel = Field(default_factory=PasswordSettingsModel)
+    ConnectedWorkspacesSettings: ConnectedWorkspacesSettingsModel = Field(
+        default_factory=ConnectedWorkspacesSettingsModel)
+    FeatureFlags: FeatureFlagsModel = Field(default_factory=FeatureFlagsModel)
+    RateLimitSettings: RateLimitSettingsModel = Field(default_factory=RateLimitSettingsModel)
+    LogSettings: LogSettingsModel = Field(default_factory=LogSettingsModel)
+
+
+class ConfigError(ValueError):
+    """Raised with a one-line, human-readable reason when a config document is invalid."""
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def validate_document(doc: Mapping[str, Any]) -> Config:
+    if not isinstance(doc, Mapping):
+        raise ConfigError("config must be a JSON object")
+    try:
+        return Config.model_validate(dict(doc))
+    except ValidationError as err:
+        raise ConfigError(describe_validation_error(err)) from None
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``MM_SERVICESETTINGS_SITEURL=x`` → ``{"ServiceSettings": {"SiteURL": "x"}}`` (case-insensitive)."""
+    sections = {name.upper(): (name, cls) for name, cls in _section_types().items()}
+    out: dict[str, dict[str, str]] = {}
+    for key, value in environ.items():
+        if not key.startswith("MM_"):
+            continue
+        rest = key[3:]
+        for upper, (name, cls) in sections.items():
+            if rest.startswith(upper + "_"):
+                field_upper = rest[len(upper) + 1:]
+                for fname in cls.model_fields:
+                    if fname.upper() == field_upper:
+                        out.setdefault(name, {})[fname] = value
+    return out
+
+
+def _section_types() -> dict[str, type[BaseModel]]:
+    types: dict[str, type[BaseModel]] = {}
+    for name, info in Config.model_fields.items():
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            types[name] = ann
+    return types
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in over.items():
+        cur = merged.get(section)
+        merged[section] = {**(cur if isinstance(cur, dict) else {}), **values}
+    return merged
+
+
+def _normalize_listen(v: str) -> str:
+    # Mattermost accepts a bare port in env ("8065"); normalise it to ":8065".
+    return f":{v}" if v.isdigit() else v
+
+
+class ConfigStore:
+    """Owns the effective config: the file on disk plus environment overrides."""
+
+    def __init__(self, path: Path | None, environ: Mapping[str, str] | None = None) -> None:
+        self.path = path
+        self._environ = dict(os.environ if environ is None else environ)
+        self._listeners: list[Callable[[Config], None]] = []
+        self._file_doc: dict[str, Any] = {}
+        if path is not None and path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8") or "{}")
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{path}: not valid JSON ({err})") from None
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"{path}: must hold a JSON object")
+            self._file_doc = loaded
+        self.overrides = env_overrides(self._environ)
+        if "ServiceSettings" in self.overrides and "ListenAddress" in self.overrides["ServiceSettings"]:
+            la = self.overrides["ServiceSettings"]["ListenAddress"]
+            self.overrides["ServiceSettings"]["ListenAddress"] = _normalize_listen(la)
+        try:
+            self.config = validate_document(_merge(self._file_doc, self.overrides))
+        except ConfigError as err:
+            raise ConfigError(f"invalid configuration: {err}") from None
+        if path is not None and not path.exists():
+            self._write(validate_document(self._file_doc))
+
+    def on_change(self, listener: Callable[[Config], None]) -> None:
+        self._listeners.append(listener)
+
+    def replace(self, doc: Mapping[str, Any]) -> Config:
+        """Validate ``doc`` fully, then persist it and make it effective (env overrides still win)."""
+        saved = validate_document(doc)
+        effective = validate_document(_merge(saved.model_dump(), self.overrides))
+        self._write(saved)
+        self.config = effective
+        for listener in self._listeners:
+            listener(effective)
+        return effective
+
+    def patch(self, doc: Mapping[str, Any]) -> Config:
+        current = self.config.model_dump()
+        if not isinstance(doc, Mapping):
+            raise ConfigError("config patch must be a JSON object")
+        for section, values in doc.items():
+            if isinstance(values, Mapping) and isinstance(current.get(section), dict):
+                current[section].update(values)
+            else:
+                current[section] = values
+        return self.replace(current)
+
+    def set_value(self, dotted: str, raw: str) -> Config:
+        section, _, key = dotted.partition(".")
+        value: Any = raw
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            pass
+        if section not in Config.model_fields or not key:
+            raise ConfigError(f"unknown setting {dotted!r}")
+        fields = _section_types()[section].model_fields
+        if key not in fields:
+            raise ConfigError(f"unknown setting {dotted!r}")
+        if fields[key].annotation is str and not isinstance(value, str):
+            value = raw
+        return self.patch({section: {key: value}})
+
+    def _write(self, cfg: Config) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".config.", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(cfg.model_dump(), fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, self.path)
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("ISTHMUS_CONFIG", "./data/config.json"))

@@ -1,0 +1,52 @@
+"""Mattermost's AppError: the one error type every layer raises and every client understands.
+
+The api layer turns it into ``{"id","message","detailed_error","request_id","status_code"}``.
+Helpers below name the common kinds so call sites read as intent, not as status codes.
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    def __init__(self, id: str, message: str, status_code: int, detailed_error: str = "") -> None:
+        super().__init__(f"{id}: {message}")
+        self.id = id
+        self.message = message
+        self.status_code = status_code
+        self.detailed_error = detailed_error
+
+
+def invalid(id: str, message: str, detail: str = "") -> AppError:
+    return AppError(id, message, 400, detail)
+
+
+def invalid_param(name: str, detail: str = "") -> AppError:
+    return AppError("api.context.invalid_param.app_error", f"Invalid {name} parameter.", 400, detail)
+
+
+def unauthorized(id: str = "api.context.session_expired.app_error",
+                 message: str = "Invalid or expired session, please login again.") -> AppError:
+    return AppError(id, message, 401)
+
+
+def forbidden(permission: str = "", message: str = "") -> AppError:
+    msg = message or "You do not have the appropriate permissions."
+    detail = f"userId= permission={permission}" if permission else ""
+    return AppError("api.context.permissions.app_error", msg, 403, detail)
+
+
+def not_found(what: str, id: str = "") -> AppError:
+    return AppError(f"app.{what}.get.app_error", f"Unable to find the existing {what}.", 404,
+                    f"id={id}" if id else "")
+
+
+def conflict(id: str, message: str) -> AppError:
+    return AppError(id, message, 400)
+
+
+def too_large(message: str = "Request body too large.") -> AppError:
+    return AppError("api.context.request_body_too_large.app_error", message, 413)
+
+
+def not_implemented(id: str, message: str) -> AppError:
+    return AppError(id, message, 501)

@@ -1,0 +1,57 @@
+"""What every domain function needs, built once by the composition root (``isthmus.server``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from isthmus.config import Config, ConfigStore
+from isthmus.core.clock import Clock
+from isthmus.core.events import Event, EventBus
+from isthmus.store.engine import Database
+
+
+@dataclass
+class Domain:
+    db: Database
+    bus: EventBus
+    clock: Clock
+    config_store: ConfigStore
+    bcrypt_cost: int = 10
+    # Small per-process caches; invalidated by the domain functions that change them.
+    caches: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Config:
+        return self.config_store.config
+
+    def now(self) -> int:
+        return self.clock.now_ms()
+
+
+@dataclass
+class Tx:
+    """One write transaction plus the events to publish once it has committed."""
+
+    conn: AsyncConnection
+    events: list[Event] = field(default_factory=list)
+    after_commit: list[Any] = field(default_factory=list)
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@asynccontextmanager
+async def transaction(d: Domain) -> AsyncIterator[Tx]:
+    """Run a write; publish its events only after COMMIT succeeded (never on rollback)."""
+    async with d.db.write() as conn:
+        tx = Tx(conn)
+        yield tx
+    for hook in tx.after_commit:
+        hook()
+    if tx.events:
+        await d.bus.publish(tx.events)

@@ -1,0 +1,51 @@
+"""Composition root: builds and owns every service of one Isthmus node.
+
+``Server(config_store)`` wires the database, event bus and domain; later layers (realtime hub,
+federation sender, command registry) attach here too. Tests build it with overrides (clock,
+http transport, bcrypt cost) and several can live in one process, one per simulated workspace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from isthmus.config import ConfigStore
+from isthmus.core.clock import Clock, SystemClock
+from isthmus.core.events import EventBus
+from isthmus.domain.context import Domain
+from isthmus.domain.roles import load_roles
+from isthmus.store.engine import Database, sqlalchemy_url
+from isthmus.store.migrate import upgrade
+
+log = logging.getLogger("isthmus")
+
+
+class Server:
+    def __init__(self, config_store: ConfigStore, *, clock: Clock | None = None,
+                 http_transport: Any = None, bcrypt_cost: int | None = None) -> None:
+        self.config_store = config_store
+        cfg = config_store.config
+        self.db = Database(sqlalchemy_url(cfg.SqlSettings.DriverName, cfg.SqlSettings.DataSource),
+                           pool_size=cfg.SqlSettings.MaxOpenConns)
+        self.bus = EventBus()
+        self.clock: Clock = clock or SystemClock()
+        self.http_transport = http_transport
+        cost = bcrypt_cost if bcrypt_cost is not None else int(os.environ.get("ISTHMUS_BCRYPT_COST", "10"))
+        self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
+                             bcrypt_cost=cost)
+        self.started = False
+
+    @property
+    def config(self) -> Any:
+        return self.config_store.config
+
+    async def start(self) -> None:
+        await upgrade(self.db)
+        await load_roles(self.domain)
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        await self.db.dispose()

@@ -1,0 +1,38 @@
+"""Shared fixtures. The database is real: SQLite by default, PostgreSQL when
+ISTHMUS_TEST_POSTGRES_URL is set (CI runs the suite once per backend)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ISTHMUS_BCRYPT_COST", "4")
+
+from tests.testlib.clients import Person, make_person  # noqa: E402
+from tests.testlib.live import LiveServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(Path(tmp_path_factory.mktemp("live"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(live: LiveServer) -> Person:
+    """The first account created through the API, which therefore is a system admin."""
+    return make_person(live, username="sysadmin")
+
+
+@pytest.fixture
+def user(live: LiveServer, admin: Person) -> Person:
+    return make_person(live, admin.http)
+
+
+@pytest.fixture
+def other(live: LiveServer, admin: Person) -> Person:
+    return make_person(live, admin.http)
