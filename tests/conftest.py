@@ -11,8 +11,8 @@ import pytest
 
 os.environ.setdefault("ISTHMUS_BCRYPT_COST", "4")
 
-from tests.testlib.clients import Person, make_person  # noqa: E402
-from tests.testlib.live import LiveServer  # noqa: E402
+from tests.testlib.clients import Person, make_person
+from tests.testlib.live import LiveServer
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from mattermostautodriver.exceptions import InvalidOrMissingParameters, NoAccessTokenProvided, \
-    NotEnoughPermissions, ResourceNotFound
+from mattermostautodriver.exceptions import (
+    InvalidOrMissingParameters,
+    NoAccessTokenProvided,
+    NotEnoughPermissions,
+    ResourceNotFound,
+)
 
 from tests.testlib.clients import PASSWORD, Person, driver, make_person, unique
 from tests.testlib.live import LiveServer

@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 def test_database_env(data_dir: Path) -> dict[str, str]:
-    """SQLite in ``data_dir`` by default; a fresh PostgreSQL database when ISTHMUS_TEST_POSTGRES_URL is set."""
+    """SQLite in ``data_dir``; a fresh PostgreSQL database when ISTHMUS_TEST_POSTGRES_URL is set."""
     pg = os.environ.get("ISTHMUS_TEST_POSTGRES_URL", "")
     if not pg:
         return {"MM_SQLSETTINGS_DRIVERNAME": "sqlite",

@@ -9,8 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from isthmus.domain.models import Actor, Channel, ChannelMember, Post, Reaction, Role, Session, Team, \
-    TeamMember, User
+from isthmus.domain.models import (
+    Actor,
+    Channel,
+    ChannelMember,
+    Post,
+    Reaction,
+    Role,
+    Session,
+    Team,
+    TeamMember,
+    User,
+)
 
 
 def user_json(user: User, viewer: Actor | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from isthmus.core.errors import AppError, forbidden, invalid_param, not_found
 from isthmus.core.ids import new_id
@@ -96,7 +97,7 @@ async def do_patch_role(d: Domain, actor: Actor, role_id: str, permissions: list
         # Refuse the one change that would lock every admin out of fixing it again.
         raise AppError("api.roles.patch_roles.not_allowed_permission.error",
                        "The system_admin role must keep manage_roles.", 400)
-    values = {"permissions": " ".join(sorted(set(permissions))), "update_at": d.now()}
+    values: dict[str, Any] = {"permissions": " ".join(sorted(set(permissions))), "update_at": d.now()}
     async with transaction(d) as tx:
         if await repo.update_role(tx.conn, role.id, values) == 0:
             raise not_found("role", role_id)

@@ -15,8 +15,13 @@ from isthmus.core.ids import is_valid_id, new_id, new_token
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Session, User
 from isthmus.domain.roles import has_system_permission
-from isthmus.domain.users import check_password, forget_tokens, get_user, get_user_by_login, \
-    set_failed_attempts
+from isthmus.domain.users import (
+    check_password,
+    forget_tokens,
+    get_user,
+    get_user_by_login,
+    set_failed_attempts,
+)
 from isthmus.store.repo import users as repo
 
 _CACHE = "sessions"
@@ -101,7 +106,7 @@ async def do_login(d: Domain, login_id: object, password: object, device_id: str
 async def _create_session(d: Domain, user: User, lifetime_ms: int, *, device_id: str = "",
                           props: dict[str, Any] | None = None) -> Session:
     now = d.now()
-    row = {"id": new_id(), "token": new_token(), "user_id": user.id, "create_at": now,
+    row: dict[str, Any] = {"id": new_id(), "token": new_token(), "user_id": user.id, "create_at": now,
            "expires_at": now + lifetime_ms, "last_activity_at": now, "device_id": device_id[:512],
            "roles": user.roles, "is_oauth": False, "props": props or {}}
     async with transaction(d) as tx:
@@ -121,7 +126,7 @@ async def authenticate(d: Domain, token: str) -> Session:
     session = cache.get(token)
     if session is None:
         async with d.db.read() as conn:
-            row = await repo.select_session_by_token(conn, token)
+            row: dict[str, Any] | None = await repo.select_session_by_token(conn, token)
             if row is None:
                 pat = await repo.select_access_token(conn, token)
                 if pat is None or not pat["is_active"]:
@@ -129,6 +134,7 @@ async def authenticate(d: Domain, token: str) -> Session:
                 user_row = await repo.select_user(conn, pat["user_id"])
                 if user_row is None or user_row["delete_at"]:
                     raise unauthorized()
+                # A personal access token acts as a session that never expires.
                 row = {"id": pat["id"], "token": token, "user_id": pat["user_id"], "create_at": 0,
                        "expires_at": 0, "last_activity_at": 0, "device_id": "",
                        "roles": user_row["roles"], "is_oauth": False,

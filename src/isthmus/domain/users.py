@@ -12,7 +12,7 @@ from typing import Any
 
 import bcrypt
 
-from isthmus.core.errors import AppError, forbidden, invalid, not_found
+from isthmus.core.errors import AppError, forbidden, invalid
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.context import Domain, transaction

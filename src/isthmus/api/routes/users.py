@@ -8,8 +8,17 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id, session_of
-from isthmus.api.params import STATUS_OK, bad_body, bool_param, int_param, json_object, \
-    json_string_list, opt_str, paging, valid_id
+from isthmus.api.params import (
+    STATUS_OK,
+    bad_body,
+    bool_param,
+    int_param,
+    json_object,
+    json_string_list,
+    opt_str,
+    paging,
+    valid_id,
+)
 from isthmus.api.schemas import session_json, user_json
 from isthmus.core.errors import AppError, forbidden
 from isthmus.domain import sessions, users

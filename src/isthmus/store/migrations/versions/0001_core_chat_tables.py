@@ -1,14 +1,13 @@
 """core chat tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 16:49:21.877735
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None

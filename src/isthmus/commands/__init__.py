@@ -1,0 +1,1 @@
+"""Slash commands: a registry of built-ins and connected-workspaces commands."""

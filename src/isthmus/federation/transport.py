@@ -1,0 +1,1 @@
+"""Filled in by the secure-connections work (issue 5)."""
