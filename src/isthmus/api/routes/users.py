@@ -19,10 +19,10 @@ from isthmus.api.params import (
     paging,
     valid_id,
 )
-from isthmus.api.schemas import session_json, user_json
 from isthmus.core.errors import AppError, forbidden
 from isthmus.domain import sessions, users
 from isthmus.domain.roles import has_system_permission
+from isthmus.domain.shapes import session_json, user_json
 
 router = APIRouter()
 

@@ -1,4 +1,4 @@
-"""Domain records → Mattermost JSON shapes (``mattermost-rest.md`` §4).
+"""Domain records → Mattermost JSON shapes (``mattermost-rest.md`` §4), shared by REST, websocket events and sync.
 
 One function per object so every route serialises the same way. Secrets never leave here:
 ``password`` is always blanked, and session tokens appear only in the login header.
