@@ -1,4 +1,4 @@
-"""realtime, files, statuses and search (issue 4): reserved revision so parallel work chains linearly.
+"""statuses and realtime (issue 4): reserved revision so parallel work chains linearly.
 
 Revision ID: 0002
 Revises: 0001
