@@ -1,8 +1,10 @@
 """Configuration in Mattermost's shape (``config.json`` sections) with ``MM_<SECTION>_<KEY>`` overrides.
 
 The file holds what an admin saved; environment overrides apply on top at load time and are never
-written back (as in Mattermost). ``ConfigStore.replace`` validates the whole new document before
-anything is written, so an invalid PUT never half-applies.
+written back (as in Mattermost): a setting fixed by the environment keeps its file value on save.
+``ConfigStore.replace`` validates the whole new document before anything is written, so an invalid
+PUT never half-applies. JSON documents are validated strictly (``"50"`` is not an integer, ``1`` is
+not a boolean), as Mattermost's Go decoder does; only environment strings are converted.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 _LISTEN_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*)?:(\d{1,5})$")
+# What GET /config shows instead of a secret, and what PUT may send back to mean "keep it" (Mattermost's FakeSetting).
+FAKE_SETTING = "********************************"
+SECRET_SETTINGS: tuple[tuple[str, str], ...] = (("SqlSettings", "DataSource"),)
 
 
 class _Section(BaseModel):
@@ -133,27 +138,44 @@ def describe_validation_error(err: ValidationError) -> str:
 def validate_document(doc: Mapping[str, Any]) -> Config:
     if not isinstance(doc, Mapping):
         raise ConfigError("config must be a JSON object")
+    for section, values in doc.items():
+        if section in Config.model_fields and not isinstance(values, Mapping):
+            raise ConfigError(f"{section}: must be a JSON object")
     try:
-        return Config.model_validate(dict(doc))
+        return Config.model_validate(dict(doc), strict=True)
     except ValidationError as err:
         raise ConfigError(describe_validation_error(err)) from None
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """``MM_SERVICESETTINGS_SITEURL=x`` → ``{"ServiceSettings": {"SiteURL": "x"}}`` (case-insensitive)."""
+def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """``MM_SERVICESETTINGS_SITEURL=x`` → ``{"ServiceSettings": {"SiteURL": "x"}}`` (case-insensitive).
+
+    Values are converted to the setting's type here (``"true"`` → True, ``"50"`` → 50) because the
+    document is validated strictly afterwards; a value that does not convert stays a string and is
+    then reported by validation with the setting's name.
+    """
     sections = {name.upper(): (name, cls) for name, cls in _section_types().items()}
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for key, value in environ.items():
-        if not key.startswith("MM_"):
+        if not key.upper().startswith("MM_"):
             continue
-        rest = key[3:]
+        rest = key[3:].upper()
         for upper, (name, cls) in sections.items():
             if rest.startswith(upper + "_"):
                 field_upper = rest[len(upper) + 1:]
-                for fname in cls.model_fields:
+                for fname, info in cls.model_fields.items():
                     if fname.upper() == field_upper:
-                        out.setdefault(name, {})[fname] = value
+                        if name == "ServiceSettings" and fname == "ListenAddress":
+                            value = _normalize_listen(value.strip())
+                        out.setdefault(name, {})[fname] = _from_env(info.annotation, value)
     return out
+
+
+def _from_env(annotation: Any, raw: str) -> Any:
+    try:
+        return TypeAdapter(annotation).validate_python(raw.strip() if annotation is not str else raw)
+    except ValidationError:
+        return raw
 
 
 def _section_types() -> dict[str, type[BaseModel]]:
@@ -185,6 +207,7 @@ class ConfigStore:
         self.path = path
         self._environ = dict(os.environ if environ is None else environ)
         self._listeners: list[Callable[[Config], None]] = []
+        # What the file says (no environment); kept so a save can restore env-fixed settings.
         self._file_doc: dict[str, Any] = {}
         if path is not None and path.exists():
             try:
@@ -195,55 +218,88 @@ class ConfigStore:
                 raise ConfigError(f"{path}: must hold a JSON object")
             self._file_doc = loaded
         self.overrides = env_overrides(self._environ)
-        if "ServiceSettings" in self.overrides and "ListenAddress" in self.overrides["ServiceSettings"]:
-            la = self.overrides["ServiceSettings"]["ListenAddress"]
-            self.overrides["ServiceSettings"]["ListenAddress"] = _normalize_listen(la)
         try:
             self.config = validate_document(_merge(self._file_doc, self.overrides))
         except ConfigError as err:
             raise ConfigError(f"invalid configuration: {err}") from None
         if path is not None and not path.exists():
-            self._write(validate_document(self._file_doc))
+            saved = validate_document(self._file_doc)
+            self._write(saved)
+            self._file_doc = saved.model_dump()
 
     def on_change(self, listener: Callable[[Config], None]) -> None:
         self._listeners.append(listener)
 
+    def sanitized(self) -> dict[str, Any]:
+        """The effective config for GET /config, secrets replaced by ``FAKE_SETTING``."""
+        doc = self.config.model_dump()
+        for section, key in SECRET_SETTINGS:
+            if doc[section].get(key):
+                doc[section][key] = FAKE_SETTING
+        return doc
+
     def replace(self, doc: Mapping[str, Any]) -> Config:
-        """Validate ``doc`` fully, then persist it and make it effective (env overrides still win)."""
-        saved = validate_document(doc)
+        """Validate ``doc`` fully, then persist it and make it effective (env overrides still win).
+
+        Settings fixed by the environment keep their file value, and a secret sent back as
+        ``FAKE_SETTING`` keeps its current value, so GET → edit → PUT round-trips safely.
+        """
+        if not isinstance(doc, Mapping):
+            raise ConfigError("config must be a JSON object")
+        doc = self._desanitize(doc)
+        wanted = validate_document(doc).model_dump()
+        defaults = Config().model_dump()
+        for section, values in self.overrides.items():
+            file_section = self._file_doc.get(section)
+            for key in values:
+                if isinstance(file_section, dict) and key in file_section:
+                    wanted[section][key] = file_section[key]
+                else:
+                    wanted[section][key] = defaults[section][key]
+        saved = validate_document(wanted)
         effective = validate_document(_merge(saved.model_dump(), self.overrides))
         self._write(saved)
+        self._file_doc = saved.model_dump()
         self.config = effective
         for listener in self._listeners:
             listener(effective)
         return effective
 
     def patch(self, doc: Mapping[str, Any]) -> Config:
-        current = self.config.model_dump()
+        """Deep-merge a partial document into the current config and save it (all or nothing)."""
         if not isinstance(doc, Mapping):
             raise ConfigError("config patch must be a JSON object")
+        current = self.config.model_dump()
         for section, values in doc.items():
-            if isinstance(values, Mapping) and isinstance(current.get(section), dict):
-                current[section].update(values)
-            else:
-                current[section] = values
+            if section not in current:
+                continue  # unknown sections are ignored, as in a full document
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{section}: must be a JSON object")
+            current[section].update(values)
         return self.replace(current)
 
     def set_value(self, dotted: str, raw: str) -> Config:
         section, _, key = dotted.partition(".")
-        value: Any = raw
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            pass
         if section not in Config.model_fields or not key:
             raise ConfigError(f"unknown setting {dotted!r}")
         fields = _section_types()[section].model_fields
         if key not in fields:
             raise ConfigError(f"unknown setting {dotted!r}")
-        if fields[key].annotation is str and not isinstance(value, str):
-            value = raw
+        value: Any = raw
+        if fields[key].annotation is not str:
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw  # e.g. an unquoted Literal such as ``postgres``; validation decides
         return self.patch({section: {key: value}})
+
+    def _desanitize(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(doc)
+        for section, key in SECRET_SETTINGS:
+            values = out.get(section)
+            if isinstance(values, Mapping) and values.get(key) == FAKE_SETTING:
+                out[section] = {**values, key: getattr(getattr(self.config, section), key)}
+        return out
 
     def _write(self, cfg: Config) -> None:
         if self.path is None:

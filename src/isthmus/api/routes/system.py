@@ -28,8 +28,8 @@ async def ping(request: Request) -> dict[str, Any]:
 
 
 def _config_json(request: Request) -> dict[str, Any]:
-    doc: dict[str, Any] = domain_of(request).config.model_dump()
-    return doc
+    # Secrets (the database DSN may hold a password) leave masked, as in Mattermost.
+    return domain_of(request).config_store.sanitized()
 
 
 @router.get("/config")
