@@ -168,6 +168,23 @@ def user_list(as_json: bool = typer.Option(False, "--json"), config: Path | None
     Console().print(table)
 
 
+@team_app.command("create")
+def team_create(name: str = typer.Option(..., "--name", help="URL name: lowercase letters, digits and '-'."),
+                display_name: str = typer.Option(..., "--display-name"),
+                team_type: str = typer.Option("O", "--type", help="O (open) or I (invite only)."),
+                config: Path | None = ConfigOpt) -> None:
+    """Create a team (with its town-square and off-topic channels) directly in the configured database."""
+    from isthmus.domain.teams import do_create_team
+
+    async def work(server: Server) -> str:
+        team = await do_create_team(server.domain, None, {"name": name, "display_name": display_name,
+                                                          "type": team_type})
+        return team.id
+
+    team_id = run_with_server(config, work)
+    typer.echo(f"created team {name} (id {team_id})")
+
+
 @config_app.command("get")
 def config_get(key: str = typer.Argument("", help="Section or Section.Key; empty prints everything."),
                config: Path | None = ConfigOpt) -> None:
