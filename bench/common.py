@@ -69,12 +69,13 @@ class ServerProcess:
     ``command`` defaults to ``python -m isthmus serve`` with the current interpreter; pass e.g.
     ``[".venv/bin/isthmus", "serve"]`` to test an installed entry point. ``env`` entries are added
     on top of the defaults (listen address, SiteURL, SQLite, files dir), so any of them can be
-    replaced, and a value of ``""`` removes that variable.
+    replaced, and a value of ``""`` removes that variable. ``start()`` may be called again after
+    ``stop()`` to restart on the same port and data.
     """
 
     def __init__(self, data_dir: Path, *, env: Mapping[str, str] | None = None,
                  command: Sequence[str] | None = None, port: int | None = None,
-                 listen: str | None = None, config: Path | None = None,
+                 listen: str | None = None, config: Path | None = None, config_arg: bool = True,
                  postgres_url: str | None = None) -> None:
         self.data_dir = data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,8 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = config if config is not None else data_dir / "config.json"
         base = list(command) if command else [sys.executable, "-m", "isthmus", "serve"]
-        self.command = [*base, "--config", str(self.config)]
+        # config_arg=False leaves the config path to the command itself (e.g. scripts/serve).
+        self.command = [*base, "--config", str(self.config)] if config_arg else base
         merged = {
             **clean_environ(),
             "ISTHMUS_BCRYPT_COST": os.environ.get("ISTHMUS_BCRYPT_COST", "4"),

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import secrets
+import signal
 import string
 import sys
 from collections.abc import Awaitable, Callable
@@ -90,6 +91,9 @@ def serve(config: Path | None = ConfigOpt) -> None:
 
     uv = ReadyServer(uvicorn.Config(application, host=host, port=port, log_level="warning",
                                     proxy_headers=False, ws_max_size=1 << 20, lifespan="on"))
+    # uvicorn re-raises the signal it stopped on once shutdown is done, which would make a clean
+    # SIGTERM look like a crash (exit -15) to supervisors; after a graceful stop exit 0 instead.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uv.run()
 
 
