@@ -202,3 +202,30 @@ class Actor:
     @property
     def is_system_admin(self) -> bool:
         return "system_admin" in self.role_names
+
+
+@dataclass(slots=True)
+class FileInfo:
+    """An uploaded file (Mattermost's FileInfo). ``creator_id`` is sent as ``user_id``; the *_path
+    fields are BlobStore keys and never leave the server."""
+
+    id: str
+    creator_id: str
+    post_id: str
+    channel_id: str
+    create_at: int
+    update_at: int
+    delete_at: int
+    name: str
+    extension: str
+    size: int
+    mime_type: str
+    width: int
+    height: int
+    has_preview_image: bool
+    mini_preview: bytes | None
+    path: str
+    thumbnail_path: str
+    preview_path: str
+    content_hash: str
+    remote_id: str | None

@@ -6,6 +6,7 @@ One function per object so every route serialises the same way. Secrets never le
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from isthmus.domain.models import (
     Actor,
     Channel,
     ChannelMember,
+    FileInfo,
     Post,
     Reaction,
     Role,
@@ -128,6 +130,20 @@ def post_list_json(posts: list[Post], order: list[str] | None = None, *, next_po
     return {"order": order if order is not None else [p.id for p in posts],
             "posts": {p.id: post_json(p) for p in posts}, "next_post_id": next_post_id,
             "prev_post_id": prev_post_id, "has_next": has_next, "first_inaccessible_post_time": 0}
+
+
+def file_info_json(f: FileInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": f.id, "user_id": f.creator_id, "post_id": f.post_id, "channel_id": f.channel_id,
+        "create_at": f.create_at, "update_at": f.update_at, "delete_at": f.delete_at, "name": f.name,
+        "extension": f.extension, "size": f.size, "mime_type": f.mime_type, "width": f.width,
+        "height": f.height, "has_preview_image": f.has_preview_image, "archived": False,
+    }
+    if f.mini_preview:
+        out["mini_preview"] = base64.b64encode(f.mini_preview).decode("ascii")  # Go []byte → base64
+    if f.remote_id:
+        out["remote_id"] = f.remote_id
+    return out
 
 
 def dumps(obj: Any) -> str:
