@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,14 +21,21 @@ from isthmus.core.ids import new_id
 from isthmus.server import Server
 
 _SLASHES = re.compile(r"/{2,}")
+log = logging.getLogger("isthmus.api")
 
 
 class EdgeMiddleware:
-    """Request id, ``//`` path cleanup (mattermostdriver sends ``/posts/{id}//reactions``) and
-    Mattermost's version headers, as plain ASGI so it costs next to nothing per request."""
+    """Request id, ``//`` path cleanup (mattermostdriver sends ``/posts/{id}//reactions``),
+    Mattermost's version headers, a cap on request bodies, and the last-resort 500, as plain ASGI so
+    it costs next to nothing per request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The 500 is produced here rather than by Starlette's ServerErrorMiddleware because that one
+    re-raises after answering, and uvicorn then closes the keep-alive connection under the client.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: Callable[[], int] = lambda: 1 << 20) -> None:
         self.app = app
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -42,15 +50,67 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         extra = [(b"x-request-id", rid.encode()), (b"x-version-id", SERVER_VERSION.encode()),
                  (b"x-cluster-id", b"")]
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message = dict(message)
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
                 message["headers"] = headers + extra
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send_with_headers)
+            return
+        if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
+            # No database stores NUL in text (PostgreSQL refuses it), so no URL may carry one.
+            await _send_error(send_with_headers, errors.invalid_url_error(), rid)
+            return
+        limit = self.max_body()
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _send_error(send_with_headers, errors.too_large_error(), rid)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # chunked bodies carry no Content-Length
+                    raise errors.too_large_error()
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send_with_headers)
+        except Exception as exc:  # every route error is already an AppError answer; this is a bug
+            if isinstance(exc, AppError):
+                err = exc
+            else:
+                log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                err = errors.internal_error()
+            if started:
+                raise  # half-sent answer: let the server drop the connection
+            await _send_error(send_with_headers, err, rid)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_error(send: Send, err: AppError, rid: str) -> None:
+    resp = errors.error_response(err, rid)
+    await send({"type": "http.response.start", "status": resp.status_code, "headers": resp.raw_headers})
+    await send({"type": "http.response.body", "body": resp.body})
 
 
 def create_app(server: Server) -> FastAPI:
@@ -69,11 +129,14 @@ def create_app(server: Server) -> FastAPI:
         AppError: errors.on_app_error,
         RequestValidationError: errors.on_validation_error,
         StarletteHTTPException: errors.on_http_error,
-        Exception: errors.on_unexpected,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v4")
-    app.add_middleware(EdgeMiddleware)
+    def max_body() -> int:
+        # Uploads are the largest legitimate bodies; JSON bodies are capped again in params.json_body.
+        return max(server.config_store.config.FileSettings.MaxFileSize + (1 << 20), 1 << 20)
+
+    app.add_middleware(EdgeMiddleware, max_body=max_body)
     return app

@@ -63,7 +63,19 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(err, request_id(request))
 
 
+def internal_error() -> AppError:
+    return AppError("api.context.internal_error.app_error", "An internal error occurred.", 500)
+
+
+def invalid_url_error() -> AppError:
+    return AppError("api.context.invalid_url_param.app_error", "Invalid or missing parameter in request URL.", 400,
+                    "the URL holds a NUL character")
+
+
+def too_large_error() -> AppError:
+    return AppError("api.context.request_body_too_large.app_error", "Request body too large.", 413)
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    err = AppError("api.context.internal_error.app_error", "An internal error occurred.", 500)
-    return error_response(err, request_id(request))
+    return error_response(internal_error(), request_id(request))

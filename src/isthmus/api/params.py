@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from fastapi import Request
@@ -29,9 +31,53 @@ async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
             return {}
         raise bad_body()
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise bad_body(detail=f"invalid JSON: {err}") from None
+        body = json.loads(raw, parse_constant=_reject_constant, parse_int=_int64, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise bad_body(detail=f"invalid JSON: {str(err)[:200]}") from None
+    # Strings that no database can store: a lone UTF-16 surrogate ("\ud800") or NUL. Checked only
+    # when the raw text holds such an escape, so ordinary bodies pay one regex scan.
+    if _SUSPECT_ESCAPE.search(raw) and not _storable(body):
+        raise bad_body(detail="strings must be valid UTF-8 without NUL characters")
+    return body
+
+
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _int64(text: str) -> int:
+    # Mattermost decodes numbers into Go int64; larger ones would overflow database columns.
+    value = int(text)
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError("integer out of range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _storable(value: Any) -> bool:
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 async def json_object(request: Request, *, allow_empty: bool = False) -> dict[str, Any]:
