@@ -1,5 +1,44 @@
+"""Reactions (``mattermost-rest.md`` §3.5)."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from isthmus.api.auth import domain_of, require_actor, resolve_user_id
+from isthmus.api.params import STATUS_OK, json_object, json_string_list
+from isthmus.domain import reactions
+from isthmus.domain.shapes import reaction_json
 
 router = APIRouter()
+
+
+@router.post("/reactions")
+async def save_reaction(request: Request) -> dict[str, Any]:
+    # 200, not the spec's 201: the Go handler writes 200 and clients accept either.
+    actor = await require_actor(request)
+    body = await json_object(request)
+    return reaction_json(await reactions.do_add_reaction(domain_of(request), actor, body))
+
+
+@router.get("/posts/{post_id}/reactions")
+async def get_reactions(request: Request, post_id: str) -> list[dict[str, Any]]:
+    actor = await require_actor(request)
+    return [reaction_json(r) for r in await reactions.list_reactions(domain_of(request), actor, post_id)]
+
+
+@router.delete("/users/{user_id}/posts/{post_id}/reactions/{emoji_name}")
+async def delete_reaction(request: Request, user_id: str, post_id: str, emoji_name: str) -> dict[str, str]:
+    actor = await require_actor(request)
+    await reactions.do_remove_reaction(domain_of(request), actor, resolve_user_id(user_id, actor), post_id,
+                                       emoji_name)
+    return STATUS_OK
+
+
+@router.post("/posts/ids/reactions")
+async def get_bulk_reactions(request: Request) -> dict[str, list[dict[str, Any]]]:
+    actor = await require_actor(request)
+    ids = await json_string_list(request, "post_ids")
+    found = await reactions.list_reactions_for_posts(domain_of(request), actor, ids)
+    return {pid: [reaction_json(r) for r in items] for pid, items in found.items()}
