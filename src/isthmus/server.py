@@ -16,6 +16,7 @@ from isthmus.core.clock import Clock, SystemClock
 from isthmus.core.events import EventBus
 from isthmus.domain.context import Domain
 from isthmus.domain.roles import load_roles
+from isthmus.realtime.hub import Hub
 from isthmus.store.engine import Database, sqlalchemy_url
 from isthmus.store.migrate import upgrade
 
@@ -35,6 +36,7 @@ class Server:
         cost = bcrypt_cost if bcrypt_cost is not None else int(os.environ.get("ISTHMUS_BCRYPT_COST", "10"))
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
+        self.hub = Hub(self.domain)
         self.started = False
 
     @property
@@ -44,8 +46,10 @@ class Server:
     async def start(self) -> None:
         await upgrade(self.db)
         await load_roles(self.domain)
+        await self.hub.start()
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
+        await self.hub.stop()
         await self.db.dispose()

@@ -1,6 +1,7 @@
 """One module per noun; each exposes ``router``. Order matters only where paths overlap."""
 
-from isthmus.api.routes import channels, posts, reactions, roles, system, teams, users
+from isthmus.api.routes import channels, posts, reactions, roles, statuses, system, teams, users, websocket
 
-ROUTERS = [system.router, users.router, teams.router, channels.router, posts.router,
-           reactions.router, roles.router]
+# statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
+ROUTERS = [system.router, statuses.router, websocket.router, users.router, teams.router, channels.router,
+           posts.router, reactions.router, roles.router]
