@@ -16,6 +16,7 @@ from isthmus.core.clock import Clock, SystemClock
 from isthmus.core.events import EventBus
 from isthmus.domain.context import Domain
 from isthmus.domain.roles import load_roles
+from isthmus.federation.connections import Connections
 from isthmus.realtime.hub import Hub
 from isthmus.store.engine import Database, sqlalchemy_url
 from isthmus.store.migrate import upgrade
@@ -37,6 +38,8 @@ class Server:
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
         self.hub = Hub(self.domain)
+        # Secure connections; its ping loop runs only while EnableRemoteClusterService is on.
+        self.connections = Connections(self.domain, http_transport=http_transport)
         self.started = False
 
     @property
@@ -47,9 +50,11 @@ class Server:
         await upgrade(self.db)
         await load_roles(self.domain)
         await self.hub.start()
+        await self.connections.start()
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
+        await self.connections.stop()
         await self.hub.stop()
         await self.db.dispose()

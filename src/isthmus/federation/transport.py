@@ -81,6 +81,10 @@ class RemoteClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @property
+    def is_closed(self) -> bool:
+        return self._client.is_closed
+
     async def post_frame(self, url: str, frame: Frame, *, remote_id: str, token: str, timeout_s: float) -> bytes:
         """POST a frame and return the 200 reply body (≤ ``max_response_bytes``)."""
         headers = {"Content-Type": "application/json", HEADER_REMOTE_ID: remote_id, HEADER_TOKEN: token}

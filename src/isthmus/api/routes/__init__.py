@@ -1,7 +1,18 @@
 """One module per noun; each exposes ``router``. Order matters only where paths overlap."""
 
-from isthmus.api.routes import channels, posts, reactions, roles, statuses, system, teams, users, websocket
+from isthmus.api.routes import (
+    channels,
+    posts,
+    reactions,
+    remoteclusters,
+    roles,
+    statuses,
+    system,
+    teams,
+    users,
+    websocket,
+)
 
 # statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
 ROUTERS = [system.router, statuses.router, websocket.router, users.router, teams.router, channels.router,
-           posts.router, reactions.router, roles.router]
+           posts.router, reactions.router, roles.router, remoteclusters.router]
