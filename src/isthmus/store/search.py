@@ -108,7 +108,7 @@ class PostgresTsIndex:
         return f"({positive}) & !({excluded})" if excluded else positive
 
     def matches(self, query: TextQuery) -> ColumnElement[bool]:
-        cfg = literal_column(f"'{PG_TS_CONFIG}'::regconfig")
+        cfg: ColumnElement[str] = literal_column(f"'{PG_TS_CONFIG}'::regconfig")
         vector = func.to_tsvector(cfg, posts.c.message)
         return vector.op("@@")(func.to_tsquery(cfg, self.tsquery(query)))
 

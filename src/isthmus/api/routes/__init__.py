@@ -2,10 +2,12 @@
 
 from isthmus.api.routes import (
     channels,
+    files,
     posts,
     reactions,
     remoteclusters,
     roles,
+    search,
     statuses,
     system,
     teams,
@@ -15,4 +17,5 @@ from isthmus.api.routes import (
 
 # statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
 ROUTERS = [system.router, statuses.router, websocket.router, users.router, teams.router, channels.router,
-           posts.router, reactions.router, roles.router, remoteclusters.router]
+           posts.router, reactions.router, roles.router, remoteclusters.router, files.router,
+           search.router]
