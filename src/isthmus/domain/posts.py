@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain import files
 from isthmus.domain.access import access_channel
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, Post, Reaction
@@ -251,6 +252,8 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
         "last_reply_at": 0, "participants": [], "remote_id": origin,
     }
     await repo.insert_post(conn, row)
+    if row["file_ids"]:  # refuses files of other channels/users or already attached (400)
+        await files.attach_to_post(tx, row["id"], channel_id, actor.user_id, row["file_ids"])
     await repo.update_channel_for_post(conn, channel_id, create_at, root is None)
     if is_member and origin is None:
         await repo.update_member_viewed(conn, channel_id, actor.user_id, create_at)
