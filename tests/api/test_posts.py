@@ -102,7 +102,7 @@ def test_posted_event_data_and_mentions(user: Person, other: Person, room: Room,
     assert other.driver.channels.get_channel_member(room.channel_id, other.id)["mention_count"] == 1
     events.clear()
     say(user, room.channel_id, "nobody here, mail me at x@" + other.username)
-    assert "mentions" not in [e for e in events if e.kind == "posted"][0].data
+    assert "mentions" not in next(e for e in events if e.kind == "posted").data
 
 
 def test_direct_message_event_has_empty_team(user: Person, other: Person, events: list[Event]) -> None:
