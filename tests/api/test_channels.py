@@ -502,3 +502,37 @@ def test_member_roles(user: Person, other: Person, team: dict[str, Any], events:
         r = user.http.put(f"/api/v4/channels/{ch['id']}/members/{other.id}/roles", json={"roles": roles})
         assert r.status_code == 400, roles
     assert user.driver.channels.get_channel_member(ch["id"], other.id)["roles"] == "channel_user channel_admin"
+
+
+def test_concurrent_creates_never_500(live: LiveServer, user: Person, other: Person, team: dict[str, Any]) -> None:
+    """Racing creates of one DM all get the same channel; racing creates of one name get one 201, the rest 400."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        dms = list(pool.map(lambda _: user.http.post("/api/v4/channels/direct", json=[user.id, other.id]),
+                            range(8)))
+    assert {r.status_code for r in dms} == {201} and len({r.json()["id"] for r in dms}) == 1
+    name = unique("race")
+    body = {"team_id": team["id"], "name": name, "display_name": "Race", "type": "O"}
+    with ThreadPoolExecutor(8) as pool:
+        creates = list(pool.map(lambda _: user.http.post("/api/v4/channels", json=body), range(8)))
+    assert sorted(r.status_code for r in creates) == [201] + [400] * 7
+    assert {error_id(r) for r in creates if r.status_code == 400} == {"store.sql_channel.save_channel.exists.app_error"}
+
+
+def test_concurrent_joins_are_idempotent(live: LiveServer, user: Person, admin: Person) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    team = user.driver.teams.create_team(name=unique("t"), display_name="Race", type="O")
+    joiner = make_person(live, admin.http)
+    with ThreadPoolExecutor(6) as pool:
+        joins = list(pool.map(lambda _: joiner.http.post(f"/api/v4/teams/{team['id']}/members",
+                                                         json={"team_id": team["id"], "user_id": joiner.id}),
+                              range(6)))
+    assert {r.status_code for r in joins} == {201}
+    ch = make_channel(user, team["id"])
+    with ThreadPoolExecutor(6) as pool:
+        adds = list(pool.map(lambda _: joiner.http.post(f"/api/v4/channels/{ch['id']}/members",
+                                                        json={"user_id": joiner.id}), range(6)))
+    assert {r.status_code for r in adds} == {201}
+    assert member_ids(user, ch["id"]) == {user.id, joiner.id}

@@ -308,9 +308,9 @@ def test_leave_team_removes_channel_memberships(user: Person, other: Person, eve
     other.driver.teams.add_team_member(team["id"], user_id=other.id)
     private = other.driver.channels.create_channel(team_id=team["id"], name=unique("p"), display_name="P", type="P")
     assert other.driver.teams.remove_team_member(team["id"], other.id) == {"status": "OK"}
-    assert any(e.kind == "leave_team" and e.team_id == team["id"] and e.data == {"team_id": team["id"],
-                                                                                 "user_id": other.id}
-               for e in events)
+    left_events = {(e.team_id, e.user_id) for e in events if e.kind == "leave_team"
+                   and e.data == {"team_id": team["id"], "user_id": other.id}}
+    assert left_events == {(team["id"], ""), ("", other.id)}
     assert other.id not in {m["user_id"] for m in user.driver.teams.get_team_members(team["id"])}
     town = channel_by_name(user, team["id"], "town-square")
     assert other.id not in {m["user_id"] for m in user.driver.channels.get_channel_members(town["id"])}

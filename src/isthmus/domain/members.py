@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.errors import AppError, forbidden, invalid
@@ -61,6 +62,15 @@ async def do_add_channel_members(d: Domain, actor: Actor, channel_id: str, user_
                                  origin: str | None = None) -> list[ChannelMember]:
     if not user_ids or not all(is_valid_id(u) for u in user_ids):
         raise _bad_user_id()
+    try:
+        return await _add_channel_members(d, actor, channel_id, user_ids, origin)
+    except IntegrityError:
+        # A concurrent add inserted one of these rows first; the retry sees it as already a member.
+        return await _add_channel_members(d, actor, channel_id, user_ids, origin)
+
+
+async def _add_channel_members(d: Domain, actor: Actor, channel_id: str, user_ids: list[str],
+                               origin: str | None) -> list[ChannelMember]:
     added: list[ChannelMember] = []
     async with transaction(d) as tx:
         channel = await access_channel(d, tx.conn, actor, channel_id)

@@ -283,8 +283,13 @@ async def add_member_in_tx(d: Domain, tx: Tx, actor: Actor, team_id: str, user_i
 
 async def do_add_team_member(d: Domain, actor: Actor, team_id: str, user_id: str,
                              origin: str | None = None) -> TeamMember:
-    async with transaction(d) as tx:
-        return await add_member_in_tx(d, tx, actor, team_id, user_id, origin)
+    try:
+        async with transaction(d) as tx:
+            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin)
+    except IntegrityError:
+        # A concurrent join inserted the same row first; the retry finds it and answers idempotently.
+        async with transaction(d) as tx:
+            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin)
 
 
 async def do_add_team_members(d: Domain, actor: Actor, team_id: str, user_ids: list[str], *,
@@ -320,4 +325,7 @@ async def do_remove_team_member(d: Domain, actor: Actor, team_id: str, user_id: 
         await repo.update_team_member(tx.conn, team_id, user_id, {"delete_at": now})
         channel_ids = await channels_repo.select_user_channel_ids_in_team(tx.conn, user_id, team_id)
         await channels_repo.delete_channel_members_in(tx.conn, user_id, channel_ids)
-        tx.emit(Event("leave_team", {"team_id": team_id, "user_id": user_id}, team_id=team_id, origin=origin))
+        data = {"team_id": team_id, "user_id": user_id}
+        tx.emit(Event("leave_team", data, team_id=team_id, origin=origin))
+        # The user is no longer in the team when the event fans out, so tell their own sessions directly.
+        tx.emit(Event("leave_team", dict(data), user_id=user_id, origin=origin))
