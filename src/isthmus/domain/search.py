@@ -239,12 +239,21 @@ async def search_posts(d: Domain, actor: Actor, team_id: str, req: SearchRequest
                              len(rows) > req.per_page)
 
 
+def _crude_stem(word: str) -> str:
+    for suffix in ("ingly", "edly", "ing", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[:-len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]  # running → runn → run
+    return word
+
+
 def _same_word(word: str, term: str, prefix: bool) -> bool:
     if word == term or (prefix and word.startswith(term)):
         return True
-    # Both backends stem; accept the usual English inflections for highlighting.
-    stem = term[:-1] if term.endswith("s") and len(term) > 3 else term
-    return word.startswith(stem) and len(word) - len(stem) <= 3
+    # Both backends stem English words; accept the usual inflections for highlighting.
+    return not prefix and _crude_stem(word) == _crude_stem(term)
 
 
 def matched_words(message: str, text: TextQuery) -> list[str]:
