@@ -97,7 +97,7 @@ def check_new_post(body: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(pending, str) or len(pending) > PENDING_POST_ID_MAX:
         raise _bad("pending_post_id")
     return {"channel_id": channel_id, "root_id": root_id, "type": post_type, "pending_post_id": pending,
-            "message": check_message(body.get("message", "")),
+            "message": check_message("" if body.get("message") is None else body["message"]),
             "file_ids": check_file_ids(body["file_ids"]) if body.get("file_ids") is not None else [],
             "props": check_props(body["props"]) if body.get("props") is not None else {}}
 
