@@ -5,7 +5,8 @@ Rules copied from Mattermost:
   ``online`` is never manual;
 - a socket connecting or a client action is activity (automatic online); the last socket closing is
   automatic offline; an automatic online with no activity for the away timeout becomes away;
-- a timed DND (``dnd_end_time``, in *seconds*, truncated to the minute) falls back to the previous status.
+- a timed DND (``dnd_end_time``, in *seconds*, truncated to the minute) falls back to the previous
+  manual status, or to automatic presence (online if connected, else offline).
 
 The process keeps a cache of the statuses it has seen (statuses change far more often than they
 are read from elsewhere); every *status* change is written through in a transaction and announced
@@ -172,7 +173,8 @@ async def set_away(d: Domain, user_id: str, *, manual: bool = False, away_after_
 
 async def set_dnd(d: Domain, user_id: str, end_time_s: int = 0) -> Status:
     def decide(cur: Status, at: int) -> Status | None:
-        prev = cur.prev_status if cur.status == DND else cur.status
+        # Only a status the user chose is worth restoring; "" means "back to automatic presence".
+        prev = cur.prev_status if cur.status == DND else (cur.status if cur.manual else "")
         end = end_time_s - end_time_s % 60 if end_time_s else 0  # Mattermost truncates to the minute
         return Status(user_id, DND, True, cur.last_activity_at, end, prev if end else "")
 
@@ -228,14 +230,14 @@ async def sweep(d: Domain, away_after_ms: int, connected: Callable[[str], bool])
         await set_away(d, row["user_id"], away_after_ms=away_after_ms)
     for row in expired:
         uid = row["user_id"]
-        back = row["prev_status"] if row["prev_status"] in STATUSES - {DND} else ONLINE
-        if back in (ONLINE, AWAY) and not connected(uid):
-            back = OFFLINE
+        # A chosen away/offline comes back as chosen (manual); otherwise presence decides.
+        manual = row["prev_status"] in (AWAY, OFFLINE)
+        back = row["prev_status"] if manual else (ONLINE if connected(uid) else OFFLINE)
 
-        def decide(cur: Status, at: int, back: str = back) -> Status | None:
+        def decide(cur: Status, at: int, back: str = back, manual: bool = manual) -> Status | None:
             if cur.status != DND or not cur.dnd_end_time or cur.dnd_end_time > at // 1000:
                 return None  # changed since the query ran
-            return Status(cur.user_id, back, False, cur.last_activity_at, 0, "")
+            return Status(cur.user_id, back, manual, cur.last_activity_at, 0, "")
 
         await _change(d, uid, decide)
 

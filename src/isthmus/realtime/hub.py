@@ -213,6 +213,9 @@ class Hub:
                 await self.deliver(event)
             except Exception:
                 log.exception("websocket fan-out failed for %s", event.kind)
+            # Let the socket writers run between events, so a burst measures a consumer's real
+            # speed instead of overflowing every queue before any writer had a turn.
+            await asyncio.sleep(0)
 
     async def deliver(self, event: Event) -> int:
         """Push ``event`` to every conn allowed to see it; returns how many got it."""
