@@ -315,6 +315,22 @@ def test_non_image_with_image_name_is_refused(user: Person, room: Room) -> None:
     assert r.json()["id"] == "api.file.upload_file.image_decode.app_error"
 
 
+@pytest.mark.parametrize(("fmt", "ext"), [("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("BMP", "bmp"),
+                                          ("TIFF", "tiff"), ("WEBP", "webp")])
+def test_damaged_images_never_cause_a_server_error(user: Person, room: Room, fmt: str, ext: str) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(out, fmt)
+    whole = out.getvalue()
+    r = raw_upload(user, room.channel_id, [(f"ok.{ext}", whole)])
+    assert r.status_code == 201, r.text
+    assert r.json()["file_infos"][0]["has_preview_image"] is True
+    for cut in (whole[:len(whole) // 2], whole[:12], whole[:-4] + b"\xff" * 4, whole[:8] + os.urandom(200)):
+        r = raw_upload(user, room.channel_id, [(f"bad.{ext}", cut)])
+        assert r.status_code in (201, 400), (fmt, r.text)
+        if r.status_code == 400:
+            assert r.json()["id"] == "api.file.upload_file.image_decode.app_error"
+
+
 @pytest.mark.parametrize(("sent", "stored"), [
     ("../../etc/passwd", "passwd"),
     ("..\\..\\windows\\evil.txt", "evil.txt"),

@@ -27,7 +27,6 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import io
 import mimetypes
 import secrets
 import unicodedata
@@ -35,10 +34,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.clock import now_ms
@@ -46,6 +43,7 @@ from isthmus.core.errors import AppError, forbidden, invalid, not_implemented
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import access_channel, can_read_channel, channel_permissions, get_channel_row
 from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.file_images import MAX_IMAGE_PIXELS, Images, NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import Actor, Channel, FileInfo
 from isthmus.domain.roles import has_system_permission
 from isthmus.store.blobs import BlobStore, StagedUpload, blob_store_for
@@ -54,12 +52,6 @@ from isthmus.store.repo import files as repo
 MAX_NAME = 256
 MAX_FILES_PER_UPLOAD = 10
 MAX_FILES_PER_POST = 10
-MAX_IMAGE_PIXELS = 7680 * 4320
-THUMB_BOX = (120, 100)
-PREVIEW_WIDTH = 1920
-MINI_SIZE = (16, 16)
-IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp",
-                 "WEBP": "image/webp", "TIFF": "image/tiff"}
 IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "jpe", "jfif", "gif", "bmp", "webp", "tif", "tiff"})
 _SALT_KEY = "FilePublicLinkSalt"
 
@@ -92,7 +84,7 @@ def too_large(d: Domain, length: int | None = None) -> AppError:
                     f"Unable to upload file. File is larger than the maximum of {limit} bytes.", 413, detail)
 
 
-# --- names and images -------------------------------------------------------------------------------
+# --- names and image checks -------------------------------------------------------------------------------
 
 def sanitize_name(raw: str) -> str:
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
@@ -112,72 +104,15 @@ def extension_of(name: str) -> str:
     return ext.lower()[:64] if dot and stem else ""
 
 
-@dataclass
-class _Images:
-    mime_type: str
-    width: int
-    height: int
-    thumbnail: bytes
-    preview: bytes
-    mini: bytes
-
-
-class _NotImage(Exception):
-    pass
-
-
-class _TooManyPixels(Exception):
-    pass
-
-
-def _jpeg(im: Image.Image, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    im.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def _flatten(im: Image.Image) -> Image.Image:
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return im.convert("RGB")
-
-
-def _analyze_image(path: Path) -> _Images:
-    """Runs in a worker thread. Raises _NotImage / _TooManyPixels."""
-    try:
-        with Image.open(path, formats=list(IMAGE_FORMATS)) as im:
-            width, height = im.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise _TooManyPixels
-            mime = IMAGE_FORMATS[str(im.format)]
-            im.load()
-            upright = ImageOps.exif_transpose(im) or im
-            rgb = _flatten(upright)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, KeyError, Image.DecompressionBombError,
-            EOFError) as err:
-        raise _NotImage from err
-    thumb = rgb.copy()
-    thumb.thumbnail(THUMB_BOX, Image.Resampling.LANCZOS)
-    preview = rgb
-    if rgb.width > PREVIEW_WIDTH:
-        preview = rgb.resize((PREVIEW_WIDTH, max(1, round(rgb.height * PREVIEW_WIDTH / rgb.width))),
-                             Image.Resampling.LANCZOS)
-    mini = ImageOps.fit(rgb, MINI_SIZE, Image.Resampling.LANCZOS)
-    return _Images(mime, rgb.width, rgb.height, _jpeg(thumb), _jpeg(preview), _jpeg(mini, 70))
-
-
-async def _images_for(d: Domain, staged: StagedUpload, name: str, ext: str) -> _Images | None:
+async def _images_for(d: Domain, staged: StagedUpload, name: str, ext: str) -> Images | None:
     sem: asyncio.Semaphore = d.caches.setdefault("file_image_semaphore", asyncio.Semaphore(2))
     async with sem:  # decoding is CPU and memory heavy; bound how many run at once
         try:
-            return await asyncio.to_thread(_analyze_image, staged.path)
-        except _TooManyPixels:
+            return await asyncio.to_thread(analyze_image, staged.path)
+        except TooManyPixels:
             raise invalid("api.file.upload_file.large_image_detailed.app_error",
                           f"{name} dimensions exceed the maximum of {MAX_IMAGE_PIXELS} pixels.") from None
-        except _NotImage:
+        except NotImage:
             if ext in IMAGE_EXTENSIONS:
                 raise invalid("api.file.upload_file.image_decode.app_error",
                               f"Unable to upload {name}: the file has an image extension but is not a "

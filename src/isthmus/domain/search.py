@@ -24,6 +24,7 @@ from isthmus.domain.access import get_team_row, team_permissions
 from isthmus.domain.context import Domain
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import Actor, FileInfo, Post
+from isthmus.domain.posts import attach_reactions
 from isthmus.domain.shapes import file_info_json, post_json
 from isthmus.store.repo import search as repo
 from isthmus.store.repo import users as users_repo
@@ -235,6 +236,7 @@ async def search_posts(d: Domain, actor: Actor, team_id: str, req: SearchRequest
         rows = await repo.search_posts(conn, index, f, offset=req.page * req.per_page, limit=req.per_page + 1)
         found = [Post(**r) for r in rows[:req.per_page]]
         files = await infos_for_posts(conn, [p.id for p in found if p.file_ids])
+        await attach_reactions(conn, found)
     return PostSearchResults(found, files, {p.id: matched_words(p.message, f.text) for p in found},
                              len(rows) > req.per_page)
 
