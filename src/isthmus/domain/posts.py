@@ -24,6 +24,7 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import files
 from isthmus.domain.access import access_channel
+from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, Post, Reaction
 from isthmus.domain.roles import has_system_permission, permissions_of
@@ -260,6 +261,7 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
     if root is not None:
         await add_reply_to_summary(conn, root, actor.user_id, create_at)
     mentions = await _mentions(conn, channel_id, fields["message"], actor.user_id, root is None, create_at)
+    await record_change(tx, channel, "post", row["id"], origin, actor=actor, now=now)  # last: holds the share lock
     return Post(**row), channel, username, mentions
 
 
@@ -308,6 +310,7 @@ async def _save_edit(d: Domain, tx: Tx, post: Post, channel: Channel, values: di
     await attach_reactions(tx.conn, [post])
     tx.emit(Event("post_edited", {"post": dumps(post_json(post))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
+    await record_change(tx, channel, "post", post.id, origin, now=values["update_at"])
     return post
 
 
@@ -367,6 +370,7 @@ async def do_delete_post(d: Domain, actor: Actor, post_id: str, origin: str | No
             await repo.soft_delete_replies(tx.conn, post.id, now)
         tx.emit(Event("post_deleted", {"post": dumps(post_json(post))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
+        await record_change(tx, channel, "post", post.id, origin, now=now)
     return post
 
 

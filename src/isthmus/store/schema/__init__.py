@@ -6,6 +6,7 @@ from isthmus.store.schema import (  # noqa: F401  (register tables)
     posts,
     remotes,
     roles,
+    shared,
     statuses,
     system,
     teams,

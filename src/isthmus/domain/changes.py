@@ -1,0 +1,47 @@
+"""The sync outbox: what changed in a shared channel, recorded in the SAME transaction as the change.
+
+Every domain write to a shared channel (post created/edited/pinned/deleted, reaction added/removed,
+member joined/left) calls :func:`record_change` just before its transaction ends. The row is the
+durable truth the federation sender works from: if the transaction commits, the change will be sent
+to every connected server sharing the channel (except ``origin``, where it came from); if it rolls
+back, nothing is sent. A crash between commit and send loses nothing, because the sender's cursor
+only moves after the peer acknowledged.
+
+PostgreSQL allocates sequence numbers in one order and commits in another, so a reader could move
+its cursor past a row that commits later. We take a row lock on the ``shared_channels`` row first:
+appends to one channel are then serialised, and within a channel ``seq`` order is commit order
+(cursors are per channel, so order across channels does not matter). SQLite has one writer anyway.
+Callers make this the last statement of their transaction, so the lock is held only until COMMIT.
+
+The same lookup enforces read-only shares on the receiving side: a local user (not a system admin)
+cannot post or react in a read-only channel homed on another server.
+"""
+
+from __future__ import annotations
+
+from isthmus.core.clock import now_ms
+from isthmus.core.errors import forbidden
+from isthmus.domain.context import Tx
+from isthmus.domain.models import Actor, Channel
+from isthmus.store.repo import shared as repo
+
+KINDS = frozenset({"post", "reaction", "user", "member", "file", "channel"})
+# Local writes a read-only share refuses on the non-home side (remote members may not post or react).
+_READONLY_KINDS = frozenset({"post", "reaction"})
+
+
+async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, origin: str | None, *,
+                        actor: Actor | None = None, now: int = 0) -> int:
+    """Append one outbox row if ``channel`` is shared; returns its seq (0 when nothing was written)."""
+    if not channel.shared:
+        return 0
+    assert kind in KINDS, kind
+    share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
+    if share is None:
+        return 0
+    if share["readonly"] and not share["home"] and origin is None and kind in _READONLY_KINDS \
+            and actor is not None and not actor.is_system_admin:
+        raise forbidden("create_post", "This channel is read-only: it is shared from another workspace.")
+    return await repo.insert_change(tx.conn, {
+        "channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin,
+        "create_at": now or now_ms()})

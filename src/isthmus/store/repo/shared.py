@@ -1,0 +1,243 @@
+"""Shared channels, their remotes, synced users/attachments, upload sessions and the sync outbox. SQL only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from isthmus.store.schema.channels import channel_members, channels
+from isthmus.store.schema.shared import (
+    remote_upload_sessions,
+    shared_channel_attachments,
+    shared_channel_remotes,
+    shared_channel_users,
+    shared_channels,
+    sync_outbox,
+)
+
+sc, scr, out = shared_channels, shared_channel_remotes, sync_outbox
+
+
+def _one(result: Any) -> dict[str, Any] | None:
+    row = result.mappings().first()
+    return dict(row) if row else None
+
+
+def _all(result: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in result.mappings().all()]
+
+
+# --- shared_channels -------------------------------------------------------------------------------
+
+async def insert_shared_channel(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(sc).values(**row))
+
+
+async def select_shared_channel(conn: AsyncConnection, channel_id: str, *,
+                                for_update: bool = False) -> dict[str, Any] | None:
+    q = select(sc).where(sc.c.channel_id == channel_id)
+    if for_update:
+        q = q.with_for_update()  # serialises outbox appends per channel on PostgreSQL
+    return _one(await conn.execute(q))
+
+
+async def update_shared_channel(conn: AsyncConnection, channel_id: str, values: dict[str, Any]) -> int:
+    return (await conn.execute(update(sc).where(sc.c.channel_id == channel_id).values(**values))).rowcount
+
+
+async def delete_shared_channel(conn: AsyncConnection, channel_id: str) -> int:
+    return (await conn.execute(delete(sc).where(sc.c.channel_id == channel_id))).rowcount
+
+
+async def select_shared_channels_for_team(conn: AsyncConnection, team_id: str, *, member_id: str = "",
+                                          offset: int, limit: int) -> list[dict[str, Any]]:
+    q = select(sc).where(sc.c.team_id == team_id)
+    if member_id:
+        q = q.where(sc.c.channel_id.in_(select(channel_members.c.channel_id)
+                                        .where(channel_members.c.user_id == member_id)))
+    return _all(await conn.execute(q.order_by(sc.c.create_at, sc.c.channel_id).offset(offset).limit(limit)))
+
+
+async def set_channel_shared(conn: AsyncConnection, channel_id: str, shared: bool, now: int) -> None:
+    await conn.execute(update(channels).where(channels.c.id == channel_id).values(shared=shared, update_at=now))
+
+
+# --- shared_channel_remotes ------------------------------------------------------------------------
+
+async def insert_remote(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(scr).values(**row))
+
+
+async def select_remote(conn: AsyncConnection, channel_id: str, remote_id: str) -> dict[str, Any] | None:
+    return _one(await conn.execute(select(scr).where(and_(scr.c.channel_id == channel_id,
+                                                          scr.c.remote_id == remote_id))))
+
+
+async def select_remotes_for_channel(conn: AsyncConnection, channel_id: str, *,
+                                     include_deleted: bool = False) -> list[dict[str, Any]]:
+    q = select(scr).where(scr.c.channel_id == channel_id)
+    if not include_deleted:
+        q = q.where(scr.c.delete_at == 0)
+    return _all(await conn.execute(q.order_by(scr.c.create_at, scr.c.id)))
+
+
+async def select_remotes_for_remote(conn: AsyncConnection, remote_id: str, *, include_deleted: bool = False,
+                                    only_confirmed: bool = False, only_unconfirmed: bool = False,
+                                    home: bool | None = None, offset: int = 0,
+                                    limit: int = 1_000_000) -> list[dict[str, Any]]:
+    q = select(scr).where(scr.c.remote_id == remote_id)
+    if not include_deleted:
+        q = q.where(scr.c.delete_at == 0)
+    if only_confirmed:
+        q = q.where(scr.c.is_invite_confirmed.is_(True))
+    if only_unconfirmed:
+        q = q.where(scr.c.is_invite_confirmed.is_(False))
+    if home is not None:
+        q = q.where(scr.c.channel_id.in_(select(sc.c.channel_id).where(sc.c.home.is_(home))))
+    return _all(await conn.execute(q.order_by(scr.c.create_at, scr.c.id).offset(offset).limit(limit)))
+
+
+async def update_remote(conn: AsyncConnection, scr_id: str, values: dict[str, Any]) -> int:
+    return (await conn.execute(update(scr).where(scr.c.id == scr_id).values(**values))).rowcount
+
+
+async def advance_cursor(conn: AsyncConnection, scr_id: str, seq: int, values: dict[str, Any]) -> int:
+    """Move the cursor forward only (a stale writer can never move it back)."""
+    q = (update(scr).where(and_(scr.c.id == scr_id, scr.c.outbox_cursor < seq))
+         .values(outbox_cursor=seq, **values))
+    return (await conn.execute(q)).rowcount
+
+
+async def soft_delete_remotes_for_channel(conn: AsyncConnection, channel_id: str, now: int) -> int:
+    q = (update(scr).where(and_(scr.c.channel_id == channel_id, scr.c.delete_at == 0))
+         .values(delete_at=now, update_at=now))
+    return (await conn.execute(q)).rowcount
+
+
+async def select_orphan_shared_channels(conn: AsyncConnection, channel_ids: list[str]) -> list[str]:
+    """Those of ``channel_ids`` that are shared but have no live remote left."""
+    if not channel_ids:
+        return []
+    live = select(scr.c.channel_id).where(and_(scr.c.channel_id.in_(channel_ids), scr.c.delete_at == 0))
+    q = select(sc.c.channel_id).where(and_(sc.c.channel_id.in_(channel_ids), sc.c.channel_id.not_in(live)))
+    return [r[0] for r in (await conn.execute(q)).all()]
+
+
+# --- sync_outbox -----------------------------------------------------------------------------------
+
+async def insert_change(conn: AsyncConnection, row: dict[str, Any]) -> int:
+    result = await conn.execute(insert(out).values(**row).returning(out.c.seq))
+    return int(result.scalar_one())
+
+
+async def max_seq(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.max(out.c.seq)))).scalar() or 0)
+
+
+async def select_changes(conn: AsyncConnection, channel_id: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    q = (select(out).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq))
+         .order_by(out.c.seq).limit(limit))
+    return _all(await conn.execute(q))
+
+
+async def select_pending(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
+    """Per live, confirmed (channel, remote_id) with unsent changes: the scr row, pending count and oldest time.
+
+    Rows that came from ``remote_id`` itself count too (the sender skips them but must move past them).
+    """
+    q = (select(scr, func.count(out.c.seq).label("pending"), func.min(out.c.create_at).label("oldest"))
+         .select_from(scr.join(out, and_(out.c.channel_id == scr.c.channel_id, out.c.seq > scr.c.outbox_cursor)))
+         .where(and_(scr.c.remote_id == remote_id, scr.c.delete_at == 0, scr.c.is_invite_confirmed.is_(True)))
+         .group_by(*scr.c).order_by(func.min(out.c.seq)))
+    return _all(await conn.execute(q))
+
+
+async def delete_acknowledged(conn: AsyncConnection, below_seq: int) -> int:
+    """Drop outbox rows every live remote has acknowledged (housekeeping)."""
+    return (await conn.execute(delete(out).where(out.c.seq < below_seq))).rowcount
+
+
+async def min_live_cursor(conn: AsyncConnection) -> int | None:
+    q = select(func.min(scr.c.outbox_cursor)).where(scr.c.delete_at == 0)
+    value = (await conn.execute(q)).scalar()
+    return None if value is None else int(value)
+
+
+# --- shared_channel_users / attachments ------------------------------------------------------------
+
+async def select_synced_users(conn: AsyncConnection, channel_id: str, remote_id: str,
+                              user_ids: list[str]) -> dict[str, int]:
+    if not user_ids:
+        return {}
+    u = shared_channel_users.c
+    q = select(u.user_id, u.last_sync_at).where(and_(u.channel_id == channel_id, u.remote_id == remote_id,
+                                                      u.user_id.in_(user_ids)))
+    return {r[0]: int(r[1]) for r in (await conn.execute(q)).all()}
+
+
+async def select_user_channels(conn: AsyncConnection, user_id: str) -> list[tuple[str, str]]:
+    """(channel_id, remote_id) pairs the user's profile was ever sent to."""
+    u = shared_channel_users.c
+    return [(r[0], r[1]) for r in (await conn.execute(select(u.channel_id, u.remote_id)
+                                                      .where(u.user_id == user_id))).all()]
+
+
+async def insert_synced_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(shared_channel_users).values(**row))
+
+
+async def update_synced_user(conn: AsyncConnection, user_id: str, channel_id: str, remote_id: str,
+                             last_sync_at: int) -> int:
+    u = shared_channel_users.c
+    q = (update(shared_channel_users)
+         .where(and_(u.user_id == user_id, u.channel_id == channel_id, u.remote_id == remote_id))
+         .values(last_sync_at=last_sync_at))
+    return (await conn.execute(q)).rowcount
+
+
+async def select_attachment_syncs(conn: AsyncConnection, remote_id: str, file_ids: list[str]) -> dict[str, int]:
+    if not file_ids:
+        return {}
+    a = shared_channel_attachments.c
+    q = select(a.file_id, a.last_sync_at).where(and_(a.remote_id == remote_id, a.file_id.in_(file_ids)))
+    return {r[0]: int(r[1]) for r in (await conn.execute(q)).all()}
+
+
+async def upsert_attachment_sync(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    a = shared_channel_attachments.c
+    q = (update(shared_channel_attachments)
+         .where(and_(a.file_id == row["file_id"], a.remote_id == row["remote_id"]))
+         .values(last_sync_at=row["last_sync_at"]))
+    if (await conn.execute(q)).rowcount == 0:
+        await conn.execute(insert(shared_channel_attachments).values(**row))
+
+
+# --- remote upload sessions ------------------------------------------------------------------------
+
+async def insert_upload_session(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(insert(remote_upload_sessions).values(**row))
+
+
+async def select_upload_session(conn: AsyncConnection, session_id: str) -> dict[str, Any] | None:
+    return _one(await conn.execute(select(remote_upload_sessions)
+                                   .where(remote_upload_sessions.c.id == session_id)))
+
+
+async def delete_upload_session(conn: AsyncConnection, session_id: str) -> int:
+    q = delete(remote_upload_sessions).where(remote_upload_sessions.c.id == session_id)
+    return (await conn.execute(q)).rowcount
+
+
+async def delete_upload_sessions_before(conn: AsyncConnection, before: int) -> int:
+    q = delete(remote_upload_sessions).where(remote_upload_sessions.c.create_at < before)
+    return (await conn.execute(q)).rowcount
+
+
+async def select_first_team_id(conn: AsyncConnection) -> str:
+    """The oldest live team: where invited channels land when the connection names no default team."""
+    from isthmus.store.schema.teams import teams
+
+    q = select(teams.c.id).where(teams.c.delete_at == 0).order_by(teams.c.create_at, teams.c.id).limit(1)
+    return str((await conn.execute(q)).scalar() or "")

@@ -1,0 +1,108 @@
+"""Shared channels (``mattermost-protocol.md`` §1.2–§1.5) plus our durable sync outbox.
+
+Mattermost keeps only per (channel, remote) timestamp cursors over the posts table. We keep those
+columns for wire/REST compatibility, but the sender's truth is ``sync_outbox``: one row per change to
+a shared channel, appended in the same transaction as the change itself, and a per (channel, remote)
+``outbox_cursor`` (the last ``seq`` the peer acknowledged).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, UniqueConstraint
+
+from isthmus.store.schema.base import Id, Ms, metadata
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY (its rowid); PostgreSQL gets a BIGINT identity.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+shared_channels = Table(
+    "shared_channels", metadata,
+    Column("channel_id", Id, primary_key=True),  # the same channel id on every server
+    Column("team_id", String(26), nullable=False, default=""),
+    Column("home", Boolean, nullable=False, default=True),
+    Column("readonly", Boolean, nullable=False, default=False),
+    Column("share_name", String(64), nullable=False),
+    Column("share_display_name", String(64), nullable=False, default=""),
+    Column("share_purpose", String(250), nullable=False, default=""),
+    Column("share_header", String(1024), nullable=False, default=""),
+    Column("creator_id", String(26), nullable=False, default=""),
+    Column("create_at", Ms, nullable=False),
+    Column("update_at", Ms, nullable=False),
+    # Only when home is false: the connection to the home server.
+    Column("remote_id", String(26), nullable=False, default=""),
+)
+
+shared_channel_remotes = Table(
+    "shared_channel_remotes", metadata,
+    Column("id", Id, primary_key=True),
+    Column("channel_id", Id, nullable=False),
+    Column("creator_id", String(26), nullable=False, default=""),
+    Column("create_at", Ms, nullable=False),
+    Column("update_at", Ms, nullable=False),
+    Column("delete_at", Ms, nullable=False, default=0),
+    Column("is_invite_accepted", Boolean, nullable=False, default=True),
+    Column("is_invite_confirmed", Boolean, nullable=False, default=False),
+    Column("remote_id", Id, nullable=False),
+    # Mattermost's cursors, kept current for REST/UI compatibility (informational here).
+    Column("last_post_update_at", Ms, nullable=False, default=0),
+    Column("last_post_update_id", String(26), nullable=False, default=""),
+    Column("last_post_create_at", Ms, nullable=False, default=0),
+    Column("last_post_create_id", String(26), nullable=False, default=""),
+    Column("last_members_sync_at", Ms, nullable=False, default=0),
+    # Our durable cursor: every sync_outbox row of this channel with seq <= outbox_cursor was acknowledged
+    # by (or deliberately not sent to) this remote.
+    Column("outbox_cursor", BigInteger, nullable=False, default=0),
+    UniqueConstraint("channel_id", "remote_id", name="uq_shared_channel_remotes_channel_id_remote_id"),
+)
+Index("ix_shared_channel_remotes_remote_id", shared_channel_remotes.c.remote_id)
+
+shared_channel_users = Table(
+    "shared_channel_users", metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, nullable=False),
+    Column("channel_id", Id, nullable=False),
+    Column("remote_id", Id, nullable=False),
+    Column("create_at", Ms, nullable=False),
+    Column("last_sync_at", Ms, nullable=False, default=0),
+    UniqueConstraint("user_id", "channel_id", "remote_id",
+                     name="uq_shared_channel_users_user_id_channel_id_remote_id"),
+)
+Index("ix_shared_channel_users_remote_id", shared_channel_users.c.remote_id)
+
+shared_channel_attachments = Table(
+    "shared_channel_attachments", metadata,
+    Column("id", Id, primary_key=True),
+    Column("file_id", Id, nullable=False),
+    Column("remote_id", Id, nullable=False),
+    Column("create_at", Ms, nullable=False),
+    Column("last_sync_at", Ms, nullable=False, default=0),
+    UniqueConstraint("file_id", "remote_id", name="uq_shared_channel_attachments_file_id_remote_id"),
+)
+
+# Upload sessions opened by a peer (topic sharedchannel_upload) awaiting their bytes on /upload/{id}.
+remote_upload_sessions = Table(
+    "remote_upload_sessions", metadata,
+    Column("id", Id, primary_key=True),
+    Column("type", String(32), nullable=False, default="attachment"),
+    Column("create_at", Ms, nullable=False),
+    Column("user_id", Id, nullable=False),
+    Column("channel_id", Id, nullable=False),
+    Column("filename", String(256), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_offset", BigInteger, nullable=False, default=0),
+    Column("remote_id", Id, nullable=False),
+    Column("req_file_id", Id, nullable=False),
+)
+
+# What changed in shared channels, in commit order per channel (appends are serialised per channel).
+sync_outbox = Table(
+    "sync_outbox", metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, nullable=False),
+    Column("kind", String(16), nullable=False),  # post | reaction | user | member | file | channel
+    Column("entity_id", String(64), nullable=False),
+    # The remote the change came from (never sent back to it); NULL for local changes.
+    Column("origin_remote_id", String(26), nullable=True),
+    Column("create_at", Ms, nullable=False),
+)
+Index("ix_sync_outbox_channel_id_seq", sync_outbox.c.channel_id, sync_outbox.c.seq)
