@@ -9,6 +9,7 @@ in-process cluster routes requests to peer apps without sockets).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 
@@ -90,8 +91,10 @@ class RemoteClient:
         headers = {"Content-Type": "application/json", HEADER_REMOTE_ID: remote_id, HEADER_TOKEN: token}
         timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, self.timeouts.connect_s))
         try:
-            async with self._client.stream("POST", url, content=frame.to_json(), headers=headers,
-                                           timeout=timeout) as resp:
+            # httpx's timeouts bound each socket operation; this bounds the whole exchange, so a peer
+            # that drips its answer byte by byte cannot hold us past the deadline either.
+            async with asyncio.timeout(timeout_s), self._client.stream(
+                    "POST", url, content=frame.to_json(), headers=headers, timeout=timeout) as resp:
                 body = bytearray()
                 async for chunk in resp.aiter_bytes():
                     body += chunk
@@ -99,7 +102,7 @@ class RemoteClient:
                         raise TransportError(f"reply from {url} exceeds {self.max_response_bytes} bytes",
                                              status=resp.status_code)
                 status = resp.status_code
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             raise TransportError(f"timed out after {timeout_s:g}s calling {url}") from None
         except httpx.HTTPError as err:
             raise TransportError(f"cannot reach {url}: {type(err).__name__}") from None
