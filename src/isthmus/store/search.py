@@ -101,15 +101,19 @@ class PostgresTsIndex:
 
     @staticmethod
     def tsquery(query: TextQuery) -> str:
+        """The positive tsquery (``query.terms`` must not be empty)."""
         excluded = " | ".join(_tsquery_term(t) for t in query.excluded)
-        if not query.terms:
-            return f"!({excluded})"
         positive = (" | " if query.any_term else " & ").join(_tsquery_term(t) for t in query.terms)
         return f"({positive}) & !({excluded})" if excluded else positive
 
     def matches(self, query: TextQuery) -> ColumnElement[bool]:
         cfg: ColumnElement[str] = literal_column(f"'{PG_TS_CONFIG}'::regconfig")
         vector = func.to_tsvector(cfg, posts.c.message)
+        if not query.terms:
+            # NOT (v @@ q) rather than v @@ !q: excluding only stop words (an empty tsquery, which
+            # matches nothing) then removes nothing instead of everything, as on SQLite.
+            excluded = " | ".join(_tsquery_term(t) for t in query.excluded)
+            return ~vector.op("@@")(func.to_tsquery(cfg, excluded))
         return vector.op("@@")(func.to_tsquery(cfg, self.tsquery(query)))
 
 
