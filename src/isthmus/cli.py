@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from isthmus.cli_connections import connection_app
 from isthmus.config import ConfigError, ConfigStore, default_config_path
 from isthmus.core.errors import AppError
 from isthmus.server import Server
@@ -31,6 +32,7 @@ config_app = typer.Typer(help="Read and change config.json.", no_args_is_help=Tr
 app.add_typer(user_app, name="user")
 app.add_typer(team_app, name="team")
 app.add_typer(config_app, name="config")
+app.add_typer(connection_app, name="connection")
 
 T = TypeVar("T")
 ConfigOpt = typer.Option(None, "--config", "-c", help="Path to config.json (default ./data/config.json).")
