@@ -85,7 +85,8 @@ LIST_WRITES = [
 ]
 MALFORMED = [b"{", b"not json", b'{"a": 1,}', b"[1,", b"\xff\xfe\xfd", b"{'single': 'quotes'}", b"",
              b"NaN", b'{"n": Infinity}', b'{"n": 1e999}', b'{"n": 123456789012345678901234567890}',
-             b"[" * 50_000 + b"]" * 50_000, b'{"s": "\\ud800"}', b'{"s": "a\\u0000b"}']
+             b"[" * 50_000 + b"]" * 50_000, b'{"s": "\\ud800"}', b'{"s": "a\\u0000b"}',
+             b'{"s": "\xed\xa0\x80"}', "{}".encode("utf-16")]
 
 
 def who(name: str, user: Person, admin: Person) -> Person:

@@ -31,17 +31,19 @@ async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
             return {}
         raise bad_body()
     try:
-        body = json.loads(raw, parse_constant=_reject_constant, parse_int=_int64, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        # Strict UTF-8 first: json.loads(bytes) would let encoded surrogates through ("surrogatepass").
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_constant=_reject_constant, parse_int=_int64, parse_float=_finite_float)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
         raise bad_body(detail=f"invalid JSON: {str(err)[:200]}") from None
     # Strings that no database can store: a lone UTF-16 surrogate ("\ud800") or NUL. Checked only
-    # when the raw text holds such an escape, so ordinary bodies pay one regex scan.
-    if _SUSPECT_ESCAPE.search(raw) and not _storable(body):
+    # when the text holds such an escape, so ordinary bodies pay one regex scan.
+    if _SUSPECT_ESCAPE.search(text) and not _storable(body):
         raise bad_body(detail="strings must be valid UTF-8 without NUL characters")
     return body
 
 
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:[dD][89a-fA-F]|0000)")
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
