@@ -9,6 +9,8 @@ access token) or ``--login``/``--password``. ``ISTHMUS_URL``, ``ISTHMUS_TOKEN``,
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -39,20 +41,21 @@ def _check(r: httpx.Response, *expected: int) -> Any:
     return r.json() if r.content else None
 
 
-def _client(url: str, token: str, login: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=url.rstrip("/"), timeout=60)
-    try:
-        if not token:
-            if not login or not password:
-                _fail("give --token, or --login and --password (or ISTHMUS_TOKEN / ISTHMUS_LOGIN+ISTHMUS_PASSWORD)")
-            r = client.post("/api/v4/users/login", json={"login_id": login, "password": password})
-            _check(r, 200)
-            token = r.headers.get("Token", "")
-            client.cookies.clear()  # use the bearer token only (cookie auth would demand CSRF proof)
+@contextmanager
+def _client(url: str, token: str, login: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url.rstrip("/"), timeout=60) as client:
+        try:
+            if not token:
+                if not login or not password:
+                    _fail("give --token, or --login and --password (or ISTHMUS_TOKEN / ISTHMUS_LOGIN+ISTHMUS_PASSWORD)")
+                r = client.post("/api/v4/users/login", json={"login_id": login, "password": password})
+                _check(r, 200)
+                token = r.headers.get("Token", "")
+                client.cookies.clear()  # use the bearer token only (cookie auth would demand CSRF proof)
+        except httpx.HTTPError as err:
+            _fail(f"cannot reach {url}: {err}")
         client.headers["Authorization"] = f"Bearer {token}"
-    except httpx.HTTPError as err:
-        _fail(f"cannot reach {url}: {err}")
-    return client
+        yield client
 
 
 def _call(client: httpx.Client, method: str, path: str, expected: tuple[int, ...] = (200,), **kw: Any) -> Any:
