@@ -54,11 +54,19 @@ def make_channel(p: Person, team_id: str, type_: str = "O") -> dict[str, Any]:
     return channel
 
 
+def make_post(p: Person, channel_id: str, message: str = "hello") -> dict[str, Any]:
+    r = p.http.post("/api/v4/posts", json={"channel_id": channel_id, "message": message})
+    assert r.status_code == 201, r.text
+    post: dict[str, Any] = r.json()
+    return post
+
+
 @pytest.fixture
 def place(user: Person) -> dict[str, str]:
     team = make_team(user)
     channel = make_channel(user, team["id"])
-    return {"team": team["id"], "channel": channel["id"], "user": user.id}
+    post = make_post(user, channel["id"])
+    return {"team": team["id"], "channel": channel["id"], "user": user.id, "post": post["id"]}
 
 
 # (method, path template, who: "user" | "admin") for endpoints that read a JSON object.
@@ -74,14 +82,20 @@ OBJECT_WRITES = [
     ("POST", "/api/v4/channels", "user"),
     ("PUT", "/api/v4/channels/{channel}/patch", "user"),
     ("POST", "/api/v4/channels/{channel}/members", "user"),
+    ("POST", "/api/v4/posts", "user"),
+    ("PUT", "/api/v4/posts/{post}/patch", "user"),
+    ("PUT", "/api/v4/posts/{post}", "user"),
+    ("POST", "/api/v4/reactions", "user"),
     ("PUT", "/api/v4/config/patch", "admin"),
     ("PUT", "/api/v4/config", "admin"),
+    ("PUT", "/api/v4/roles/{role}/patch", "admin"),
 ]
 LIST_WRITES = [
     ("POST", "/api/v4/users/ids", "user"),
     ("POST", "/api/v4/users/usernames", "user"),
     ("POST", "/api/v4/channels/direct", "user"),
     ("POST", "/api/v4/roles/names", "user"),
+    ("POST", "/api/v4/posts/ids", "user"),
 ]
 MALFORMED = [b"{", b"not json", b'{"a": 1,}', b"[1,", b"\xff\xfe\xfd", b"{'single': 'quotes'}", b"",
              b"NaN", b'{"n": Infinity}', b'{"n": 1e999}', b'{"n": 123456789012345678901234567890}',
@@ -93,11 +107,17 @@ def who(name: str, user: Person, admin: Person) -> Person:
     return admin if name == "admin" else user
 
 
+def fill(path: str, place: dict[str, str], admin: Person) -> str:
+    if "{role}" in path:
+        place = {**place, "role": admin.http.get("/api/v4/roles/name/channel_guest").json()["id"]}
+    return path.format(**place)
+
+
 @pytest.mark.parametrize(("method", "path", "caller"), OBJECT_WRITES + LIST_WRITES)
 def test_malformed_json_is_400(method: str, path: str, caller: str, user: Person, admin: Person,
                                place: dict[str, str]) -> None:
     client = who(caller, user, admin).http
-    url = path.format(**place)
+    url = fill(path, place, admin)
     for raw in MALFORMED:
         r = client.request(method, url, content=raw, headers=JSON)
         assert_app_error(r, 400)
@@ -108,7 +128,7 @@ def test_non_object_json_is_400(method: str, path: str, caller: str, user: Perso
                                 place: dict[str, str]) -> None:
     client = who(caller, user, admin).http
     for body in ([], [{"name": "x"}], "string", 5, True, None):
-        r = client.request(method, path.format(**place), json=body)
+        r = client.request(method, fill(path, place, admin), json=body)
         assert_app_error(r, 400)
 
 
@@ -117,7 +137,7 @@ def test_non_list_json_is_400(method: str, path: str, caller: str, user: Person,
                               place: dict[str, str]) -> None:
     client = who(caller, user, admin).http
     for body in ({}, {"ids": ["a"]}, "a", 5, [1, 2], [None], [["a"]]):
-        r = client.request(method, path.format(**place), json=body)
+        r = client.request(method, fill(path, place, admin), json=body)
         assert_app_error(r, 400)
 
 
@@ -330,3 +350,4 @@ def test_huge_numbers_in_query_do_not_break(user: Person) -> None:
         assert_app_error(r, 400)
     else:
         assert r.json() == []
+
