@@ -17,6 +17,7 @@ from isthmus.core.events import EventBus
 from isthmus.domain.context import Domain
 from isthmus.domain.roles import load_roles
 from isthmus.federation.connections import Connections
+from isthmus.federation.sync.service import SharedChannels
 from isthmus.realtime.hub import Hub
 from isthmus.store.engine import Database, sqlalchemy_url
 from isthmus.store.migrate import upgrade
@@ -40,6 +41,8 @@ class Server:
         self.hub = Hub(self.domain)
         # Secure connections; its ping loop runs only while EnableRemoteClusterService is on.
         self.connections = Connections(self.domain, http_transport=http_transport)
+        # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
+        self.shared_channels = SharedChannels(self.domain, self.connections)
         self.started = False
 
     @property
@@ -51,10 +54,12 @@ class Server:
         await load_roles(self.domain)
         await self.hub.start()
         await self.connections.start()
+        await self.shared_channels.start()
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
+        await self.shared_channels.stop()
         await self.connections.stop()
         await self.hub.stop()
         await self.db.dispose()

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 from isthmus.core.clock import now_ms
 from isthmus.core.errors import forbidden
+from isthmus.core.events import Event
 from isthmus.domain.context import Tx
 from isthmus.domain.models import Actor, Channel
 from isthmus.store.repo import shared as repo
 
+EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
 KINDS = frozenset({"post", "reaction", "user", "member", "file", "channel"})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
@@ -42,6 +44,9 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     if share["readonly"] and not share["home"] and origin is None and kind in _READONLY_KINDS \
             and actor is not None and not actor.is_system_admin:
         raise forbidden("create_post", "This channel is read-only: it is shared from another workspace.")
-    return await repo.insert_change(tx.conn, {
+    seq = await repo.insert_change(tx.conn, {
         "channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin,
         "create_at": now or now_ms()})
+    # Wakes the federation sender after commit (internal event: no websocket client sees it).
+    tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
+    return seq

@@ -112,6 +112,29 @@ class RemoteClient:
                                  status=status, error_id=error_id, peer_message=peer_message)
         return bytes(body)
 
+    async def post_bytes(self, url: str, content: bytes, *, remote_id: str, token: str,
+                         content_type: str | None = None, timeout_s: float | None = None) -> tuple[int, bytes]:
+        """POST a raw body (file uploads, profile images): returns (status, reply ≤ max bytes); 2xx only."""
+        headers = {HEADER_REMOTE_ID: remote_id, HEADER_TOKEN: token}
+        if content_type:
+            headers["Content-Type"] = content_type
+        limit_s = timeout_s or self.timeouts.send_s
+        try:
+            async with asyncio.timeout(limit_s):
+                resp = await self._client.post(url, content=content, headers=headers,
+                                                timeout=httpx.Timeout(limit_s, connect=min(limit_s,
+                                                                                           self.timeouts.connect_s)))
+        except (httpx.TimeoutException, TimeoutError):
+            raise TransportError(f"timed out after {limit_s:g}s calling {url}") from None
+        except httpx.HTTPError as err:
+            raise TransportError(f"cannot reach {url}: {type(err).__name__}") from None
+        body = resp.content[:self.max_response_bytes]
+        if not 200 <= resp.status_code < 300:
+            error_id, peer_message = _peer_error(body)
+            raise TransportError(f"{url} answered HTTP {resp.status_code}" + (f" ({error_id})" if error_id else ""),
+                                 status=resp.status_code, error_id=error_id, peer_message=peer_message)
+        return resp.status_code, body
+
     async def ping(self, site_url: str, *, remote_id: str, token: str, now_ms: int) -> Ping:
         frame = Frame(remote_id=remote_id, msg=Msg.new(TOPIC_PING, Ping(sent_at=now_ms).to_obj(), now_ms))
         body = await self.post_frame(endpoint(site_url, PATH_PING), frame, remote_id=remote_id, token=token,

@@ -8,6 +8,7 @@ from isthmus.api.routes import (
     remoteclusters,
     roles,
     search,
+    sharedchannels,
     statuses,
     system,
     teams,
@@ -18,4 +19,4 @@ from isthmus.api.routes import (
 # statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
 ROUTERS = [system.router, statuses.router, websocket.router, users.router, teams.router, channels.router,
            posts.router, reactions.router, roles.router, remoteclusters.router, files.router,
-           search.router]
+           search.router, sharedchannels.router]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
@@ -143,11 +143,13 @@ async def select_changes(conn: AsyncConnection, channel_id: str, after_seq: int,
 
 
 async def select_pending(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
-    """Per live, confirmed (channel, remote_id) with unsent changes: the scr row, pending count and oldest time.
-
-    Rows that came from ``remote_id`` itself count too (the sender skips them but must move past them).
+    """Per live, confirmed (channel, remote_id) with rows past its cursor: the scr row, how many of them are
+    to be sent and the oldest one's time. Rows that came from ``remote_id`` itself are listed too (the sender
+    skips them but must move its cursor past them) without counting as pending.
     """
-    q = (select(scr, func.count(out.c.seq).label("pending"), func.min(out.c.create_at).label("oldest"))
+    mine = out.c.origin_remote_id == remote_id
+    q = (select(scr, func.sum(case((mine, 0), else_=1)).label("pending"),
+                func.min(case((mine, None), else_=out.c.create_at)).label("oldest"))
          .select_from(scr.join(out, and_(out.c.channel_id == scr.c.channel_id, out.c.seq > scr.c.outbox_cursor)))
          .where(and_(scr.c.remote_id == remote_id, scr.c.delete_at == 0, scr.c.is_invite_confirmed.is_(True)))
          .group_by(*scr.c).order_by(func.min(out.c.seq)))
@@ -241,3 +243,14 @@ async def select_first_team_id(conn: AsyncConnection) -> str:
 
     q = select(teams.c.id).where(teams.c.delete_at == 0).order_by(teams.c.create_at, teams.c.id).limit(1)
     return str((await conn.execute(q)).scalar() or "")
+
+
+async def select_reactions_for_posts(conn: AsyncConnection, post_ids: list[str]) -> list[dict[str, Any]]:
+    """Every reaction of the posts, removed ones included (sync sends the state, ``delete_at`` and all)."""
+    from isthmus.store.schema.posts import reactions
+
+    if not post_ids:
+        return []
+    q = (select(reactions).where(reactions.c.post_id.in_(post_ids))
+         .order_by(reactions.c.create_at, reactions.c.user_id, reactions.c.emoji_name))
+    return _all(await conn.execute(q))

@@ -1,0 +1,193 @@
+"""Synthetic users: local rows for users homed on a connected workspace (``mattermost-protocol.md`` §7).
+
+A synthetic user keeps its global id; ``remote_id`` is the connection it was received from (for a
+user relayed by a channel's home, that is the home) and only that connection may change it, post or
+react as it. Its username is munged with the connection's local name (``alice:beta``), with ``-2``,
+``-3`` … suffixes on collision; its email is a random id, the real values stay in props. It has no
+password, so nobody can log in as it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.core.events import Event
+from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain.context import Domain, Tx
+from isthmus.domain.models import Channel, User
+from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import channels as channels_repo
+from isthmus.store.repo import teams as teams_repo
+from isthmus.store.repo import users as repo
+
+USERNAME_MAX = 64
+MAX_UPSERT_RETRIES = 25
+PROP_REMOTE_USERNAME = "RemoteUsername"
+PROP_REMOTE_EMAIL = "RemoteEmail"
+PROP_ORIGINAL_REMOTE_ID = "OriginalRemoteId"
+UNKNOWN_REMOTE = "UNKNOWN"
+_TEXT_LIMITS = {"nickname": 64, "first_name": 64, "last_name": 64, "position": 128, "locale": 5}
+
+
+def _bytes_cut(text: bytes, n: int) -> bytes:
+    return text[:max(n, 0)]
+
+
+def mung_username(username: str, remote_name: str, suffix: str = "", max_len: int = USERNAME_MAX) -> str:
+    """Mattermost's ``mungUsername`` (§7.4), on UTF-8 byte lengths like Go's ``len``."""
+    u, r = username.encode(), remote_name.encode()
+    s = f"-{suffix}".encode() if suffix else b""
+    if b":" in u:
+        u, _, rest = u.partition(b":")
+        r = rest.replace(b":", b"")
+    half = max_len // 2
+    extra = max(half - (len(r) + 1), 0)
+    u_ell = r_ell = b""
+    trunc_u = len(u) + len(s) - (half + extra)
+    if trunc_u > 0:
+        u, u_ell = _bytes_cut(u, len(u) - trunc_u - 3), b"..."
+    trunc_r = len(r) + 1 - (max_len - (len(u) + len(u_ell) + len(s)))
+    if trunc_r > 0:
+        r, r_ell = _bytes_cut(r, len(r) - trunc_r - 3), b"..."
+    return (u + s + u_ell + b":" + r + r_ell).decode("utf-8", errors="ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The connection a change arrived from: its id and the local name we gave it (``beta``)."""
+
+    remote_id: str
+    name: str
+
+
+def _notify_props() -> dict[str, str]:
+    return {"channel": "true", "comments": "never", "desktop": "mention", "desktop_sound": "true",
+            "email": "false", "first_name": "false", "mention_keys": "", "push": "mention",
+            "push_status": "away"}
+
+
+def _text(incoming: dict[str, Any], key: str) -> str:
+    value = incoming.get(key)
+    return value[:_TEXT_LIMITS[key]] if isinstance(value, str) else ""
+
+
+def _clean_props(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k)[:64]: v for k, v in list(value.items())[:50] if isinstance(v, str | int | float | bool)}
+
+
+class UserSyncError(Exception):
+    """A synced user was refused (unknown shape, or owned by another connection)."""
+
+
+async def _free_username(tx: Tx, base: str, remote_name: str, own_id: str) -> str:
+    for attempt in range(MAX_UPSERT_RETRIES):
+        candidate = mung_username(base, remote_name, "" if attempt == 0 else str(attempt + 1))
+        other = await repo.select_user_by(tx.conn, username=candidate)
+        if other is None or other["id"] == own_id:
+            return candidate
+    raise UserSyncError(f"no free username for {base!r} after {MAX_UPSERT_RETRIES} attempts")
+
+
+async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, Any]) -> User:
+    """Insert or update one synced user inside the caller's transaction (§7.2, §7.3)."""
+    user_id, username = incoming.get("id"), incoming.get("username")
+    if not is_valid_id(user_id) or not isinstance(username, str) or not username or len(username) > 128:
+        raise UserSyncError("invalid user")
+    assert isinstance(user_id, str)
+    existing = await repo.select_user(tx.conn, user_id)
+    email = incoming.get("email") if isinstance(incoming.get("email"), str) else ""
+    now = d.now()
+    if existing is None:
+        origin = incoming.get("remote_id") if is_valid_id(incoming.get("remote_id")) else peer.remote_id
+        props = {**_clean_props(incoming.get("props")), PROP_REMOTE_USERNAME: username,
+                 PROP_REMOTE_EMAIL: email or "", PROP_ORIGINAL_REMOTE_ID: origin or UNKNOWN_REMOTE}
+        created = incoming.get("create_at")
+        row: dict[str, Any] = {
+            "id": user_id, "create_at": created if isinstance(created, int) and created > 0 else now,
+            "update_at": now, "delete_at": 0, "username": await _free_username(tx, username, peer.name, user_id),
+            "email": new_id(), "password": "", "auth_service": "", "nickname": _text(incoming, "nickname"),
+            "first_name": _text(incoming, "first_name"), "last_name": _text(incoming, "last_name"),
+            "position": _text(incoming, "position"), "roles": "system_user",
+            "locale": _text(incoming, "locale") or "en", "props": props, "notify_props": _notify_props(),
+            "timezone": incoming.get("timezone") if isinstance(incoming.get("timezone"), dict) else {},
+            "last_password_update": 0, "last_picture_update": 0, "is_bot": incoming.get("is_bot") is True,
+            "bot_description": "", "failed_attempts": 0, "remote_id": peer.remote_id,
+        }
+        await repo.insert_user(tx.conn, row)
+        tx.emit(Event("new_user", {"user_id": user_id}, origin=peer.remote_id))
+        return User(**row)
+    user = User(**existing)
+    if user.remote_id != peer.remote_id:
+        raise UserSyncError(f"user {user_id} is not owned by connection {peer.remote_id} (remoteID mismatch)")
+    values: dict[str, Any] = {}
+    for key in _TEXT_LIMITS:
+        value = _text(incoming, key) or (user.locale if key == "locale" else "")
+        if value != getattr(user, key):
+            values[key] = value
+    props = {**_clean_props(incoming.get("props")), PROP_REMOTE_USERNAME: user.props.get(PROP_REMOTE_USERNAME, ""),
+             PROP_REMOTE_EMAIL: user.props.get(PROP_REMOTE_EMAIL, ""),
+             PROP_ORIGINAL_REMOTE_ID: user.props.get(PROP_ORIGINAL_REMOTE_ID, UNKNOWN_REMOTE)}
+    # The real username/email change only when they come from the user's own server (no colon).
+    if ":" not in username and username != props[PROP_REMOTE_USERNAME]:
+        props[PROP_REMOTE_USERNAME] = username
+        values["username"] = await _free_username(tx, username, peer.name, user_id)
+    if email and "@" in email and email != props[PROP_REMOTE_EMAIL]:
+        props[PROP_REMOTE_EMAIL] = email
+    if props != user.props:
+        values["props"] = props
+    timezone = incoming.get("timezone")
+    if isinstance(timezone, dict) and timezone != user.timezone:
+        values["timezone"] = timezone
+    deleted = incoming.get("delete_at")
+    if isinstance(deleted, int) and (deleted > 0) != (user.delete_at > 0):
+        values["delete_at"] = now if deleted > 0 else 0
+    if not values:
+        return user
+    values["update_at"] = now
+    await repo.update_user(tx.conn, user_id, values)
+    for key, value in values.items():
+        setattr(user, key, value)
+    tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id, origin=peer.remote_id))
+    return user
+
+
+async def ensure_channel_member(d: Domain, tx: Tx, channel: Channel, user_id: str, origin: str | None) -> bool:
+    """Join a (synthetic) user to the channel's team and to the channel, without default channels. True if added."""
+    if channel.team_id:
+        member = await access_repo.select_team_member(tx.conn, channel.team_id, user_id)
+        if member is None or member["delete_at"]:
+            row: dict[str, Any] = {"team_id": channel.team_id, "user_id": user_id, "roles": "team_user",
+                                   "delete_at": 0, "scheme_user": True, "scheme_admin": False,
+                                   "scheme_guest": False, "create_at": d.now()}
+            if member is None:
+                await teams_repo.insert_team_member(tx.conn, row)
+            else:
+                await teams_repo.update_team_member(tx.conn, channel.team_id, user_id, row)
+            tx.emit(Event("added_to_team", {"team_id": channel.team_id, "user_id": user_id}, user_id=user_id,
+                          origin=origin))
+    if await access_repo.select_channel_member(tx.conn, channel.id, user_id) is not None:
+        return False
+    await channels_repo.insert_channel_member(tx.conn, {
+        "channel_id": channel.id, "user_id": user_id, "roles": "channel_user", "last_viewed_at": 0,
+        "msg_count": 0, "msg_count_root": 0, "mention_count": 0, "mention_count_root": 0,
+        "urgent_mention_count": 0, "notify_props": {"desktop": "default", "email": "default", "push": "default",
+                                                    "mark_unread": "all", "ignore_channel_mentions": "default"},
+        "last_update_at": d.now(), "scheme_user": True, "scheme_admin": False, "scheme_guest": False})
+    tx.emit(Event("user_added", {"user_id": user_id, "team_id": channel.team_id}, channel_id=channel.id,
+                  team_id=channel.team_id, origin=origin))
+    return True
+
+
+async def owned_user(tx: Tx, user_id: object, remote_id: str) -> User:
+    """The user, if it is a synthetic user of ``remote_id`` (ownership check, #27326)."""
+    if not is_valid_id(user_id):
+        raise AppError("api.remote_cluster.invalid_user", "Invalid user id.", 400)
+    assert isinstance(user_id, str)
+    row = await repo.select_user(tx.conn, user_id)
+    if row is None or row["remote_id"] != remote_id:
+        raise AppError("api.remote_cluster.user_not_owned", f"User {user_id} is not owned by the sender.", 403)
+    return User(**row)

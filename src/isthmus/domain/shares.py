@@ -1,0 +1,379 @@
+"""Shared channels: the records and every write to them (``mattermost-protocol.md`` §1.2–§1.3, §5).
+
+A channel is *shared* when it has a ``shared_channels`` row (and ``channels.shared`` is true). On its
+home server it has one ``shared_channel_remotes`` row per invited connection; on every other server it
+has exactly one, pointing at the home. Federation (``isthmus.federation.sync``) calls these functions;
+the network never runs inside their transactions.
+
+Cursor rule: a new or restored remote row starts at the current end of the outbox, so history from
+before the invitation is not replayed (as in Mattermost), while everything written after the admin
+invited (even if the peer was offline and the invite is still pending) will be delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.core.errors import AppError, forbidden
+from isthmus.core.events import Event
+from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain.access import get_channel_row
+from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
+from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.models import Actor, Channel
+from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
+from isthmus.domain.remote_users import ensure_channel_member
+from isthmus.domain.remotes import DELETE_HOOKS
+from isthmus.domain.roles import has_system_permission
+from isthmus.domain.shapes import channel_json, dumps
+from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import channels as channels_repo
+from isthmus.store.repo import shared as repo
+
+EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
+# Internal (not a websocket event): the sharing of a channel changed; the sender drops its caches.
+EVENT_SHARES_CHANGED = "shared_channels_changed"
+
+
+@dataclass(slots=True)
+class SharedChannel:
+    channel_id: str
+    team_id: str
+    home: bool
+    readonly: bool
+    share_name: str
+    share_display_name: str
+    share_purpose: str
+    share_header: str
+    creator_id: str
+    create_at: int
+    update_at: int
+    remote_id: str
+
+
+@dataclass(slots=True)
+class SharedChannelRemote:
+    id: str
+    channel_id: str
+    creator_id: str
+    create_at: int
+    update_at: int
+    delete_at: int
+    is_invite_accepted: bool
+    is_invite_confirmed: bool
+    remote_id: str
+    last_post_update_at: int
+    last_post_update_id: str
+    last_post_create_at: int
+    last_post_create_id: str
+    last_members_sync_at: int
+    outbox_cursor: int
+
+
+def shared_channel_json(s: SharedChannel) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": s.channel_id, "team_id": s.team_id, "home": s.home, "readonly": s.readonly,
+                           "name": s.share_name, "display_name": s.share_display_name,
+                           "purpose": s.share_purpose, "header": s.share_header, "creator_id": s.creator_id,
+                           "create_at": s.create_at, "update_at": s.update_at}
+    if s.remote_id:
+        out["remote_id"] = s.remote_id
+    return out
+
+
+def shared_channel_remote_json(r: SharedChannelRemote) -> dict[str, Any]:
+    return {"id": r.id, "channel_id": r.channel_id, "creator_id": r.creator_id, "create_at": r.create_at,
+            "update_at": r.update_at, "delete_at": r.delete_at, "is_invite_accepted": r.is_invite_accepted,
+            "is_invite_confirmed": r.is_invite_confirmed, "remote_id": r.remote_id,
+            "last_post_update_at": r.last_post_update_at, "last_post_id": r.last_post_update_id,
+            "last_post_create_at": r.last_post_create_at, "last_post_create_id": r.last_post_create_id,
+            "last_members_sync_at": r.last_members_sync_at}
+
+
+# --- switches and permissions ------------------------------------------------------------------------
+
+def shares_enabled(d: Domain) -> bool:
+    cw = d.config.ConnectedWorkspacesSettings
+    return bool(cw.EnableSharedChannels and cw.EnableRemoteClusterService)
+
+
+def require_shares(d: Domain) -> None:
+    if not shares_enabled(d):
+        raise AppError("api.shared_channel.service_not_enabled.app_error",
+                       "Shared Channels Service is not enabled.", 501)
+
+
+def authorize(d: Domain, actor: Actor) -> None:
+    """``manage_shared_channels`` first, then the service switches (Mattermost's order)."""
+    if not has_system_permission(d, actor, PERMISSION_MANAGE_SHARED_CHANNELS):
+        raise forbidden(PERMISSION_MANAGE_SHARED_CHANNELS)
+    require_shares(d)
+
+
+def not_home_error() -> AppError:
+    return AppError("api.command_share.channel_invite_not_home.error",
+                    "Cannot invite a secure connection to a channel that is homed on another workspace "
+                    "(a shared channel can only be shared by its home server).", 400)
+
+
+def no_remote_error(remote_id: str) -> AppError:
+    return AppError("api.command_share.channel_remote_id_not_exists",
+                    "This channel is not shared with that secure connection.", 400, f"remote_id={remote_id}")
+
+
+def _not_shared_error(channel_id: str) -> AppError:
+    return AppError("api.command_share.channel_not_shared.error", "This channel is not shared.", 400,
+                    f"channel_id={channel_id}")
+
+
+# --- reads ---------------------------------------------------------------------------------------------
+
+async def get_share(d: Domain, channel_id: str) -> SharedChannel | None:
+    async with d.db.read() as conn:
+        row = await repo.select_shared_channel(conn, channel_id)
+    return SharedChannel(**row) if row else None
+
+
+async def get_channel_remote(d: Domain, channel_id: str, remote_id: str) -> SharedChannelRemote | None:
+    async with d.db.read() as conn:
+        row = await repo.select_remote(conn, channel_id, remote_id)
+    return SharedChannelRemote(**row) if row else None
+
+
+async def list_channel_remotes(d: Domain, channel_id: str, *,
+                               include_deleted: bool = False) -> list[SharedChannelRemote]:
+    async with d.db.read() as conn:
+        rows = await repo.select_remotes_for_channel(conn, channel_id, include_deleted=include_deleted)
+    return [SharedChannelRemote(**r) for r in rows]
+
+
+async def list_remote_channels(d: Domain, remote_id: str, **filters: Any) -> list[SharedChannelRemote]:
+    async with d.db.read() as conn:
+        rows = await repo.select_remotes_for_remote(conn, remote_id, **filters)
+    return [SharedChannelRemote(**r) for r in rows]
+
+
+async def list_team_shares(d: Domain, team_id: str, *, member_id: str = "", page: int = 0,
+                           per_page: int = 200) -> list[SharedChannel]:
+    async with d.db.read() as conn:
+        rows = await repo.select_shared_channels_for_team(conn, team_id, member_id=member_id,
+                                                          offset=page * per_page, limit=per_page)
+    return [SharedChannel(**r) for r in rows]
+
+
+# --- writes ---------------------------------------------------------------------------------------------
+
+async def _emit_channel_updated(tx: Tx, channel_id: str) -> Channel:
+    channel = await get_channel_row(tx.conn, channel_id)
+    tx.emit(Event("channel_updated", {"channel": dumps(channel_json(channel))}, channel_id=channel.id,
+                  team_id=channel.team_id))
+    return channel
+
+
+def _remote_updated(tx: Tx, channel_id: str, remote_id: str) -> None:
+    tx.emit(Event(EVENT_REMOTE_UPDATED, {"channel_id": channel_id, "remote_id": remote_id}, channel_id=channel_id))
+    tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel_id, "remote_id": remote_id}))
+
+
+def _share_row(d: Domain, channel: Channel, creator_id: str, *, home: bool, readonly: bool,
+               remote_id: str = "") -> dict[str, Any]:
+    now = d.now()
+    return {"channel_id": channel.id, "team_id": channel.team_id, "home": home, "readonly": readonly,
+            "share_name": channel.name, "share_display_name": channel.display_name[:64],
+            "share_purpose": channel.purpose[:250], "share_header": channel.header[:1024],
+            "creator_id": creator_id, "create_at": now, "update_at": now, "remote_id": remote_id}
+
+
+async def share_in_tx(d: Domain, tx: Tx, channel: Channel, creator_id: str, *, readonly: bool) -> SharedChannel:
+    """Share ``channel`` (home side) unless it already is; idempotent."""
+    existing = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
+    if existing is not None:
+        return SharedChannel(**existing)
+    if channel.type not in ("O", "P"):
+        raise AppError("api.command_share.channel_type.error",
+                       "Only public and private channels can be shared.", 400)
+    if channel.delete_at:
+        raise AppError("api.command_share.channel_archived.error", "An archived channel cannot be shared.", 400)
+    row = _share_row(d, channel, creator_id, home=True, readonly=readonly)
+    await repo.insert_shared_channel(tx.conn, row)
+    await repo.set_channel_shared(tx.conn, channel.id, True, d.now())
+    await _emit_channel_updated(tx, channel.id)
+    tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel.id}))
+    return SharedChannel(**row)
+
+
+async def do_share_channel(d: Domain, actor: Actor, channel_id: str, *, readonly: bool = False) -> SharedChannel:
+    authorize(d, actor)
+    async with transaction(d) as tx:
+        channel = await get_channel_row(tx.conn, channel_id)
+        return await share_in_tx(d, tx, channel, actor.user_id, readonly=readonly)
+
+
+async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: str, *, readonly: bool = False,
+                           confirmed: bool = False) -> tuple[SharedChannelRemote, bool]:
+    """Share the channel if needed and add (or restore) the remote. Returns (row, created_or_restored).
+
+    Refused when the channel is homed elsewhere (no re-sharing). The caller delivers the invite and
+    then calls :func:`do_confirm_invite`.
+    """
+    async with transaction(d) as tx:
+        channel = await get_channel_row(tx.conn, channel_id)
+        share = await share_in_tx(d, tx, channel, actor.user_id, readonly=readonly)
+        if not share.home:
+            raise not_home_error()
+        if share.remote_id == remote_id:
+            raise not_home_error()
+        existing = await repo.select_remote(tx.conn, channel.id, remote_id)
+        if existing is not None and existing["delete_at"] == 0:
+            return SharedChannelRemote(**existing), False
+        now, cursor = d.now(), await repo.max_seq(tx.conn)
+        values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
+                                  "is_invite_confirmed": confirmed, "creator_id": actor.user_id,
+                                  "outbox_cursor": cursor, "last_post_update_at": now, "last_post_create_at": now,
+                                  "last_post_update_id": "", "last_post_create_id": ""}
+        if existing is not None:
+            await repo.update_remote(tx.conn, existing["id"], values)
+            row = {**existing, **values}
+        else:
+            row = {"id": new_id(), "channel_id": channel.id, "create_at": now, "remote_id": remote_id,
+                   "last_members_sync_at": 0, **values}
+            await repo.insert_remote(tx.conn, row)
+        _remote_updated(tx, channel.id, remote_id)
+        return SharedChannelRemote(**row), True
+
+
+async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
+    """The peer accepted the channel invite: the sender may start syncing it."""
+    async with transaction(d) as tx:
+        row = await repo.select_remote(tx.conn, channel_id, remote_id)
+        if row is None or row["delete_at"] or row["is_invite_confirmed"]:
+            return False
+        await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": d.now()})
+        _remote_updated(tx, channel_id, remote_id)
+    return True
+
+
+async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int) -> list[str]:
+    """Delete the share and every remote row; returns the remotes that were live."""
+    live = [r["remote_id"] for r in await repo.select_remotes_for_channel(tx.conn, channel_id)]
+    await repo.soft_delete_remotes_for_channel(tx.conn, channel_id, now)
+    if await repo.delete_shared_channel(tx.conn, channel_id):
+        await repo.set_channel_shared(tx.conn, channel_id, False, now)
+        await _emit_channel_updated(tx, channel_id)
+    for remote_id in live:
+        _remote_updated(tx, channel_id, remote_id)
+    tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel_id}))
+    return live
+
+
+async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str) -> tuple[bool, bool]:
+    """Soft-delete the remote row; unshare when it was the last one. Returns (removed, unshared)."""
+    async with transaction(d) as tx:
+        row = await repo.select_remote(tx.conn, channel_id, remote_id)
+        if row is None or row["delete_at"]:
+            return False, False
+        now = d.now()
+        await repo.update_remote(tx.conn, row["id"], {"delete_at": now, "update_at": now})
+        _remote_updated(tx, channel_id, remote_id)
+        if await repo.select_remotes_for_channel(tx.conn, channel_id):
+            return True, False
+        await _unshare_in_tx(d, tx, channel_id, now)
+        return True, True
+
+
+async def do_unshare_channel(d: Domain, channel_id: str) -> list[str]:
+    """Stop sharing; returns the connection ids that were still invited (to notify them)."""
+    if not is_valid_id(channel_id):
+        raise AppError("api.context.invalid_url_param.app_error", "Invalid or missing channel_id in request URL.", 400)
+    async with transaction(d) as tx:
+        if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
+            raise _not_shared_error(channel_id)
+        return await _unshare_in_tx(d, tx, channel_id, d.now())
+
+
+async def _unshare_orphans(tx: Tx, remote_id: str, now: int) -> None:
+    """Connection deleted (its remote rows were soft-deleted just before): unshare channels left without one
+    (Mattermost PR #35997)."""
+    rows = await repo.select_remotes_for_remote(tx.conn, remote_id, include_deleted=True)
+    gone = [r["channel_id"] for r in rows if r["delete_at"] == now]
+    for channel_id in await repo.select_orphan_shared_channels(tx.conn, gone):
+        await repo.delete_shared_channel(tx.conn, channel_id)
+        await repo.set_channel_shared(tx.conn, channel_id, False, now)
+        await _emit_channel_updated(tx, channel_id)
+    for channel_id in gone:
+        _remote_updated(tx, channel_id, remote_id)
+
+
+if _unshare_orphans not in DELETE_HOOKS:
+    DELETE_HOOKS.append(_unshare_orphans)
+
+
+# --- receiving side of a channel invite (§5.2 step 5) ----------------------------------------------------
+
+def _invite_text(invite: dict[str, Any], key: str, limit: int) -> str:
+    value = invite.get(key)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str, default_team_id: str,
+                                   invite: dict[str, Any]) -> Channel:
+    """Create (or restore) the local copy of a channel shared with us: same id and name, in the connection's
+    default team, creator = the admin who accepted the connection (who joins it). Idempotent."""
+    channel_id = invite.get("channel_id")
+    if not is_valid_id(channel_id):
+        raise AppError("api.command_share.invalid_invite.error", "Invalid channel id in the invitation.", 400)
+    assert isinstance(channel_id, str)
+    channel_type = invite.get("type") or "O"
+    if channel_type not in ("O", "P"):
+        raise AppError("api.command_share.channel_type.error", "Only public and private channels can be shared.", 400)
+    name = check_channel_name(invite.get("name"))
+    async with transaction(d) as tx:
+        existing = await repo.select_remote(tx.conn, channel_id, remote_id)
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        if existing is not None and existing["delete_at"] == 0 and row is not None:
+            return Channel(**row)
+        if row is None:
+            if existing is not None:
+                raise AppError("api.command_share.channel_gone.error", "The local copy of this channel is gone.", 400)
+            team_id = default_team_id or await repo.select_first_team_id(tx.conn)
+            if not team_id:
+                raise AppError("api.command_share.no_team.error", "There is no team to put the shared channel in.",
+                               400)
+            if await channels_repo.select_channel_by_name(tx.conn, team_id, name) is not None:
+                raise AppError("store.sql_channel.save_channel.exists.app_error",
+                               f"A channel named {name} already exists in the destination team.", 400)
+            row = new_channel_row(d, team_id=team_id, type_=channel_type, name=name,
+                                  display_name=_invite_text(invite, "display_name", 64) or name,
+                                  creator_id=creator_id, purpose=_invite_text(invite, "purpose", 250),
+                                  header=_invite_text(invite, "header", 1024))
+            row.update(id=channel_id, shared=True)
+            await channels_repo.insert_channel(tx.conn, row)
+            channel = Channel(**row)
+            if creator_id:
+                await ensure_channel_member(d, tx, channel, creator_id, remote_id)
+                await channels_repo.update_channel_member(tx.conn, channel_id, creator_id, {
+                    "roles": ADMIN_ROLES, "scheme_admin": True})
+            tx.emit(Event("channel_created", {"channel_id": channel_id, "team_id": team_id}, team_id=team_id,
+                          origin=remote_id))
+        elif existing is None:
+            raise AppError("api.command_share.channel_already_exists.error",
+                           "A channel with this id already exists on this server.", 400, f"channel_id={channel_id}")
+        channel = Channel(**row)
+        if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
+            share = _share_row(d, channel, creator_id, home=False, readonly=invite.get("read_only") is True,
+                               remote_id=remote_id)
+            await repo.insert_shared_channel(tx.conn, share)
+        await repo.set_channel_shared(tx.conn, channel_id, True, d.now())
+        now, cursor = d.now(), await repo.max_seq(tx.conn)
+        values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
+                                  "is_invite_confirmed": True, "creator_id": creator_id, "outbox_cursor": cursor,
+                                  "last_post_update_at": now, "last_post_create_at": now}
+        if existing is not None:
+            await repo.update_remote(tx.conn, existing["id"], values)
+        else:
+            await repo.insert_remote(tx.conn, {"id": new_id(), "channel_id": channel_id, "create_at": now,
+                                               "remote_id": remote_id, "last_post_update_id": "",
+                                               "last_post_create_id": "", "last_members_sync_at": 0, **values})
+        _remote_updated(tx, channel_id, remote_id)
+        return await _emit_channel_updated(tx, channel_id)
+

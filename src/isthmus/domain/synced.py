@@ -1,0 +1,264 @@
+"""Writes that arrive from a connected workspace: posts and reactions upserted by their global ids.
+
+These are the receiver's counterparts of ``do_create_post`` / ``do_update_post`` / ``do_delete_post`` /
+``do_add_reaction``: they keep the sender's ids and timestamps, check ownership instead of a user's
+permissions, emit the same websocket events (``origin`` = the connection) and append to the outbox
+with that origin, so a home server relays the change to its other remotes but never back.
+
+Idempotent: applying the same item twice changes nothing the second time (no event, no outbox row).
+Conflict rules: a delete is final; message/file/props edits apply when the incoming ``edit_at`` is newer
+(or equal with different content); reactions follow their owner's ``update_at`` (only the owner's server
+can change a user's reaction, so its clock orders them), honouring ``delete_at`` both ways.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.core.events import Event
+from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain import files
+from isthmus.domain.access import get_channel_row
+from isthmus.domain.changes import record_change
+from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.models import Channel, Post, Reaction
+from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_reactions, mentioned_usernames, parse_hashtags
+from isthmus.domain.reactions import EMOJI_NAME_RE
+from isthmus.domain.remote_users import owned_user
+from isthmus.domain.shapes import dumps, post_json, reaction_json
+from isthmus.domain.threads import add_reply_to_summary, recompute_summary
+from isthmus.store.repo import files as files_repo
+from isthmus.store.repo import posts as repo
+from isthmus.store.repo import reactions as reactions_repo
+
+# Outcomes of an upsert, for the sync response and tests.
+CREATED, UPDATED, DELETED, UNCHANGED = "created", "updated", "deleted", "unchanged"
+
+
+class ItemRefused(Exception):
+    """One synced item was refused (it goes to ``post_errors`` / ``reaction_errors``)."""
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62 else 0
+
+
+def _str(value: object, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _file_ids(value: object) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return list(dict.fromkeys(v for v in value if is_valid_id(v)))[:files.MAX_FILES_PER_POST]
+
+
+def _props(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict) or len(dumps(value)) > 800_000:
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str)}
+
+
+async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: str, file_ids: list[str]) -> None:
+    """Attach the files that arrived (pushed before the post); a missing one stays listed but unattached."""
+    rows = await files_repo.select_file_infos_by_ids(tx.conn, file_ids, for_update=True)
+    ok = [r["id"] for r in rows if r["channel_id"] == channel_id and r["creator_id"] == user_id
+          and not r["delete_at"] and r["post_id"] in ("", post_id)]
+    if ok:
+        await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
+
+
+async def _mention_ids(tx: Tx, channel_id: str, message: str, sender_id: str, is_root: bool, now: int) -> list[str]:
+    if "@" not in message:
+        return []
+    names = mentioned_usernames(message)
+    found = dict((n, uid) for uid, n in await repo.select_member_ids_by_usernames(tx.conn, channel_id, names))
+    ids = list(dict.fromkeys(found[n] for n in names if n in found and found[n] != sender_id))
+    await repo.increment_mentions(tx.conn, channel_id, ids, is_root, now)
+    return ids
+
+
+async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str, Any], message: str) -> str:
+    author = await owned_user(tx, p.get("user_id"), origin)
+    root_id = p.get("root_id") or ""
+    if root_id and not is_valid_id(root_id):
+        raise ItemRefused("invalid root_id")
+    root: Post | None = None
+    if root_id:
+        row = await repo.select_post(tx.conn, root_id, for_update=True)
+        if row is not None and row["channel_id"] != channel.id:
+            raise ItemRefused("root post is in another channel")
+        root = Post(**row) if row is not None and not row["delete_at"] else None
+    create_at = _int(p.get("create_at")) or d.now()
+    deleted = _int(p.get("delete_at"))
+    row_values: dict[str, Any] = {
+        "id": p["id"], "create_at": create_at, "update_at": max(_int(p.get("update_at")), create_at),
+        "edit_at": _int(p.get("edit_at")), "delete_at": deleted, "is_pinned": p.get("is_pinned") is True,
+        "user_id": author.id, "channel_id": channel.id, "root_id": root_id, "original_id": "", "message": message,
+        "type": _str(p.get("type"), 64), "props": _props(p.get("props")), "hashtags": parse_hashtags(message),
+        "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "", "has_reactions": False,
+        "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
+    }
+    await repo.insert_post(tx.conn, row_values)
+    if deleted:  # it was created and deleted before we ever saw it: keep the tombstone, announce nothing
+        await record_change(tx, channel, "post", p["id"], origin, now=d.now())
+        return DELETED
+    if row_values["file_ids"]:
+        await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
+    await repo.update_channel_for_post(tx.conn, channel.id, create_at, not root_id)
+    if root is not None:
+        await add_reply_to_summary(tx.conn, root, author.id, create_at)
+    elif not root_id and await repo.select_live_replies(tx.conn, p["id"]):
+        await recompute_summary(tx.conn, p["id"], row_values["update_at"])  # replies arrived first
+    mentions = await _mention_ids(tx, channel.id, message, author.id, not root_id, create_at)
+    post = Post(**row_values)
+    data: dict[str, Any] = {
+        "post": dumps(post_json(post)), "channel_type": channel.type, "channel_name": channel.name,
+        "channel_display_name": channel.display_name, "sender_name": f"@{author.username}",
+        "team_id": channel.team_id, "set_online": False}
+    if mentions:
+        data["mentions"] = dumps(mentions)
+    tx.emit(Event("posted", data, channel_id=channel.id, team_id=channel.team_id, origin=origin))
+    await record_change(tx, channel, "post", post.id, origin, now=d.now())
+    return CREATED
+
+
+async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post, p: dict[str, Any],
+                  message: str) -> str:
+    if stored.delete_at:
+        return UNCHANGED  # a delete is final
+    now = max(d.now(), stored.update_at + 1)
+    if _int(p.get("delete_at")):
+        await repo.update_post(tx.conn, stored.id, {"delete_at": _int(p.get("delete_at")), "update_at": now})
+        stored.delete_at, stored.update_at = _int(p.get("delete_at")), now
+        if stored.root_id:
+            await recompute_summary(tx.conn, stored.root_id, now)
+        else:
+            await repo.soft_delete_replies(tx.conn, stored.id, now)
+        tx.emit(Event("post_deleted", {"post": dumps(post_json(stored))}, channel_id=channel.id,
+                      team_id=channel.team_id, origin=origin))
+        await record_change(tx, channel, "post", stored.id, origin, now=now)
+        return DELETED
+    values: dict[str, Any] = {}
+    edit_at = _int(p.get("edit_at"))
+    file_ids = _file_ids(p.get("file_ids"))
+    content_differs = message != stored.message or file_ids != stored.file_ids
+    if content_differs and edit_at >= stored.edit_at:
+        values.update(message=message, hashtags=parse_hashtags(message), edit_at=edit_at, file_ids=file_ids)
+        if file_ids:
+            await _attach_present_files(tx, stored.id, channel.id, stored.user_id, file_ids)
+    pinned = p.get("is_pinned") is True
+    if pinned != stored.is_pinned:
+        values["is_pinned"] = pinned
+    props = _props(p.get("props"))
+    if "props" in p and props != stored.props and edit_at >= stored.edit_at:
+        values["props"] = props
+    if not values:
+        return UNCHANGED
+    values["update_at"] = now
+    await repo.update_post(tx.conn, stored.id, values)
+    for key, value in values.items():
+        setattr(stored, key, value)
+    await attach_reactions(tx.conn, [stored])
+    tx.emit(Event("post_edited", {"post": dumps(post_json(stored))}, channel_id=channel.id,
+                  team_id=channel.team_id, origin=origin))
+    await record_change(tx, channel, "post", stored.id, origin, now=now)
+    return UPDATED
+
+
+async def do_upsert_post_from_remote(d: Domain, origin: str, channel_id: str, p: dict[str, Any],
+                                     message: str) -> str:
+    """Create, update or delete one synced post. ``message`` is already mention-transformed."""
+    if not is_valid_id(p.get("id")):
+        raise ItemRefused("invalid post id")
+    if p.get("channel_id") != channel_id:
+        raise ItemRefused("post is not in the synced channel")
+    if len(message) > MESSAGE_MAX_RUNES:
+        raise ItemRefused("message too long")
+    async with transaction(d) as tx:
+        channel = await get_channel_row(tx.conn, channel_id)
+        stored = await repo.select_post(tx.conn, p["id"], for_update=True)
+        if stored is None:
+            return await _create(d, tx, channel, origin, p, message)
+        if stored["channel_id"] != channel_id:
+            raise ItemRefused("post id belongs to another channel")
+        return await _update(d, tx, channel, origin, Post(**stored), p, message)
+
+
+async def do_upsert_reaction_from_remote(d: Domain, origin: str, channel_id: str, r: dict[str, Any]) -> str:
+    """Add, revive or remove one synced reaction (its owner's ``update_at`` orders the changes)."""
+    post_id, emoji = r.get("post_id"), r.get("emoji_name")
+    if not is_valid_id(post_id) or not isinstance(emoji, str) or not EMOJI_NAME_RE.fullmatch(emoji):
+        raise ItemRefused("invalid reaction")
+    assert isinstance(post_id, str)
+    async with transaction(d) as tx:
+        user = await owned_user(tx, r.get("user_id"), origin)
+        post = await repo.select_post(tx.conn, post_id, for_update=True)
+        if post is None or post["channel_id"] != channel_id:
+            raise ItemRefused("reaction to a post outside the synced channel")
+        channel = await get_channel_row(tx.conn, channel_id)
+        existing = await reactions_repo.select_reaction(tx.conn, user.id, post_id, emoji)
+        now = d.now()
+        update_at = _int(r.get("update_at")) or _int(r.get("create_at")) or now
+        delete_at = _int(r.get("delete_at"))
+        if existing is None:
+            row: dict[str, Any] = {"user_id": user.id, "post_id": post_id, "emoji_name": emoji,
+                                   "create_at": _int(r.get("create_at")) or now, "update_at": update_at,
+                                   "delete_at": delete_at, "remote_id": origin, "channel_id": channel_id}
+            await reactions_repo.insert_reaction(tx.conn, row)
+            if delete_at:
+                return UNCHANGED  # a reaction we never saw live: remember it as removed, nothing to show
+            kind, outcome = "reaction_added", CREATED
+        else:
+            if update_at <= existing["update_at"]:
+                return UNCHANGED  # older than (or the same as) what we have: a replay
+            values = {"update_at": update_at, "delete_at": delete_at, "remote_id": origin}
+            await reactions_repo.update_reaction(tx.conn, user.id, post_id, emoji, values)
+            if bool(delete_at) == bool(existing["delete_at"]):
+                return UNCHANGED  # newer but the same state: nothing to show or relay
+            row = {**existing, **values}
+            kind, outcome = ("reaction_removed", DELETED) if delete_at else ("reaction_added", UPDATED)
+        await reactions_repo.refresh_post_has_reactions(tx.conn, post_id, max(now, post["update_at"] + 1))
+        tx.emit(Event(kind, {"reaction": dumps(reaction_json(Reaction(**row)))}, channel_id=channel_id,
+                      team_id=channel.team_id, origin=origin))
+        await record_change(tx, channel, "reaction", post_id, origin, now=now)
+        return outcome
+
+
+async def post_system_message(d: Domain, tx: Tx, channel: Channel, user_id: str, message: str,
+                              post_type: str = "system_generic") -> Post:
+    """A persisted system post in ``channel`` (e.g. "This channel is no longer shared."). Not synced."""
+    now = max(d.now(), channel.last_post_at + 1)
+    row: dict[str, Any] = {
+        "id": new_id(), "create_at": now, "update_at": now, "edit_at": 0, "delete_at": 0, "is_pinned": False,
+        "user_id": user_id, "channel_id": channel.id, "root_id": "", "original_id": "", "message": message,
+        "type": post_type, "props": {}, "hashtags": "", "file_ids": [], "pending_post_id": "",
+        "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": None}
+    await repo.insert_post(tx.conn, row)
+    await repo.update_channel_for_post(tx.conn, channel.id, now, True)
+    post = Post(**row)
+    tx.emit(Event("posted", {"post": dumps(post_json(post)), "channel_type": channel.type,
+                             "channel_name": channel.name, "channel_display_name": channel.display_name,
+                             "sender_name": "System", "team_id": channel.team_id, "set_online": False},
+                  channel_id=channel.id, team_id=channel.team_id))
+    return post
+
+
+def refused(err: Exception) -> str:
+    return err.message if isinstance(err, AppError) else str(err)
+
+
+async def do_archive_channel_from_remote(d: Domain, channel_id: str, origin: str) -> bool:
+    """The home deleted the shared channel: archive our copy too (seed, v10.10+). False if already gone."""
+    from isthmus.store.repo import channels as channels_repo
+
+    async with transaction(d) as tx:
+        channel = await get_channel_row(tx.conn, channel_id)
+        if channel.delete_at:
+            return False
+        now = d.now()
+        await channels_repo.update_channel(tx.conn, channel.id, {"delete_at": now, "update_at": now})
+        tx.emit(Event("channel_deleted", {"channel_id": channel.id, "delete_at": now},
+                      channel_id="" if channel.type == "O" else channel.id, team_id=channel.team_id, origin=origin))
+    return True

@@ -1,0 +1,253 @@
+"""The shared-channel sender: one single-flight queue per connection (architecture §7).
+
+Durable truth is the database: ``sync_outbox`` rows (written in the transaction of each change) and a
+cursor per (channel, remote) that moves only after the peer answered OK. Everything in memory here is
+a hint that can be lost at any time (a restart simply resumes from the cursors).
+
+Each :class:`RemoteQueue` is one asyncio task that never has two requests to its peer in flight (a
+per-remote lock also covers invites and notices sent from REST calls). It wakes on
+
+* a poke: a change was appended to the outbox (``sync_outbox_appended``), no debounce, so a post
+  reaches the peer within milliseconds and a burst coalesces naturally while one request is in flight;
+* the peer talking to us (any inbound message) or coming back online (``remote_cluster_online``):
+  proof it is reachable, so any backoff is dropped;
+* a periodic sweep, which also retries after a backoff and catches rows written by other processes.
+
+Failures back off exponentially with jitter (``federation.backoff``), are counted in metrics, mark the
+connection for a re-announce on the next good ping (#37499) and log only on the 1st, 2nd, 4th, 8th …
+consecutive failure, so one dead peer cannot flood the logs (#36962).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, fields
+from typing import Any
+
+from isthmus.core.events import Event
+from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
+from isthmus.domain.context import Domain
+from isthmus.domain.remotes import EVENT_DELETED, RemoteCluster, find_live_remote
+from isthmus.domain.shares import EVENT_SHARES_CHANGED
+from isthmus.federation.backoff import Backoff
+from isthmus.federation.connections import Connections
+from isthmus.federation.pinger import EVENT_ONLINE
+from isthmus.federation.sync.metrics import SyncMetrics
+from isthmus.store.repo import shared as repo
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "ISTHMUS_SYNC_"
+
+
+@dataclass(frozen=True)
+class SyncTimings:
+    backoff_base_ms: int = 1_000
+    backoff_max_ms: int = 10 * 60 * 1000
+    sweep_interval_s: float = 30.0
+    # NotifyRemoteOfflineThreshold: only posts younger than this get the "could not deliver" notice.
+    offline_notice_ms: int = 10_000
+    notice_timeout_s: float = 10.0
+
+    @staticmethod
+    def from_env(environ: dict[str, str] | None = None) -> SyncTimings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(SyncTimings):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            try:
+                value: float | int = int(raw) if f.type in ("int", int) else float(raw)
+            except ValueError:
+                continue
+            if value > 0:
+                values[f.name] = value
+        return SyncTimings(**values)
+
+
+SyncOnce = Callable[[RemoteCluster], Awaitable[bool]]
+
+
+class RemoteQueue:
+    """The sender task of one connection."""
+
+    def __init__(self, outbound: Outbound, remote_id: str) -> None:
+        self.outbound = outbound
+        self.remote_id = remote_id
+        t = outbound.timings
+        self.backoff = Backoff(outbound.d.clock, base_ms=t.backoff_base_ms, max_ms=t.backoff_max_ms)
+        self.lock = asyncio.Lock()  # single flight: held for every request to this peer
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.last_error = ""
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
+
+    def poke(self) -> None:
+        self.wake.set()
+
+    def contact(self) -> None:
+        """The peer is reachable (it talked to us, or answered a ping): retry right away."""
+        if self.backoff.failures:
+            self.backoff.reset_on_inbound()
+            self.outbound.metrics.backoff.labels(self.remote_id).set(0)
+        self.wake.set()
+
+    async def _run(self) -> None:
+        sweep = self.outbound.timings.sweep_interval_s
+        while True:
+            timeout = sweep if self.backoff.ready() else min(sweep, self.backoff.wait_ms() / 1000)
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=max(timeout, 0.001))
+            except TimeoutError:
+                pass
+            self.wake.clear()
+            if not self.backoff.ready():
+                continue
+            try:
+                more = await self.outbound.run_once(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                self._failed(err)
+                continue
+            if self.backoff.failures:
+                log.info("sync to secure connection %s works again after %d failures", self.remote_id,
+                         self.backoff.failures)
+            self.backoff.on_success()
+            self.outbound.metrics.backoff.labels(self.remote_id).set(0)
+            if more:
+                self.wake.set()
+
+    def _failed(self, err: Exception) -> None:
+        d, metrics = self.outbound.d, self.outbound.metrics
+        delay = self.backoff.on_failure()
+        self.last_error = str(err) or type(err).__name__
+        metrics.record_failure(self.remote_id, self.last_error, d.now())
+        metrics.backoff.labels(self.remote_id).set(delay / 1000)
+        self.outbound.conns.pinger.mark_send_failed(self.remote_id)
+        if self.backoff.should_log():
+            log.warning("sync to secure connection %s failed (%d in a row, next try in %.1fs): %s", self.remote_id,
+                        self.backoff.failures, delay / 1000, self.last_error)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self.task = None
+
+
+class Outbound:
+    """All sender queues of one server. ``sync_once`` (the engine) is plugged in by the service."""
+
+    def __init__(self, d: Domain, conns: Connections, metrics: SyncMetrics, timings: SyncTimings) -> None:
+        self.d = d
+        self.conns = conns
+        self.metrics = metrics
+        self.timings = timings
+        self.queues: dict[str, RemoteQueue] = {}
+        self.sync_once: SyncOnce | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.running = False
+
+    async def start(self) -> None:
+        self.running = True
+        self.d.bus.subscribe(self.on_event)
+        async with self.d.db.read() as conn:
+            from sqlalchemy import select
+
+            from isthmus.store.schema.shared import shared_channel_remotes as scr
+
+            ids = [r[0] for r in (await conn.execute(select(scr.c.remote_id).where(scr.c.delete_at == 0)
+                                                     .distinct())).all()]
+        for remote_id in ids:
+            self.queue(remote_id).poke()
+
+    async def stop(self) -> None:
+        self.running = False
+        self.d.bus.unsubscribe(self.on_event)
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for q in list(self.queues.values()):
+            await q.stop()
+        self.queues.clear()
+
+    def queue(self, remote_id: str) -> RemoteQueue:
+        q = self.queues.get(remote_id)
+        if q is None:
+            q = self.queues[remote_id] = RemoteQueue(self, remote_id)
+        if self.running:
+            q.start()
+        return q
+
+    def poke(self, remote_id: str) -> None:
+        if self.running:
+            self.queue(remote_id).poke()
+
+    def contact(self, remote_id: str) -> None:
+        """Inbound traffic from ``remote_id``: reset its backoff and send what is pending."""
+        if self.running:
+            self.queue(remote_id).contact()
+
+    def on_event(self, event: Event) -> None:
+        if not self.running:
+            return
+        if event.kind == EVENT_OUTBOX_APPENDED:
+            # Poke every sender except the change's origin (it would only skip the row). Connections are
+            # few; a queue whose remote does not share the channel finds nothing pending.
+            for rid, q in self.queues.items():
+                if rid != event.origin:
+                    q.poke()
+        elif event.kind == EVENT_SHARES_CHANGED:
+            changed = event.data.get("remote_id")
+            if isinstance(changed, str) and changed:
+                self.queue(changed).poke()
+        elif event.kind == EVENT_ONLINE and event.origin:
+            self.queue(event.origin).contact()
+        elif event.kind == EVENT_DELETED and event.origin:
+            gone = self.queues.pop(event.origin, None)
+            if gone is not None:
+                self.spawn(gone.stop())
+
+    async def run_once(self, q: RemoteQueue) -> bool:
+        """One pass for one remote under its single-flight lock; True if more is pending right now."""
+        rc = await find_live_remote(self.d, q.remote_id)
+        if rc is None or not rc.is_confirmed or rc.is_plugin or self.sync_once is None:
+            return False
+        async with q.lock:
+            return await self.sync_once(rc)
+
+    async def exclusive(self, remote_id: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one request to ``remote_id`` under its single-flight lock (invites and notices from REST)."""
+        async with self.queue(remote_id).lock:
+            return await work()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def refresh_metrics(self) -> None:
+        """Queue depth and lag per remote, straight from the outbox (called before a metrics scrape)."""
+        now = self.d.now()
+        for remote_id in list(self.queues):
+            async with self.d.db.read() as conn:
+                pending = await repo.select_pending(conn, remote_id)
+            depth = sum(int(p["pending"] or 0) for p in pending)
+            oldest = min((int(p["oldest"]) for p in pending if p["oldest"] is not None), default=now)
+            self.metrics.set_queue(remote_id, depth, oldest, now)

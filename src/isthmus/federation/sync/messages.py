@@ -1,0 +1,161 @@
+"""Shared-channel payloads on the wire (``mattermost-protocol.md`` §1.7): SyncMsg, SyncResponse, the channel
+invite, the upload session and the unshare notice. Keys and key order are Mattermost's.
+
+Parsing is defensive: a peer's message is untrusted input, so every field is type-checked and
+anything malformed becomes a per-item error or an :class:`AppError`, never an exception from deep inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.core.ids import is_valid_id, new_id
+
+TOPIC_SYNC = "sharedchannel_sync"
+TOPIC_INVITE = "sharedchannel_invite"
+TOPIC_UPLOAD = "sharedchannel_upload"
+TOPIC_MEMBERSHIP = "sharedchannel_membership"
+TOPIC_GLOBAL_USERS = "sharedchannel_global_user_sync"
+TOPIC_UNSHARE = "sharedchannel_unshare"
+# Our own topic (a Mattermost peer answers OK with a null payload): the normalized snapshot for `verify`.
+TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
+
+NOT_SHARED_TEXT = "channel is no longer shared"
+UNSHARE_MESSAGE = "This channel is no longer shared."
+MAX_ITEMS_PER_MSG = 1000
+
+
+def not_shared_error(channel_id: str) -> AppError:
+    # The sender looks for the substring "channel is no longer shared" in the FAIL text (§5.5).
+    return AppError("api.shared_channel.not_shared", f"cannot process sync message; {NOT_SHARED_TEXT}: {channel_id}",
+                    400)
+
+
+def bad_payload(detail: str) -> AppError:
+    return AppError("api.remote_cluster.invalid_payload", f"Invalid sync payload: {detail}", 400)
+
+
+@dataclass
+class SyncMsg:
+    id: str
+    channel_id: str
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    membership_changes: list[dict[str, Any]] = field(default_factory=list)
+    mention_transforms: dict[str, str] = field(default_factory=dict)
+    has_statuses: bool = False
+
+    def to_obj(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "channel_id": self.channel_id}
+        if self.users:
+            out["users"] = self.users
+        if self.posts:
+            out["posts"] = self.posts
+        if self.reactions:
+            out["reactions"] = self.reactions
+        if self.membership_changes:
+            out["membership_changes"] = self.membership_changes
+        if self.mention_transforms:
+            out["mention_transforms"] = self.mention_transforms
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return not (self.users or self.posts or self.reactions or self.membership_changes)
+
+    @staticmethod
+    def new(channel_id: str) -> SyncMsg:
+        return SyncMsg(id=new_id(), channel_id=channel_id)
+
+
+def _objects(value: object, what: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_ITEMS_PER_MSG:
+        raise bad_payload(f"{what} must be a list of at most {MAX_ITEMS_PER_MSG}")
+    return [v for v in value if isinstance(v, dict)]
+
+
+def parse_sync_msg(payload: object) -> SyncMsg:
+    if not isinstance(payload, dict):
+        raise bad_payload("expected an object")
+    channel_id = payload.get("channel_id") or ""
+    if not isinstance(channel_id, str) or (channel_id and not is_valid_id(channel_id)):
+        raise bad_payload("channel_id")
+    users_raw = payload.get("users") or {}
+    if not isinstance(users_raw, dict) or len(users_raw) > MAX_ITEMS_PER_MSG:
+        raise bad_payload("users")
+    transforms_raw = payload.get("mention_transforms") or {}
+    if not isinstance(transforms_raw, dict) or len(transforms_raw) > MAX_ITEMS_PER_MSG:
+        raise bad_payload("mention_transforms")
+    msg_id = payload.get("id")
+    return SyncMsg(
+        id=msg_id if isinstance(msg_id, str) else "", channel_id=channel_id,
+        users={k: v for k, v in users_raw.items() if isinstance(k, str) and isinstance(v, dict)},
+        posts=_objects(payload.get("posts"), "posts"), reactions=_objects(payload.get("reactions"), "reactions"),
+        membership_changes=_objects(payload.get("membership_changes"), "membership_changes"),
+        mention_transforms={k: v for k, v in transforms_raw.items()
+                            if isinstance(k, str) and 0 < len(k) <= 128 and is_valid_id(v)},
+        has_statuses=bool(payload.get("statuses")))
+
+
+@dataclass
+class SyncResponse:
+    users_last_update_at: int = 0
+    user_errors: list[str] = field(default_factory=list)
+    users_syncd: list[str] = field(default_factory=list)
+    posts_last_update_at: int = 0
+    post_errors: list[str] = field(default_factory=list)
+    reactions_last_update_at: int = 0
+    reaction_errors: list[str] = field(default_factory=list)
+    membership_errors: list[str] = field(default_factory=list)
+
+    def to_obj(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "users_last_update_at": self.users_last_update_at, "user_errors": self.user_errors,
+            "users_syncd": self.users_syncd, "posts_last_update_at": self.posts_last_update_at,
+            "post_errors": self.post_errors, "reactions_last_update_at": self.reactions_last_update_at,
+            "reaction_errors": self.reaction_errors, "acknowledgements_last_update_at": 0,
+            "acknowledgement_errors": [], "status_errors": None}
+        if self.membership_errors:
+            out["membership_errors"] = self.membership_errors
+        return out
+
+    @staticmethod
+    def from_obj(obj: object) -> SyncResponse:
+        if not isinstance(obj, dict):
+            return SyncResponse()
+
+        def ids(key: str) -> list[str]:
+            value = obj.get(key)
+            return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+        return SyncResponse(users_syncd=ids("users_syncd"), user_errors=ids("user_errors"),
+                            post_errors=ids("post_errors"), reaction_errors=ids("reaction_errors"),
+                            membership_errors=ids("membership_errors"))
+
+
+def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,
+                       type_: str, creator_id: str) -> dict[str, Any]:
+    """channelInviteMsg (``team_id`` is never filled by the sender)."""
+    return {"channel_id": channel_id, "team_id": "", "read_only": read_only, "name": name,
+            "display_name": display_name, "header": header, "purpose": purpose, "type": type_,
+            "creator_id": creator_id, "direct_participant_ids": [], "direct_participants": []}
+
+
+def upload_session_obj(*, session_id: str, create_at: int, user_id: str, channel_id: str, filename: str,
+                       file_size: int, remote_id: str, req_file_id: str) -> dict[str, Any]:
+    return {"id": session_id, "type": "attachment", "create_at": create_at, "user_id": user_id,
+            "channel_id": channel_id, "filename": filename, "file_size": file_size, "file_offset": 0,
+            "remote_id": remote_id, "req_file_id": req_file_id}
+
+
+def unshare_obj(channel_id: str, remote_id: str, *, channel_deleted: bool = False) -> dict[str, Any]:
+    """``sharedchannel_unshare`` payload; ``channel_deleted`` is our extension (ignored by Mattermost)."""
+    out: dict[str, Any] = {"channel_id": channel_id, "remote_id": remote_id}
+    if channel_deleted:
+        out["channel_deleted"] = True
+    return out

@@ -1,0 +1,180 @@
+"""Receiver of the shared-channel topics (``/api/v4/remotecluster/msg``, §6.3): sync, invite, unshare, snapshot.
+
+Every inbound item is checked before it is applied (#27326):
+
+* the channel must be shared with the sender (a live remote row for it); otherwise the whole message
+  fails with "channel is no longer shared", which tells the sender to stop (§5.5);
+* a user may only be created by, or updated from, the connection that owns it;
+* a new post or a reaction must be authored by a user the sender owns (its own users, or users the home
+  relays); edits and deletes must target a post of this channel;
+* a read-only share refuses all content from remotes on its home (Mattermost only hides the box).
+
+Per-item problems go to ``user_errors`` / ``post_errors`` / ``reaction_errors``; the message as a whole
+still answers OK so one bad item never blocks the rest. Everything is applied through the domain with
+``origin`` = the sender, so local websockets see the same events and nothing is echoed back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.core.ids import is_valid_id
+from isthmus.domain import shares
+from isthmus.domain.access import get_channel_row, get_team_row
+from isthmus.domain.context import Domain, transaction
+from isthmus.domain.remote_users import Peer, UserSyncError, ensure_channel_member, upsert_remote_user
+from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.snapshot import channel_snapshot
+from isthmus.domain.synced import ItemRefused, do_upsert_post_from_remote, do_upsert_reaction_from_remote
+from isthmus.domain.users import list_users_by_ids
+from isthmus.federation.outbound import Outbound
+from isthmus.federation.sync.messages import SyncMsg, SyncResponse, bad_payload, not_shared_error, parse_sync_msg
+from isthmus.federation.sync.metrics import SyncMetrics
+from isthmus.federation.sync.share import ShareService
+from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
+from isthmus.federation.wire import Msg
+
+log = logging.getLogger(__name__)
+
+
+def _disabled() -> AppError:
+    # FAIL (not an unknown-topic OK) so the sender keeps its cursor and retries once we are enabled.
+    return AppError("api.shared_channel.service_not_enabled.app_error", "Shared channels are not enabled here.", 501)
+
+
+class Receiver:
+    def __init__(self, d: Domain, outbound: Outbound, share: ShareService, metrics: SyncMetrics) -> None:
+        self.d = d
+        self.outbound = outbound
+        self.share = share
+        self.metrics = metrics
+
+    def _accept(self, rc: RemoteCluster) -> None:
+        if not shares.shares_enabled(self.d):
+            raise _disabled()
+        self.outbound.contact(rc.remote_id)  # it talked to us: it is reachable, drop any backoff
+
+    # --- sharedchannel_invite ------------------------------------------------------------------------
+
+    async def on_invite(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self._accept(rc)
+        if not isinstance(msg.payload, dict):
+            raise bad_payload("invite")
+        channel = await shares.do_accept_channel_invite(self.d, remote_id=rc.remote_id, creator_id=rc.creator_id,
+                                                        default_team_id=rc.default_team_id, invite=msg.payload)
+        log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
+        return None
+
+    # --- sharedchannel_unshare -----------------------------------------------------------------------
+
+    async def on_unshare(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self._accept(rc)
+        payload = msg.payload if isinstance(msg.payload, dict) else {}
+        channel_id = payload.get("channel_id")
+        if not is_valid_id(channel_id):
+            raise bad_payload("channel_id")
+        assert isinstance(channel_id, str)
+        await self.share.on_unshare(rc, channel_id, channel_deleted=payload.get("channel_deleted") is True)
+        return None
+
+    # --- isthmus_channel_snapshot (verify) -----------------------------------------------------------
+
+    async def on_snapshot(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self._accept(rc)
+        payload = msg.payload if isinstance(msg.payload, dict) else {}
+        channel_id = payload.get("channel_id")
+        if not is_valid_id(channel_id):
+            raise bad_payload("channel_id")
+        assert isinstance(channel_id, str)
+        row = await shares.get_channel_remote(self.d, channel_id, rc.remote_id)
+        if row is None or row.delete_at:
+            raise not_shared_error(channel_id)
+        since = payload.get("since")
+        return await channel_snapshot(self.d, channel_id, since=since if isinstance(since, int) else 0)
+
+    # --- sharedchannel_sync --------------------------------------------------------------------------
+
+    async def on_sync(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self._accept(rc)
+        sm = parse_sync_msg(msg.payload)
+        response = SyncResponse()
+        if not sm.channel_id:
+            return response.to_obj()  # global user sync is not enabled here: accept and ignore
+        share = await shares.get_share(self.d, sm.channel_id)
+        row = await shares.get_channel_remote(self.d, sm.channel_id, rc.remote_id)
+        if share is None or row is None or row.delete_at or not row.is_invite_confirmed:
+            raise not_shared_error(sm.channel_id)
+        peer = Peer(rc.remote_id, rc.name)
+        await self._users(peer, sm, response)
+        refuse_content = share.home and share.readonly
+        await self._posts(rc, sm, response, refuse_content)
+        await self._reactions(rc, sm, response, refuse_content)
+        return response.to_obj()
+
+    async def _users(self, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:
+        for user_id, incoming in sm.users.items():
+            if incoming.get("id") != user_id:
+                response.user_errors.append(user_id)
+                continue
+            try:
+                async with transaction(self.d) as tx:
+                    channel = await get_channel_row(tx.conn, sm.channel_id)
+                    user = await upsert_remote_user(self.d, tx, peer, incoming)
+                    if not channel.delete_at and not user.delete_at:
+                        await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
+                response.users_syncd.append(user_id)
+                self.metrics.items_received.labels(peer.remote_id, "user").inc()
+            except (UserSyncError, AppError) as err:
+                log.info("remote %s: user %s refused: %s", peer.remote_id, user_id, err)
+                response.user_errors.append(user_id)
+                self.metrics.items_refused.labels(peer.remote_id, "user").inc()
+
+    async def _message_rewriter(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+        known = {u.id: (u.username, u.remote_id is not None)
+                 for u in await list_users_by_ids(self.d, list(sm.mention_transforms.values()))}
+        async with self.d.db.read() as conn:
+            channel = await get_channel_row(conn, sm.channel_id)
+            team_name = (await get_team_row(conn, channel.team_id)).name if channel.team_id else ""
+        site_url = str(self.d.config.ServiceSettings.SiteURL or "")
+
+        def rewrite(message: str) -> str:
+            if sm.mention_transforms:
+                message = apply_mention_transforms(message, sm.mention_transforms, known.get, rc.name)
+            return permalinks_in(message, site_url, team_name)
+
+        return rewrite
+
+    async def _posts(self, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse, refuse: bool) -> None:
+        if not sm.posts:
+            return
+        rewrite = await self._message_rewriter(rc, sm)
+        for p in sm.posts:
+            post_id = str(p.get("id")) if isinstance(p.get("id"), str) else ""
+            message = str(p.get("message")) if isinstance(p.get("message"), str) else ""
+            try:
+                if refuse:
+                    raise ItemRefused("read-only channel: remotes may not post")
+                outcome = await do_upsert_post_from_remote(self.d, rc.remote_id, sm.channel_id, p, rewrite(message))
+                self.metrics.items_received.labels(rc.remote_id, "post").inc()
+                response.posts_last_update_at = max(response.posts_last_update_at, int(p.get("update_at") or 0)
+                                                    if isinstance(p.get("update_at"), int) else 0)
+                log.debug("remote %s: post %s %s", rc.remote_id, post_id, outcome)
+            except (ItemRefused, AppError) as err:
+                log.info("remote %s: post %s refused: %s", rc.remote_id, post_id[:26], err)
+                response.post_errors.append(post_id[:26])
+                self.metrics.items_refused.labels(rc.remote_id, "post").inc()
+
+    async def _reactions(self, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse, refuse: bool) -> None:
+        for r in sm.reactions:
+            post_id = str(r.get("post_id")) if isinstance(r.get("post_id"), str) else ""
+            try:
+                if refuse:
+                    raise ItemRefused("read-only channel: remotes may not react")
+                await do_upsert_reaction_from_remote(self.d, rc.remote_id, sm.channel_id, r)
+                self.metrics.items_received.labels(rc.remote_id, "reaction").inc()
+            except (ItemRefused, AppError) as err:
+                log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
+                response.reaction_errors.append(post_id[:26])
+                self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()

@@ -1,0 +1,187 @@
+"""Collect what a remote has not acknowledged yet and build one sync message from it (sender side of §6.2).
+
+Input is the durable outbox: rows ``(seq, channel, kind, entity, origin)`` with ``seq`` beyond the
+(channel, remote) cursor. Output is a *state snapshot* of the changed entities, in dependency order:
+the users who appear (authors and reactors, profiles only when changed since last sent), the posts
+(thread roots before their replies, with ``metadata.files``), and the full reaction state of the
+touched posts (``delete_at`` included). Receivers upsert by global id, so sending a state twice is
+harmless and several changes to one post collapse into one item.
+
+Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
+reactions and files that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct posts;
+``end_seq`` says how far the cursor moves once the peer acknowledged this batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from isthmus.core.ids import new_id
+from isthmus.domain.context import Domain, transaction
+from isthmus.domain.files import infos_for_posts
+from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.shapes import file_info_json, post_json, reaction_json
+from isthmus.federation.sync.messages import SyncMsg, SyncResponse
+from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
+from isthmus.store.repo import posts as posts_repo
+from isthmus.store.repo import shared as repo
+from isthmus.store.repo import users as users_repo
+
+ROW_WINDOW_MIN = 200  # outbox rows read per batch at least (rows of one post coalesce)
+
+
+@dataclass
+class Batch:
+    scr_id: str
+    channel_id: str
+    start_seq: int
+    end_seq: int
+    more: bool
+    msg: SyncMsg
+    files: list[tuple[FileInfo, str]] = field(default_factory=list)  # (file, uploader) to push first
+    users: dict[str, int] = field(default_factory=dict)  # user id -> update_at to record once synced
+    posts: list[Post] = field(default_factory=list)
+    rows: int = 0
+    oldest_row_at: int = 0
+
+    @property
+    def has_payload(self) -> bool:
+        return not self.msg.empty
+
+
+def sanitized_user(user: User) -> dict[str, Any]:
+    """``sanitizeUserForSync``: no secrets, no roles, no notification settings (§6.2)."""
+    out: dict[str, Any] = {
+        "id": user.id, "create_at": user.create_at, "update_at": user.update_at, "delete_at": user.delete_at,
+        "username": user.username, "password": new_id(), "auth_data": "", "auth_service": "",
+        "email": user.email, "nickname": user.nickname, "first_name": user.first_name,
+        "last_name": user.last_name, "position": user.position, "roles": "system_user", "props": user.props,
+        "notify_props": {}, "last_password_update": 0, "last_picture_update": 0, "failed_attempts": 0,
+        "locale": user.locale, "timezone": user.timezone, "mfa_active": False, "mfa_secret": "",
+        "is_bot": user.is_bot}
+    if user.remote_id:
+        out["remote_id"] = user.remote_id
+    return out
+
+
+async def _posts(conn: AsyncConnection, ids: list[str]) -> dict[str, Post]:
+    rows = await posts_repo.select_posts_by_ids(conn, ids, include_deleted=True)
+    return {r["id"]: Post(**r) for r in rows}
+
+
+async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: int) -> Batch:
+    """One batch for (scr.channel_id → rc), read in a single read transaction."""
+    channel_id, start = scr["channel_id"], int(scr["outbox_cursor"])
+    window = max(ROW_WINDOW_MIN, max_posts * 4)
+    async with d.db.read() as conn:
+        rows = await repo.select_changes(conn, channel_id, start, window)
+        batch = Batch(scr_id=scr["id"], channel_id=channel_id, start_seq=start, end_seq=start,
+                      more=len(rows) == window, msg=SyncMsg.new(channel_id))
+        post_ids: list[str] = []
+        reaction_posts: list[str] = []
+        user_ids: list[str] = []
+        for row in rows:
+            if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
+                target = post_ids if row["kind"] == "post" else reaction_posts if row["kind"] == "reaction" \
+                    else user_ids if row["kind"] == "user" else None
+                if target is not None and row["entity_id"] not in target:
+                    if row["kind"] in ("post", "reaction") and \
+                            len(set(post_ids) | set(reaction_posts)) >= max_posts:
+                        batch.more = True
+                        break
+                    target.append(row["entity_id"])
+                batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
+            batch.end_seq = int(row["seq"])
+            batch.rows += 1
+        if not (post_ids or reaction_posts or user_ids):
+            return batch
+        await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids)
+    return batch
+
+
+async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch, post_ids: list[str],
+                reaction_posts: list[str], user_ids: list[str]) -> None:
+    posts = await _posts(conn, post_ids)
+    # Thread roots travel before their replies, so the receiver can keep its thread summary exact.
+    roots = [p.root_id for p in posts.values() if p.root_id and p.root_id not in posts]
+    for root in (await _posts(conn, list(dict.fromkeys(roots)))).values():
+        if root.channel_id == batch.channel_id:
+            posts[root.id] = root
+    ordered = sorted((p for p in posts.values() if p.channel_id == batch.channel_id),
+                     key=lambda p: (p.create_at, p.id))
+    batch.posts = ordered
+    files = await infos_for_posts(conn, [p.id for p in ordered if not p.delete_at and p.file_ids])
+    synced_files = await repo.select_attachment_syncs(conn, rc.remote_id,
+                                                      [f.id for fs in files.values() for f in fs])
+    linked = {pid for p in ordered for pid in permalink_ids(p.message)}
+    same_channel = {pid for pid, lp in (await _posts(conn, list(linked))).items()
+                    if lp.channel_id == batch.channel_id} if linked else set()
+    authors: list[str] = []
+    for p in ordered:
+        infos = files.get(p.id, [])
+        for f in infos:
+            if f.remote_id != rc.remote_id and synced_files.get(f.id, -1) < f.update_at:
+                batch.files.append((f, p.user_id))
+        body = post_json(p, files=[file_info_json(f) for f in infos])
+        body["message"] = permalinks_out(p.message, same_channel)
+        body["metadata"].pop("reactions", None)
+        batch.msg.posts.append(body)
+        authors.append(p.user_id)
+    reactions = await repo.select_reactions_for_posts(conn, reaction_posts)
+    for r in reactions:
+        if r["remote_id"] != rc.remote_id and r["channel_id"] in ("", batch.channel_id):
+            batch.msg.reactions.append(reaction_json(Reaction(**r)))
+            authors.append(r["user_id"])
+    await _users(conn, rc, batch, list(dict.fromkeys(authors + user_ids)))
+    await _mentions(conn, batch)
+
+
+async def _users(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, ids: list[str]) -> None:
+    if not ids:
+        return
+    synced = await repo.select_synced_users(conn, batch.channel_id, rc.remote_id, ids)
+    for row in await users_repo.select_users_by_ids(conn, ids):
+        user = User(**row)
+        if user.remote_id == rc.remote_id:
+            continue  # the target owns this user: never send it back
+        if synced.get(user.id, -1) < user.update_at:
+            batch.msg.users[user.id] = sanitized_user(user)
+            batch.users[user.id] = user.update_at
+
+
+async def _mentions(conn: AsyncConnection, batch: Batch) -> None:
+    names: list[str] = []
+    for p in batch.posts:
+        if not p.delete_at:
+            names.extend(n for n in mention_names(p.message) if n not in names)
+    if not names:
+        return
+    for row in await users_repo.select_users_by_usernames(conn, names[:200]):
+        batch.msg.mention_transforms[row["username"]] = row["id"]
+
+
+async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncResponse | None) -> None:
+    """The peer acknowledged ``batch`` (or there was nothing to send): move the cursor, remember synced users."""
+    values: dict[str, Any] = {"update_at": d.now()}
+    live = [p for p in batch.posts]
+    if live:
+        newest_create = max(live, key=lambda p: (p.create_at, p.id))
+        newest_update = max(live, key=lambda p: (p.update_at, p.id))
+        values.update(last_post_create_at=newest_create.create_at, last_post_create_id=newest_create.id,
+                      last_post_update_at=newest_update.update_at, last_post_update_id=newest_update.id)
+    synced = set(response.users_syncd) if response is not None else set()
+    async with transaction(d) as tx:
+        if batch.end_seq > batch.start_seq:
+            await repo.advance_cursor(tx.conn, batch.scr_id, batch.end_seq, values)
+        now = d.now()
+        for user_id, update_at in batch.users.items():
+            if user_id not in synced:
+                continue
+            if await repo.update_synced_user(tx.conn, user_id, batch.channel_id, rc.remote_id, update_at) == 0:
+                await repo.insert_synced_user(tx.conn, {
+                    "id": new_id(), "user_id": user_id, "channel_id": batch.channel_id, "remote_id": rc.remote_id,
+                    "create_at": now, "last_sync_at": update_at})

@@ -1,0 +1,183 @@
+"""The shared-channel service of one server: wires the sender, the receiver and the share lifecycle.
+
+Built by the composition root next to :class:`Connections`. Topic handlers are registered once and
+refuse work while ``EnableSharedChannels`` is off; the sender runs only while it is on (config changes
+are followed at runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from isthmus.core.events import Event
+from isthmus.core.ids import new_id
+from isthmus.domain import shares
+from isthmus.domain.context import Domain
+from isthmus.domain.models import Post
+from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.shapes import dumps, post_json
+from isthmus.federation.connections import Connections
+from isthmus.federation.outbound import Outbound, SyncTimings
+from isthmus.federation.sync import files as sync_files
+from isthmus.federation.sync.messages import (
+    NOT_SHARED_TEXT,
+    TOPIC_INVITE,
+    TOPIC_SNAPSHOT,
+    TOPIC_SYNC,
+    TOPIC_UNSHARE,
+    TOPIC_UPLOAD,
+    SyncResponse,
+)
+from isthmus.federation.sync.metrics import SyncMetrics
+from isthmus.federation.sync.recv import Receiver
+from isthmus.federation.sync.send import Batch, collect, commit
+from isthmus.federation.sync.share import ShareService
+from isthmus.federation.wire import Msg
+from isthmus.store.repo import shared as repo
+
+log = logging.getLogger(__name__)
+
+OFFLINE_NOTICE = ("One or more messages could not be delivered to remote site {remote} because it is offline. "
+                  "The message(s) will be delivered when the site is online.")
+MAX_NOTIFIED = 10_000
+
+
+class ChannelNotShared(Exception):
+    pass
+
+
+class SyncRefused(Exception):
+    pass
+
+
+class SharedChannels:
+    def __init__(self, d: Domain, conns: Connections, timings: SyncTimings | None = None) -> None:
+        self.d = d
+        self.conns = conns
+        self.metrics = SyncMetrics()
+        self.timings = timings or SyncTimings.from_env()
+        self.outbound = Outbound(d, conns, self.metrics, self.timings)
+        self.outbound.sync_once = self.sync_once
+        self.share = ShareService(d, conns, self.outbound)
+        self.receiver = Receiver(d, self.outbound, self.share, self.metrics)
+        self._notified: set[tuple[str, str]] = set()
+        conns.register_topic(TOPIC_SYNC, self.receiver.on_sync)
+        conns.register_topic(TOPIC_INVITE, self.receiver.on_invite)
+        conns.register_topic(TOPIC_UNSHARE, self.receiver.on_unshare)
+        conns.register_topic(TOPIC_SNAPSHOT, self.receiver.on_snapshot)
+        conns.register_topic(TOPIC_UPLOAD, self._on_upload)
+        self._listening = False
+        self._stopped = True
+        self._task: asyncio.Task[None] | None = None
+
+    def configure(self, timings: SyncTimings) -> None:
+        """Change timings (tests); call before :meth:`start`."""
+        self.timings = timings
+        self.outbound.timings = timings
+
+    async def _on_upload(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self.receiver._accept(rc)
+        return await sync_files.on_upload_session(self.d, rc, msg.payload)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopped = False
+        if not self._listening:
+            self.d.config_store.on_change(self._on_config_change)
+            self.d.bus.subscribe(self._on_event)
+            self._listening = True
+        if shares.shares_enabled(self.d) and not self.outbound.running:
+            await self.outbound.start()
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self.outbound.running:
+            await self.outbound.stop()
+
+    def _on_config_change(self, _config: Any) -> None:
+        if self._stopped:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if shares.shares_enabled(self.d) and not self.outbound.running:
+            self._task = loop.create_task(self.outbound.start())
+        elif not shares.shares_enabled(self.d) and self.outbound.running:
+            self._task = loop.create_task(self.outbound.stop())
+
+    async def _on_event(self, event: Event) -> None:
+        if event.kind == "channel_deleted" and not self._stopped and shares.shares_enabled(self.d):
+            await self.share.on_channel_deleted(event)
+
+    # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
+
+    async def sync_once(self, rc: RemoteCluster) -> bool:
+        await self.share.deliver_pending_invites(rc)
+        async with self.d.db.read() as conn:
+            pending = await repo.select_pending(conn, rc.remote_id)
+        now = self.d.now()
+        self.metrics.set_queue(rc.remote_id, sum(int(p["pending"] or 0) for p in pending),
+                               min((int(p["oldest"]) for p in pending if p["oldest"] is not None), default=now), now)
+        max_posts = int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync)
+        more = False
+        for scr in pending:
+            batch = await collect(self.d, rc, scr, max_posts)
+            response: SyncResponse | None = None
+            if batch.has_payload:
+                try:
+                    response = await self._deliver(rc, batch)
+                except ChannelNotShared:
+                    await self.share.stop_sharing_with(rc.remote_id, batch.channel_id)
+                    continue
+                except Exception:
+                    await self._offline_notice(rc, batch)
+                    raise
+            await commit(self.d, rc, batch, response)
+            more = more or batch.more
+        return more
+
+    async def _deliver(self, rc: RemoteCluster, batch: Batch) -> SyncResponse:
+        for info, uploader in batch.files:
+            await sync_files.push_file(self.d, self.conns.client, rc, info, uploader)
+            self.metrics.items_sent.labels(rc.remote_id, "file").inc()
+        msg = Msg.new(TOPIC_SYNC, batch.msg.to_obj(), self.d.now())
+        reply = await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+        if not reply.ok:
+            if NOT_SHARED_TEXT in reply.err:
+                raise ChannelNotShared(reply.err)
+            raise SyncRefused(f"peer answered FAIL: {reply.err[:300]}")
+        response = SyncResponse.from_obj(reply.payload)
+        self.metrics.sends.labels(rc.remote_id).inc()
+        for kind, count in (("post", len(batch.msg.posts)), ("reaction", len(batch.msg.reactions)),
+                            ("user", len(batch.msg.users))):
+            if count:
+                self.metrics.items_sent.labels(rc.remote_id, kind).inc(count)
+        if response.post_errors or response.reaction_errors or response.user_errors:
+            log.info("sync to %s: peer refused %d posts, %d reactions, %d users", rc.remote_id,
+                     len(response.post_errors), len(response.reaction_errors), len(response.user_errors))
+        return response
+
+    async def _offline_notice(self, rc: RemoteCluster, batch: Batch) -> None:
+        """§6.8: authors of fresh posts learn that the remote is offline (once per post and remote)."""
+        if self.conns.is_online(rc):
+            return
+        now = self.d.now()
+        for p in batch.posts:
+            key = (p.id, rc.remote_id)
+            if p.remote_id or p.delete_at or now - p.create_at > self.timings.offline_notice_ms or \
+                    key in self._notified:
+                continue
+            if len(self._notified) >= MAX_NOTIFIED:
+                self._notified.clear()
+            self._notified.add(key)
+            notice = Post(id=new_id(), create_at=p.create_at + 1, update_at=p.create_at + 1, edit_at=0, delete_at=0,
+                          is_pinned=False, user_id=p.user_id, channel_id=p.channel_id, root_id=p.root_id,
+                          original_id="", message=OFFLINE_NOTICE.format(remote=rc.display_name),
+                          type="system_ephemeral", props={}, hashtags="", file_ids=[], pending_post_id="",
+                          has_reactions=False, reply_count=0, last_reply_at=0, participants=[], remote_id=None)
+            await self.d.bus.publish([Event("ephemeral_message", {"post": dumps(post_json(notice))},
+                                            user_id=p.user_id)])

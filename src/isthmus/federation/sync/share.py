@@ -1,0 +1,230 @@
+"""Share lifecycle across servers: invite, uninvite, unshare, channel deletion (§5), home side and remote side.
+
+* **Invite** (home only; a channel homed elsewhere cannot be shared onward): the remote row is written
+  first, pending (``is_invite_confirmed = false``); the invite itself is delivered by the connection's
+  single-flight sender, right away when the peer is reachable or whenever it comes back. Once the peer
+  answered OK the row is confirmed and sync starts from the cursor taken at invite time.
+* **Uninvite / unshare / connection removal / channel deletion**: unlike Mattermost, which tells the remote
+  nothing, we send ``sharedchannel_unshare`` (``channel_deleted: true`` when the home deleted the channel).
+  A Mattermost peer that does not know the topic answers OK and ignores it; it still learns lazily, because
+  its next sync gets FAIL "channel is no longer shared" and posts "This channel is no longer shared.".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.core.events import Event
+from isthmus.core.ids import new_id
+from isthmus.domain import shares
+from isthmus.domain.access import get_channel_row
+from isthmus.domain.context import Domain, transaction
+from isthmus.domain.models import Actor, Post
+from isthmus.domain.remotes import RemoteCluster, get_remote
+from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.synced import do_archive_channel_from_remote, post_system_message
+from isthmus.federation.connections import Connections
+from isthmus.federation.outbound import Outbound
+from isthmus.federation.sync.messages import (
+    TOPIC_INVITE,
+    TOPIC_UNSHARE,
+    UNSHARE_MESSAGE,
+    channel_invite_obj,
+    unshare_obj,
+)
+from isthmus.federation.transport import TransportError
+from isthmus.federation.wire import Msg, Response
+from isthmus.store.repo import shared as repo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RemoteStatus:
+    """One line of ``/share-channel status`` (SharedChannelRemoteStatus)."""
+
+    channel_id: str
+    remote_id: str
+    display_name: str
+    site_url: str
+    last_ping_at: int
+    readonly: bool
+    is_invite_accepted: bool
+    is_invite_confirmed: bool
+    online: bool
+
+    def to_obj(self) -> dict[str, Any]:
+        return {"channel_id": self.channel_id, "remote_id": self.remote_id, "display_name": self.display_name,
+                "site_url": self.site_url, "last_ping_at": self.last_ping_at, "next_sync_at": 0,
+                "readonly": self.readonly, "is_invite_accepted": self.is_invite_accepted,
+                "is_invite_confirmed": self.is_invite_confirmed, "token": ""}
+
+
+class ShareService:
+    def __init__(self, d: Domain, conns: Connections, outbound: Outbound) -> None:
+        self.d = d
+        self.conns = conns
+        self.outbound = outbound
+
+    # --- admin operations (REST, slash command, CLI) -------------------------------------------------
+
+    async def _confirmed_remote(self, remote_id: str) -> RemoteCluster:
+        rc = await get_remote(self.d, remote_id)
+        if not rc.is_confirmed:
+            raise AppError("api.command_share.remote_not_confirmed.error",
+                           "That secure connection has not been accepted yet.", 400)
+        return rc
+
+    async def invite(self, actor: Actor, channel_id: str, remote_id: str, *,
+                     readonly: bool = False) -> tuple[shares.SharedChannelRemote, bool]:
+        """Share if needed and invite; returns (row, created). Delivery happens on the connection's queue."""
+        shares.authorize(self.d, actor)
+        rc = await self._confirmed_remote(remote_id)
+        row, created = await shares.do_invite_remote(self.d, actor, channel_id, rc.remote_id, readonly=readonly)
+        if created:
+            self.outbound.poke(rc.remote_id)
+        return row, created
+
+    async def uninvite(self, actor: Actor, channel_id: str, remote_id: str) -> bool:
+        shares.authorize(self.d, actor)
+        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id)
+        if removed:
+            self._notify(remote_id, channel_id, deleted=False)
+        return removed
+
+    async def unshare(self, actor: Actor, channel_id: str) -> list[str]:
+        shares.authorize(self.d, actor)
+        share = await shares.get_share(self.d, channel_id)
+        remotes = await shares.do_unshare_channel(self.d, channel_id)
+        if share is not None and not share.home and share.remote_id and share.remote_id not in remotes:
+            remotes.append(share.remote_id)
+        for remote_id in remotes:
+            self._notify(remote_id, channel_id, deleted=False)
+        return remotes
+
+    async def status(self, actor: Actor, channel_id: str) -> list[RemoteStatus]:
+        shares.authorize(self.d, actor)
+        share = await shares.get_share(self.d, channel_id)
+        if share is None:
+            return []
+        out: list[RemoteStatus] = []
+        for row in await shares.list_channel_remotes(self.d, channel_id):
+            try:
+                rc = await get_remote(self.d, row.remote_id, include_deleted=True)
+            except AppError:
+                continue
+            out.append(RemoteStatus(channel_id=channel_id, remote_id=rc.remote_id, display_name=rc.display_name,
+                                    site_url=rc.shown_site_url, last_ping_at=rc.last_ping_at,
+                                    readonly=share.readonly, is_invite_accepted=row.is_invite_accepted,
+                                    is_invite_confirmed=row.is_invite_confirmed,
+                                    online=self.conns.is_online(rc)))
+        return out
+
+    # --- delivery (runs under the connection's single-flight lock) -----------------------------------
+
+    async def deliver_pending_invites(self, rc: RemoteCluster) -> None:
+        """Send every invite still pending for ``rc``. A transport error propagates (the queue backs off)."""
+        async with self.d.db.read() as conn:
+            rows = await repo.select_remotes_for_remote(conn, rc.remote_id, only_unconfirmed=True, home=True)
+        for row in rows:
+            await self._send_invite(rc, row["channel_id"], row["creator_id"])
+
+    async def _send_invite(self, rc: RemoteCluster, channel_id: str, creator_id: str) -> None:
+        share = await shares.get_share(self.d, channel_id)
+        async with self.d.db.read() as conn:
+            channel = await get_channel_row(conn, channel_id)
+        if share is None:
+            return
+        payload = channel_invite_obj(channel_id=channel_id, read_only=share.readonly, name=channel.name,
+                                     display_name=share.share_display_name, header=share.share_header,
+                                     purpose=share.share_purpose, type_=channel.type, creator_id=creator_id)
+        response = await self._send(rc, TOPIC_INVITE, payload)
+        if response.ok:
+            await shares.do_confirm_invite(self.d, channel_id, rc.remote_id)
+            log.info("channel %s shared with %s (%s)", channel_id, rc.name, rc.remote_id)
+            self.outbound.poke(rc.remote_id)
+            return
+        # The peer refused (a name clash, a channel it already has …): retrying cannot help. Withdraw the
+        # invite and tell whoever invited.
+        log.warning("secure connection %s refused the invite to channel %s: %s", rc.remote_id, channel_id,
+                    response.err[:300])
+        await shares.do_uninvite_remote(self.d, channel_id, rc.remote_id)
+        await self.ephemeral(creator_id, channel_id,
+                             f"Error sending channel invite for {rc.display_name}: {response.err[:300]}")
+
+    async def _send(self, rc: RemoteCluster, topic: str, payload: Any) -> Response:
+        msg = Msg.new(topic, payload, self.d.now())
+        return await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+
+    def _notify(self, remote_id: str, channel_id: str, *, deleted: bool) -> None:
+        """Tell ``remote_id`` that the channel is no longer shared with it (best effort, in the background)."""
+        async def send() -> None:
+            try:
+                rc = await get_remote(self.d, remote_id, include_deleted=True)
+                if not rc.is_confirmed or rc.is_plugin:
+                    return
+                await self.outbound.exclusive(remote_id, lambda: self._send(
+                    rc, TOPIC_UNSHARE, unshare_obj(channel_id, remote_id, channel_deleted=deleted)))
+            except (AppError, TransportError) as err:
+                log.info("could not tell %s that channel %s is no longer shared: %s", remote_id, channel_id, err)
+
+        if self.outbound.running:
+            self.outbound.spawn(send())
+
+    async def ephemeral(self, user_id: str, channel_id: str, message: str) -> None:
+        if not user_id:
+            return
+        now = self.d.now()
+        post = Post(id=new_id(), create_at=now, update_at=now, edit_at=0, delete_at=0, is_pinned=False,
+                    user_id=user_id, channel_id=channel_id, root_id="", original_id="", message=message,
+                    type="system_ephemeral", props={}, hashtags="", file_ids=[], pending_post_id="",
+                    has_reactions=False, reply_count=0, last_reply_at=0, participants=[], remote_id=None)
+        await self.d.bus.publish([Event("ephemeral_message", {"post": dumps(post_json(post))}, user_id=user_id)])
+
+    # --- the remote is gone for this channel ---------------------------------------------------------
+
+    async def stop_sharing_with(self, remote_id: str, channel_id: str) -> bool:
+        """The peer no longer shares ``channel_id`` with us: drop our side and say so in the channel."""
+        row = await shares.get_channel_remote(self.d, channel_id, remote_id)
+        if row is None or row.delete_at:
+            return False
+        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id)
+        if removed:
+            async with transaction(self.d) as tx:
+                channel = await get_channel_row(tx.conn, channel_id)
+                await post_system_message(self.d, tx, channel, row.creator_id, UNSHARE_MESSAGE)
+            log.info("channel %s is no longer shared with %s", channel_id, remote_id)
+        return removed
+
+    async def on_unshare(self, rc: RemoteCluster, channel_id: str, *, channel_deleted: bool) -> None:
+        """``sharedchannel_unshare`` from ``rc`` (§5.5; ``channel_deleted`` is our extension)."""
+        share = await shares.get_share(self.d, channel_id)
+        if share is None:
+            return
+        if share.home:  # the remote left our channel
+            await shares.do_uninvite_remote(self.d, channel_id, rc.remote_id)
+            return
+        if share.remote_id != rc.remote_id:
+            return  # only the home may unshare its channel
+        await self.stop_sharing_with(rc.remote_id, channel_id)
+        if channel_deleted:
+            await do_archive_channel_from_remote(self.d, channel_id, rc.remote_id)
+
+    async def on_channel_deleted(self, event: Event) -> None:
+        """A shared channel was archived here: the home deletes it everywhere (v10.10+); a remote copy leaves."""
+        if event.origin is not None:
+            return
+        channel_id = event.data.get("channel_id")
+        if not isinstance(channel_id, str):
+            return
+        share = await shares.get_share(self.d, channel_id)
+        if share is None:
+            return
+        remotes = await shares.do_unshare_channel(self.d, channel_id)
+        if not share.home and share.remote_id and share.remote_id not in remotes:
+            remotes.append(share.remote_id)
+        for remote_id in remotes:
+            self._notify(remote_id, channel_id, deleted=share.home)

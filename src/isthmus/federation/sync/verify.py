@@ -1,0 +1,54 @@
+"""``isthmus verify --channel ID``: compare a shared channel's snapshot here with every connected peer's.
+
+The peer answers topic ``isthmus_channel_snapshot`` with its normalized snapshot (domain/snapshot.py)
+of the posts created since the invitation; a Mattermost peer does not know the topic and answers OK
+with no payload, reported as "unsupported". Read-only: nothing is changed on either side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isthmus.core.errors import AppError
+from isthmus.domain import shares
+from isthmus.domain.context import Domain
+from isthmus.domain.models import Actor
+from isthmus.domain.remotes import get_remote
+from isthmus.domain.snapshot import channel_snapshot, diff_snapshots
+from isthmus.federation.sync.messages import TOPIC_SNAPSHOT
+from isthmus.federation.transport import RemoteClient, TransportError
+from isthmus.federation.wire import Msg
+
+
+async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, channel_id: str) -> dict[str, Any]:
+    """``actor`` None means a trusted caller (the CLI on the server's own database)."""
+    if actor is not None:
+        shares.authorize(d, actor)
+    share = await shares.get_share(d, channel_id)
+    if share is None:
+        raise AppError("api.command_share.channel_not_shared.error", "This channel is not shared.", 400)
+    results: list[dict[str, Any]] = []
+    for row in await shares.list_channel_remotes(d, channel_id):
+        rc = await get_remote(d, row.remote_id, include_deleted=True)
+        item: dict[str, Any] = {"remote_id": rc.remote_id, "name": rc.name, "display_name": rc.display_name}
+        if not row.is_invite_confirmed:
+            results.append({**item, "status": "pending", "differences": []})
+            continue
+        since = row.create_at
+        local = await channel_snapshot(d, channel_id, since=since)
+        try:
+            msg = Msg.new(TOPIC_SNAPSHOT, {"channel_id": channel_id, "since": since}, d.now())
+            reply = await client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+        except TransportError as err:
+            results.append({**item, "status": "unreachable", "error": str(err), "differences": []})
+            continue
+        if not reply.ok:
+            results.append({**item, "status": "error", "error": reply.err[:300], "differences": []})
+            continue
+        if not isinstance(reply.payload, dict) or not isinstance(reply.payload.get("posts"), list):
+            results.append({**item, "status": "unsupported", "differences": []})
+            continue
+        differences = diff_snapshots(local, reply.payload)
+        results.append({**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
+                        "differences": differences})
+    return {"channel_id": channel_id, "home": share.home, "remotes": results}

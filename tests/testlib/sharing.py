@@ -1,0 +1,161 @@
+"""Shared-channel helpers on top of the in-process cluster (tests.testlib.cluster).
+
+``share_node`` adds a server with shared channels enabled; people post through the real REST API of
+their own server; :func:`wait_converged` is the convergence oracle (normalized channel snapshots equal
+on every server, see ``isthmus.domain.snapshot``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from isthmus.domain.snapshot import channel_snapshot, diff_snapshots
+from tests.testlib.clients import PASSWORD, unique
+from tests.testlib.cluster import Cluster, Node
+
+SHARE_ENV = {"MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS": "true"}
+# Applied to os.environ by the fixture (SyncTimings.from_env): quick retries keep convergence tests fast.
+SYNC_ENV = {"ISTHMUS_SYNC_BACKOFF_BASE_MS": "20", "ISTHMUS_SYNC_BACKOFF_MAX_MS": "300",
+            "ISTHMUS_SYNC_SWEEP_INTERVAL_S": "0.25", "ISTHMUS_SYNC_OFFLINE_NOTICE_MS": "60000"}
+
+
+async def share_node(cluster: Cluster, name: str, **env: str) -> Node:
+    return await cluster.add(name, env={**SHARE_ENV, **env})
+
+
+@dataclass
+class Person:
+    node: Node
+    user_id: str
+    username: str
+    http: httpx.AsyncClient
+
+    async def post(self, channel_id: str, message: str, **extra: Any) -> dict[str, Any]:
+        r = await self.http.post("/api/v4/posts", json={"channel_id": channel_id, "message": message, **extra})
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def edit(self, post_id: str, message: str) -> dict[str, Any]:
+        r = await self.http.put(f"/api/v4/posts/{post_id}/patch", json={"message": message})
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    async def delete(self, post_id: str) -> None:
+        r = await self.http.delete(f"/api/v4/posts/{post_id}")
+        assert r.status_code == 200, r.text
+
+    async def react(self, post_id: str, emoji: str) -> httpx.Response:
+        return await self.http.post("/api/v4/reactions", json={"user_id": self.user_id, "post_id": post_id,
+                                                                "emoji_name": emoji})
+
+    async def unreact(self, post_id: str, emoji: str) -> None:
+        r = await self.http.delete(f"/api/v4/users/{self.user_id}/posts/{post_id}/reactions/{emoji}")
+        assert r.status_code == 200, r.text
+
+    async def pin(self, post_id: str, pinned: bool = True) -> None:
+        r = await self.http.post(f"/api/v4/posts/{post_id}/{'pin' if pinned else 'unpin'}")
+        assert r.status_code == 200, r.text
+
+
+def admin_of(node: Node) -> Person:
+    return Person(node, node.admin_id, f"admin{node.name}", node.http)
+
+
+async def person(node: Node, name: str = "", *, channel_id: str = "") -> Person:
+    """A new local user on ``node``, member of its team (and of ``channel_id`` if given), logged in."""
+    username = name or unique("u")
+    r = await node.http.post("/api/v4/users", json={"username": username, "email": f"{username}@{node.host}",
+                                                     "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    user_id = r.json()["id"]
+    r = await node.http.post(f"/api/v4/teams/{node.team_id}/members", json={"team_id": node.team_id,
+                                                                              "user_id": user_id})
+    assert r.status_code == 201, r.text
+    if channel_id:
+        r = await node.http.post(f"/api/v4/channels/{channel_id}/members", json={"user_id": user_id})
+        assert r.status_code == 201, r.text
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=node.app), base_url=node.url, timeout=30)
+    r = await client.post("/api/v4/users/login", json={"login_id": username, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    client.cookies.clear()
+    client.headers["Authorization"] = f"Bearer {r.headers['Token']}"
+    return Person(node, user_id, username, client)
+
+
+async def channel(node: Node, name: str = "", type_: str = "O") -> str:
+    r = await node.http.post("/api/v4/channels", json={"team_id": node.team_id, "name": name or unique("ch"),
+                                                        "display_name": "Shared room", "type": type_})
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def invite(home: Node, channel_id: str, remote_id: str, *, readonly: bool = False) -> httpx.Response:
+    return await home.http.post(f"/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite",
+                                json={"readonly": readonly} if readonly else None)
+
+
+async def has_channel(node: Node, channel_id: str) -> bool:
+    r = await node.http.get(f"/api/v4/channels/{channel_id}")
+    return r.status_code == 200
+
+
+async def share(home: Node, channel_id: str, *remotes: tuple[Node, str], readonly: bool = False) -> None:
+    """Invite each (node, connection id) and wait until each has the channel and the invite is confirmed."""
+    for _node, remote_id in remotes:
+        r = await invite(home, channel_id, remote_id, readonly=readonly)
+        assert r.status_code == 200, r.text
+    for node, remote_id in remotes:
+        await eventually(lambda n=node: has_channel(n, channel_id))  # type: ignore[misc]
+        await eventually(lambda r=remote_id: _confirmed(home, channel_id, r))  # type: ignore[misc]
+
+
+async def _confirmed(home: Node, channel_id: str, remote_id: str) -> bool:
+    from isthmus.domain.shares import get_channel_remote
+
+    row = await get_channel_remote(home.server.domain, channel_id, remote_id)
+    return row is not None and row.is_invite_confirmed and not row.delete_at
+
+
+async def eventually(predicate: Any, within: float = 15.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        if await predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+async def snapshot(node: Node, channel_id: str) -> dict[str, Any]:
+    return await channel_snapshot(node.server.domain, channel_id)
+
+
+async def wait_converged(nodes: list[Node], channel_id: str, *, within: float = 20.0, members: bool = False,
+                         min_posts: int = 0) -> dict[str, Any]:
+    """The convergence oracle: wait until every node's snapshot equals the first one's; return it."""
+    deadline = time.monotonic() + within
+    while True:
+        snaps = [await snapshot(n, channel_id) for n in nodes]
+        diffs = [diff_snapshots(snaps[0], s, members=members) for s in snaps[1:]]
+        if not any(diffs) and len(snaps[0]["posts"]) >= min_posts:
+            return snaps[0]
+        if time.monotonic() > deadline:
+            detail = {n.name: d for n, d in zip(nodes[1:], diffs, strict=True) if d}
+            raise AssertionError(f"not converged: {json.dumps(detail, indent=1)[:4000]}")
+        await asyncio.sleep(0.05)
+
+
+async def posts_of(node: Node, channel_id: str) -> dict[str, dict[str, Any]]:
+    """Live posts of a channel as the node's admin sees them over REST."""
+    r = await node.http.get(f"/api/v4/channels/{channel_id}/posts", params={"per_page": 200})
+    assert r.status_code == 200, r.text
+    posts: dict[str, dict[str, Any]] = r.json()["posts"]
+    return posts
