@@ -9,18 +9,15 @@ import pytest
 from mattermostautodriver.exceptions import InvalidOrMissingParameters, NotEnoughPermissions, ResourceNotFound
 
 from isthmus.core.events import Event
-from isthmus.store.repo import channels as channels_repo
+from tests.api.channel_support import captured_events, error_id, set_counters
 from tests.testlib.clients import Person, unique
 from tests.testlib.live import LiveServer
 
 
 @pytest.fixture
 def events(live: LiveServer) -> Iterator[list[Event]]:
-    """Every event the live server publishes while the test runs (published before the HTTP answer)."""
-    seen: list[Event] = []
-    live.server.bus.subscribe(seen.append)
-    yield seen
-    live.server.bus.unsubscribe(seen.append)
+    with captured_events(live) as seen:
+        yield seen
 
 
 def make_team(owner: Person, type_: str = "O") -> dict[str, Any]:
@@ -33,16 +30,6 @@ def channel_by_name(person: Person, team_id: str, name: str) -> dict[str, Any]:
     return found
 
 
-def set_counters(live: LiveServer, channel_id: str, total: int) -> None:
-    """Stand-in for posts: the posts module bumps these counters when a message is created."""
-    async def go() -> None:
-        async with live.server.db.write() as conn:
-            await channels_repo.update_channel(conn, channel_id, {"total_msg_count": total,
-                                                                  "total_msg_count_root": total})
-
-    live.run(go())
-
-
 def all_team_ids(person: Person) -> set[str]:
     """Every team the person may list, across pages (the session's server holds many teams)."""
     ids: set[str] = set()
@@ -52,13 +39,6 @@ def all_team_ids(person: Person) -> set[str]:
         if len(batch) < 200:
             return ids
     raise AssertionError("too many pages")
-
-
-def error_id(r: Any) -> str:
-    assert r.headers["content-type"] == "application/json"
-    body = r.json()
-    assert body["request_id"] and body["message"]
-    return str(body["id"])
 
 
 def test_create_team_makes_creator_admin_and_default_channels(user: Person, events: list[Event]) -> None:
@@ -153,6 +133,10 @@ def test_get_team_visibility_and_sanitising(user: Person, other: Person, admin: 
     seen = user.driver.teams.get_team(open_team["id"])
     assert seen["name"] == open_team["name"] and seen["invite_id"] == "" and seen["email"] == ""
     assert other.driver.teams.get_team(open_team["id"])["invite_id"] == open_team["invite_id"] != ""
+    assert other.driver.teams.get_team(open_team["id"])["email"] == f"{other.username}@example.com"
+    other.driver.teams.add_team_member(open_team["id"], user_id=user.id)
+    as_member = user.driver.teams.get_team(open_team["id"])
+    assert as_member["invite_id"] == open_team["invite_id"] and as_member["email"] == ""
     r = user.http.get(f"/api/v4/teams/{private_team['id']}")
     assert r.status_code == 403 and private_team["name"] not in r.text
     with pytest.raises(NotEnoughPermissions):

@@ -69,10 +69,10 @@ def _exists() -> AppError:
 
 
 def sanitize(d: Domain, team: Team, perms: frozenset[str]) -> Team:
-    """Hide the invite id and email from callers who cannot manage the team (Mattermost's Sanitize)."""
+    """Mattermost's SanitizeTeam: managers see everything, inviters keep the invite id, others neither."""
     if "manage_team" in perms:
         return team
-    return dataclasses.replace(team, email="", invite_id="")
+    return dataclasses.replace(team, email="", invite_id=team.invite_id if "invite_user" in perms else "")
 
 
 async def do_create_team(d: Domain, actor: Actor | None, fields: dict[str, Any]) -> Team:
