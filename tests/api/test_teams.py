@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mattermostautodriver.exceptions import InvalidOrMissingParameters, NotEnoughPermissions, ResourceNotFound
+from typer.testing import CliRunner, Result
 
+from isthmus.cli import app
+from isthmus.config import ConfigStore
 from isthmus.core.events import Event
+from isthmus.server import Server
+from isthmus.store.repo import channels as channels_repo
+from isthmus.store.repo import teams as teams_repo
 from tests.api.channel_support import captured_events, error_id, set_counters
 from tests.testlib.clients import Person, unique
 from tests.testlib.live import LiveServer
+from tests.testlib.live import test_database_env as database_env
 
 
 @pytest.fixture
@@ -321,3 +330,40 @@ def test_remove_other_needs_permission(user: Person, other: Person, admin: Perso
     assert user.driver.teams.remove_team_member(team["id"], admin.id) == {"status": "OK"}
     assert admin.id not in {m["user_id"] for m in user.driver.teams.get_team_members(team["id"])}
     assert user.http.delete(f"/api/v4/teams/{team['id']}/members/xyz").status_code == 400
+
+
+def test_cli_team_create(tmp_path: Path) -> None:
+    """``isthmus team create`` on its own database: default channels, no members, validation errors."""
+    env = {**database_env(tmp_path), "MM_FILESETTINGS_DIRECTORY": str(tmp_path / "files")}
+    config = tmp_path / "config.json"
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(app, ["team", "create", *args, "--config", str(config)], env=env)
+
+    ok = run("--name", "alpha", "--display-name", "Alpha", "--type", "I")
+    assert ok.exit_code == 0 and "created team alpha" in ok.output, ok.output
+    dup = run("--name", "alpha", "--display-name", "Again")
+    assert dup.exit_code == 1 and "app.team.save.existing.app_error" in dup.output
+    reserved = run("--name", "admin", "--display-name", "X")
+    assert reserved.exit_code == 1 and "model.team.is_valid.reserved.app_error" in reserved.output
+    bad_type = run("--name", "beta", "--display-name", "X", "--type", "Z")
+    assert bad_type.exit_code == 1 and "model.team.is_valid.type.app_error" in bad_type.output
+
+    async def stored() -> tuple[dict[str, Any] | None, list[str], int]:
+        server = Server(ConfigStore(config, environ=env))
+        await server.start()
+        try:
+            async with server.db.read() as conn:
+                team = await teams_repo.select_team_by_name(conn, "alpha")
+                assert team is not None
+                chans = await channels_repo.select_team_channels(conn, team["id"], types=("O", "P"), offset=0,
+                                                                 limit=10)
+                members = await teams_repo.count_team_members(conn, team["id"])
+                beta = await teams_repo.select_team_by_name(conn, "beta")
+            return team | {"beta": beta}, sorted(c["name"] for c in chans), members
+        finally:
+            await server.stop()
+
+    team, channel_names, member_count = asyncio.run(stored())
+    assert team is not None and (team["type"], team["allow_open_invite"], team["beta"]) == ("I", False, None)
+    assert channel_names == ["off-topic", "town-square"] and member_count == 0
