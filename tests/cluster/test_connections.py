@@ -192,3 +192,33 @@ async def _running(node: object, want: bool) -> bool:
 
     assert isinstance(node, Node)
     return bool(node.connections.running) == want
+
+
+async def test_channel_filters_and_delete_cascade_to_shared_channel_rows(cluster: Cluster) -> None:
+    from sqlalchemy import select
+
+    from isthmus.core.ids import new_id
+    from isthmus.store.repo import shared as shared_repo
+    from isthmus.store.schema.shared import shared_channel_remotes
+
+    a, b, c = await cluster.add("alpha"), await cluster.add("beta"), await cluster.add("gamma")
+    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
+    channel_id, other_channel = new_id(), new_id()
+    db = a.server.domain.db
+    async with db.write() as conn:  # what the shared-channel layer writes when a channel is shared with beta
+        await shared_repo.insert_remote(conn, {"id": new_id(), "channel_id": channel_id, "creator_id": a.admin_id,
+                                               "create_at": 1, "update_at": 1, "delete_at": 0, "remote_id": ab})
+    assert [x["remote_id"] for x in await a.remotes(in_channel=channel_id)] == [ab]
+    assert [x["remote_id"] for x in await a.remotes(not_in_channel=channel_id)] == [ac]
+    assert {x["remote_id"] for x in await a.remotes(not_in_channel=other_channel)} == {ab, ac}
+    assert await a.remotes(in_channel=other_channel) == []
+    r = await a.http.get("/api/v4/remotecluster", params={"in_channel": "bad"})
+    assert r.status_code == 400
+
+    r = await a.http.delete(f"/api/v4/remotecluster/{ab}")
+    assert r.status_code == 200
+    async with db.read() as conn:
+        row = (await conn.execute(select(shared_channel_remotes).where(
+            shared_channel_remotes.c.remote_id == ab))).mappings().one()
+    assert row["delete_at"] > 0 and row["update_at"] == row["delete_at"]
+    assert await a.remotes(in_channel=channel_id) == []
