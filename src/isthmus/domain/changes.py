@@ -27,7 +27,7 @@ from isthmus.domain.models import Actor, Channel
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
-KINDS = frozenset({"post", "reaction", "user", "member", "file", "channel"})
+KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel"})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
 

@@ -310,7 +310,11 @@ async def _save_edit(d: Domain, tx: Tx, post: Post, channel: Channel, values: di
     await attach_reactions(tx.conn, [post])
     tx.emit(Event("post_edited", {"post": dumps(post_json(post))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
-    await record_change(tx, channel, "post", post.id, origin, now=values["update_at"])
+    # A pin travels apart from an edit, so a peer applies only what changed (concurrent pin + edit both survive).
+    if "is_pinned" in values:
+        await record_change(tx, channel, "pin", post.id, origin, now=values["update_at"])
+    if values.keys() - {"is_pinned", "update_at"}:
+        await record_change(tx, channel, "post", post.id, origin, now=values["update_at"])
     return post
 
 

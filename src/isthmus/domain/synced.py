@@ -32,6 +32,9 @@ from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import posts as repo
 from isthmus.store.repo import reactions as reactions_repo
 
+# Key an Isthmus sender adds to each synced post: the parts that changed ("content", "pin"). A post without it
+# (from Mattermost) updates every part, as Mattermost does.
+CHANGES_KEY = "isthmus_changes"
 # Outcomes of an upsert, for the sync response and tests.
 CREATED, UPDATED, DELETED, UNCHANGED = "created", "updated", "deleted", "unchanged"
 
@@ -141,19 +144,23 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
         await record_change(tx, channel, "post", stored.id, origin, now=now)
         return DELETED
     values: dict[str, Any] = {}
+    scope = p.get(CHANGES_KEY)
+    content = not isinstance(scope, list) or "content" in scope
+    pin = not isinstance(scope, list) or "pin" in scope
     edit_at = _int(p.get("edit_at"))
     file_ids = _file_ids(p.get("file_ids"))
-    content_differs = message != stored.message or file_ids != stored.file_ids
-    if content_differs and edit_at >= stored.edit_at:
+    # Last writer wins on edit_at; an exact tie is broken by content so both sides pick the same winner.
+    newer = edit_at > stored.edit_at or (edit_at == stored.edit_at and message > stored.message)
+    if content and (message != stored.message or file_ids != stored.file_ids) and newer:
         values.update(message=message, hashtags=parse_hashtags(message), edit_at=edit_at, file_ids=file_ids)
         if file_ids:
             await _attach_present_files(tx, stored.id, channel.id, stored.user_id, file_ids)
-    pinned = p.get("is_pinned") is True
-    if pinned != stored.is_pinned:
-        values["is_pinned"] = pinned
     props = _props(p.get("props"))
-    if "props" in p and props != stored.props and edit_at >= stored.edit_at:
+    if content and "props" in p and props != stored.props and edit_at >= stored.edit_at:
         values["props"] = props
+    pinned = p.get("is_pinned") is True
+    if pin and pinned != stored.is_pinned:
+        values["is_pinned"] = pinned
     if not values:
         return UNCHANGED
     values["update_at"] = now
@@ -163,7 +170,10 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     await attach_reactions(tx.conn, [stored])
     tx.emit(Event("post_edited", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
-    await record_change(tx, channel, "post", stored.id, origin, now=now)
+    if "is_pinned" in values:
+        await record_change(tx, channel, "pin", stored.id, origin, now=now)
+    if values.keys() - {"is_pinned", "update_at"}:
+        await record_change(tx, channel, "post", stored.id, origin, now=now)
     return UPDATED
 
 

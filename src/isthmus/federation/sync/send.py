@@ -25,6 +25,7 @@ from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
+from isthmus.domain.synced import CHANGES_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import posts as posts_repo
@@ -47,6 +48,7 @@ class Batch:
     posts: list[Post] = field(default_factory=list)
     rows: int = 0
     oldest_row_at: int = 0
+    changes: dict[str, set[str]] = field(default_factory=dict)  # post id -> {"content", "pin"}
 
     @property
     def has_payload(self) -> bool:
@@ -85,15 +87,18 @@ async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: 
         reaction_posts: list[str] = []
         user_ids: list[str] = []
         for row in rows:
+            kind, entity = row["kind"], row["entity_id"]
             if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
-                target = post_ids if row["kind"] == "post" else reaction_posts if row["kind"] == "reaction" \
-                    else user_ids if row["kind"] == "user" else None
-                if target is not None and row["entity_id"] not in target:
-                    if row["kind"] in ("post", "reaction") and \
-                            len(set(post_ids) | set(reaction_posts)) >= max_posts:
+                target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
+                    else user_ids if kind == "user" else None
+                if target is not None and entity not in target:
+                    if kind in ("post", "pin", "reaction") and entity not in post_ids and \
+                            entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
                         batch.more = True
                         break
-                    target.append(row["entity_id"])
+                    target.append(entity)
+                if kind in ("post", "pin"):
+                    batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
                 batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
             batch.end_seq = int(row["seq"])
             batch.rows += 1
@@ -129,6 +134,9 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
         body["metadata"].pop("reactions", None)
+        # Our extension (ignored by Mattermost): which parts changed, so an update never reverts a concurrent
+        # change of the other part. Thread roots sent only as context carry an empty list.
+        body[CHANGES_KEY] = sorted(batch.changes.get(p.id, ()))
         batch.msg.posts.append(body)
         authors.append(p.user_id)
     reactions = await repo.select_reactions_for_posts(conn, reaction_posts)

@@ -99,7 +99,7 @@ sync_outbox = Table(
     "sync_outbox", metadata,
     Column("seq", Seq, primary_key=True, autoincrement=True),
     Column("channel_id", Id, nullable=False),
-    Column("kind", String(16), nullable=False),  # post | reaction | user | member | file | channel
+    Column("kind", String(16), nullable=False),  # post | pin | reaction | user | member | file | channel
     Column("entity_id", String(64), nullable=False),
     # The remote the change came from (never sent back to it); NULL for local changes.
     Column("origin_remote_id", String(26), nullable=True),
