@@ -130,9 +130,10 @@ class Cluster:
                   enabled: bool = True) -> Node:
         data = self.tmp / name
         data.mkdir(parents=True, exist_ok=True)
+        # (creating a PostgreSQL database runs its own event loop, hence the thread)
+        db_env = await asyncio.to_thread(test_database_env, data)
         environ = {"MM_SERVICESETTINGS_SITEURL": f"http://{name}.test",
-                   "MM_FILESETTINGS_DIRECTORY": str(data / "files"),
-                   **test_database_env(data), **(env or {})}
+                   "MM_FILESETTINGS_DIRECTORY": str(data / "files"), **db_env, **(env or {})}
         if enabled:  # when off, leave it to config.json so a test can switch it on at runtime
             environ["MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE"] = "true"
         server = Server(ConfigStore(data / "config.json", environ=environ), clock=clock,
