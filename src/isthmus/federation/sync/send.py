@@ -114,7 +114,8 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
     # Thread roots travel before their replies, so the receiver can keep its thread summary exact.
     roots = [p.root_id for p in posts.values() if p.root_id and p.root_id not in posts]
     for root in (await _posts(conn, list(dict.fromkeys(roots)))).values():
-        if root.channel_id == batch.channel_id:
+        # The target already has roots it wrote itself: sending one back as context would be an echo.
+        if root.channel_id == batch.channel_id and root.remote_id != rc.remote_id:
             posts[root.id] = root
     ordered = sorted((p for p in posts.values() if p.channel_id == batch.channel_id),
                      key=lambda p: (p.create_at, p.id))
