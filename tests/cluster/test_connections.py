@@ -222,3 +222,31 @@ async def test_channel_filters_and_delete_cascade_to_shared_channel_rows(cluster
             shared_channel_remotes.c.remote_id == ab))).mappings().one()
     assert row["delete_at"] > 0 and row["update_at"] == row["delete_at"]
     assert await a.remotes(in_channel=channel_id) == []
+
+
+async def test_connect_status_and_remove_with_the_slash_command(cluster: Cluster) -> None:
+    a, b = await cluster.add("alpha"), await cluster.add("beta")
+
+    async def slash(node: object, args: str) -> str:
+        from tests.testlib.cluster import Node
+
+        assert isinstance(node, Node)
+        r = await node.http.get(f"/api/v4/teams/{node.team_id}/channels/name/town-square")
+        r = await node.http.post("/api/v4/commands/execute", json={"channel_id": r.json()["id"],
+                                                                   "command": f"/secure-connection {args}"})
+        assert r.status_code == 200, r.text
+        text: str = r.json()["text"]
+        return text
+
+    out = await slash(a, "create --name beta --password pw")
+    code = out.split("```\n")[1].split("\n```")[0]
+    assert (await slash(b, f"accept --name alpha --password pw --invite {code}")).endswith("SiteURL: http://alpha.test")
+    [remote_id] = [x["remote_id"] for x in await a.remotes()]
+    await eventually(lambda: cluster.both_online(a, b, remote_id))
+    row = next(line for line in (await slash(a, "status")).splitlines() if remote_id in line)
+    assert [c.strip() for c in row.strip("|").split("|")][:7] == ["beta", "beta", remote_id, "http://beta.test", "",
+                                                                  "True", "True"]
+    assert await slash(b, f"remove --connectionID {remote_id}") == f"##### Secure connection {remote_id} removed."
+    await eventually(lambda: _offline(a, remote_id))
+    row = next(line for line in (await slash(a, "status")).splitlines() if remote_id in line)
+    assert [c.strip() for c in row.strip("|").split("|")][5:7] == ["True", "False"]

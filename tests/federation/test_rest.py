@@ -266,3 +266,20 @@ def test_tokens_stay_out_of_every_rest_answer(pair: tuple[Site, Site]) -> None:
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_slash_command_through_commands_execute(pair: tuple[Site, Site]) -> None:
+    alpha, _ = pair
+    channel = alpha.admin.driver.channels.get_channel_by_name(alpha.team_id, "town-square")
+    resp = alpha.admin.driver.commands.execute_command(channel_id=channel["id"], command="/secure-connection status")
+    assert resp["response_type"] == "ephemeral" and resp["channel_id"] == channel["id"]
+    assert resp["text"].startswith("| Secure connection | Display name | Connection ID |") or \
+        resp["text"] == "** No secure connections found. **"
+    r = alpha.admin.http.post("/api/v4/commands/execute", json={"channel_id": channel["id"], "command": "nope"})
+    assert r.status_code == 400
+    r = alpha.admin.http.post("/api/v4/commands/execute", json={"channel_id": "x", "command": "/secure-connection"})
+    assert r.status_code == 400
+    user = make_person(alpha.live, alpha.admin.http)
+    r = user.http.post("/api/v4/commands/execute", json={"channel_id": channel["id"],
+                                                         "command": "/secure-connection status"})
+    assert r.status_code == 403  # not a member of that channel

@@ -92,6 +92,12 @@ def test_connect_by_cli_then_status_edit_and_remove(two: tuple[Admin, Admin]) ->
     assert (row["accepted"], row["online"], row["site_url"], row["token"]) == (True, True, beta.srv.url, "")
     table = beta.cli("status").stdout
     assert remote_id in table and alpha.srv.url in table
+    channel = beta.http.get(f"/api/v4/teams/{beta.team_id}/channels/name/town-square").json()
+    r = beta.http.post("/api/v4/commands/execute", json={"channel_id": channel["id"],
+                                                          "command": "/secure-connection status"})
+    assert r.status_code == 200, r.text
+    row = next(line for line in r.json()["text"].splitlines() if remote_id in line)
+    assert [c.strip() for c in row.strip("|").split("|")][3:7] == [alpha.srv.url, beta.team_id, "True", "True"]
     assert beta.rest()[0]["site_url"] == alpha.srv.url
 
     r = alpha.http.patch(f"/api/v4/remotecluster/{remote_id}", json={"display_name": "Beta Corp"})
