@@ -21,6 +21,7 @@ async def test_offline_after_exactly_five_minutes_and_back(tmp_path: Path) -> No
     clock = FakeClock(start_ms=1_800_000_000_000)
     cluster = Cluster(tmp_path, timings=dataclasses.replace(FAST, offline_after_ms=300_000, ping_interval_s=3600))
     up = True
+    reply = b'{"sent_at":1,"recv_at":2}'
     seen: list[dict[str, object]] = []
 
     async def peer(request: httpx.Request) -> httpx.Response:
@@ -28,7 +29,7 @@ async def test_offline_after_exactly_five_minutes_and_back(tmp_path: Path) -> No
                      "token": request.headers["X-RemoteCluster-Token"], "body": json.loads(request.content)})
         if not up:
             return httpx.Response(503, request=request)
-        return httpx.Response(200, json={"sent_at": 1, "recv_at": 2}, request=request)
+        return httpx.Response(200, content=reply, request=request)
 
     try:
         a = await cluster.add("alpha", clock=clock)
@@ -53,6 +54,10 @@ async def test_offline_after_exactly_five_minutes_and_back(tmp_path: Path) -> No
         assert a.kinds(rid) == [EVENT_ONLINE]
 
         assert await ping() and a.kinds(rid) == [EVENT_ONLINE]  # no change, no event
+        for garbage in (b"<html>", b"[1]", b'{"sent_at":"x"}', b"{" + b" " * (1 << 20) + b"}"):
+            reply = garbage
+            assert not await ping()  # a peer answering garbage is not a successful ping
+        reply = b'{"sent_at":1,"recv_at":2}'
         up = False
         clock.advance(300_000 - 1)
         assert not await ping()
