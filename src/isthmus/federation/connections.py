@@ -76,6 +76,7 @@ class Connections:
         self._transport = http_transport
         self.topics: dict[str, list[TopicHandler]] = {}
         self._kdf_slots = asyncio.Semaphore(MAX_CONCURRENT_KDF)
+        self._config_tasks: set[asyncio.Task[None]] = set()
         self.configure(timings or Timings.from_env())
 
     def configure(self, timings: Timings) -> None:
@@ -114,7 +115,10 @@ class Connections:
         if dom.service_enabled(self.d) and not self.pinger.running:
             self.pinger.start()
         elif not dom.service_enabled(self.d) and self.pinger.running:
-            self.pinger.spawn(self.pinger.stop())
+            # Not through pinger.spawn: stop() cancels the pinger's own tasks, which must not include itself.
+            task = asyncio.get_running_loop().create_task(self.pinger.stop())
+            self._config_tasks.add(task)
+            task.add_done_callback(self._config_tasks.discard)
 
     @property
     def running(self) -> bool:
