@@ -159,3 +159,29 @@ async def posts_of(node: Node, channel_id: str) -> dict[str, dict[str, Any]]:
     assert r.status_code == 200, r.text
     posts: dict[str, dict[str, Any]] = r.json()["posts"]
     return posts
+
+
+async def restart(cluster: Cluster, node: Node) -> Node:
+    """Stop ``node`` abruptly (tasks cancelled mid-request) and start a new Server on the same database and
+    config; peers keep reaching it at the same host. The old lifespan's later shutdown is a no-op."""
+    from asgi_lifespan import LifespanManager
+
+    from isthmus.api.app import create_app
+    from isthmus.config import ConfigStore
+    from isthmus.server import Server
+
+    old = node.server
+    await old.stop()
+    store = ConfigStore(old.config_store.path, environ=old.config_store._environ)
+    server = Server(store, clock=old.clock if not isinstance(old.clock, type(None)) else None,
+                    http_transport=cluster.net, bcrypt_cost=4)
+    server.connections.configure(cluster.timings)
+    app = create_app(server)
+    await cluster._stack.enter_async_context(LifespanManager(app, startup_timeout=60, shutdown_timeout=30))
+    headers = dict(node.http.headers)
+    node.server, node.app = server, app
+    node.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=node.url, timeout=30,
+                                  headers=headers)
+    cluster._stack.push_async_callback(node.http.aclose)
+    cluster.net.apps[node.host] = app
+    return node
