@@ -146,6 +146,7 @@ async def test_ping_and_msg_wire_replies(cluster: Cluster) -> None:
     seen: list[tuple[str, object]] = []
 
     async def echo(msg: Msg, rc: object) -> object:
+        assert getattr(rc, "remote_id", "") == remote_id and getattr(rc, "token", "?") == ""
         seen.append((msg.topic, msg.payload))
         return {"echo": msg.payload}
 

@@ -19,6 +19,7 @@ held open across it. Tokens never appear in REST answers, errors or logs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import string
@@ -277,9 +278,10 @@ class Connections:
     async def receive(self, rc: RemoteCluster, msg: Msg) -> Response:
         """Dispatch a ``/msg`` frame to the listeners of its topic. Unknown topics answer OK."""
         response = Response()
+        sanitized = dataclasses.replace(rc, token="", remote_token="")  # listeners never need the secrets
         for handler in list(self.topics.get(msg.topic, [])):
             try:
-                result = await handler(msg, rc)
+                result = await handler(msg, sanitized)
                 if result is not None:
                     response = Response(response.status, response.err, result)
             except Exception as err:
