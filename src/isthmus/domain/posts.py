@@ -41,6 +41,8 @@ TYPE_MAX = 64
 PENDING_TTL_MS = 30_000  # a client retry with the same pending_post_id within this window gets the first post
 MAX_SKEW_MS = 1_000  # how far create_at may be nudged past the clock to keep a channel's posts ordered
 MAX_MENTION_CANDIDATES = 100
+# Non-custom types a client may post (Mattermost's Post.IsValid list minus system_*): "me" is /me's.
+CLIENT_POST_TYPES = frozenset({"me"})
 # Props only the server may set; a client sending them could pose as a bot or webhook.
 SERVER_PROPS = frozenset({"from_bot", "from_webhook", "from_oauth_app", "from_plugin", "add_channel_member",
                           "deleteBy"})
@@ -92,7 +94,7 @@ def check_new_post(body: dict[str, Any]) -> dict[str, Any]:
         raise _bad("root_id")
     post_type = body.get("type") or ""
     if not isinstance(post_type, str) or len(post_type) > TYPE_MAX or \
-            (post_type and not post_type.startswith("custom_")):
+            (post_type and post_type not in CLIENT_POST_TYPES and not post_type.startswith("custom_")):
         raise _bad("type")
     pending = body.get("pending_post_id") or ""
     if not isinstance(pending, str) or len(pending) > PENDING_POST_ID_MAX:
