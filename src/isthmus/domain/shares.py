@@ -34,6 +34,8 @@ from isthmus.store.repo import shared as repo
 EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
 # Internal (not a websocket event): the sharing of a channel changed; the sender drops its caches.
 EVENT_SHARES_CHANGED = "shared_channels_changed"
+# Internal: a connection was removed; data = channel ids it shared and our copies of its channels.
+EVENT_CONNECTION_UNSHARED = "shared_channels_connection_removed"
 
 
 @dataclass(slots=True)
@@ -295,13 +297,21 @@ async def _unshare_orphans(tx: Tx, remote_id: str, now: int) -> None:
     """Connection deleted (its remote rows were soft-deleted just before): unshare channels left without one
     (Mattermost PR #35997)."""
     rows = await repo.select_remotes_for_remote(tx.conn, remote_id, include_deleted=True)
-    gone = [r["channel_id"] for r in rows if r["delete_at"] == now]
-    for channel_id in await repo.select_orphan_shared_channels(tx.conn, gone):
+    gone = {r["channel_id"]: r["creator_id"] for r in rows if r["delete_at"] == now}
+    copies: dict[str, str] = {}  # channel homed on the removed connection -> who to post the notice as
+    for channel_id in await repo.select_orphan_shared_channels(tx.conn, list(gone)):
+        share = await repo.select_shared_channel(tx.conn, channel_id)
+        if share is not None and not share["home"]:
+            copies[channel_id] = gone[channel_id] or share["creator_id"]
         await repo.delete_shared_channel(tx.conn, channel_id)
         await repo.set_channel_shared(tx.conn, channel_id, False, now)
         await _emit_channel_updated(tx, channel_id)
     for channel_id in gone:
         _remote_updated(tx, channel_id, remote_id)
+    if gone:
+        # After commit the federation layer tells the peer and posts "no longer shared" in our copies.
+        tx.emit(Event(EVENT_CONNECTION_UNSHARED, {"remote_id": remote_id, "channel_ids": sorted(gone),
+                                                  "copies": copies}, origin=remote_id))
 
 
 if _unshare_orphans not in DELETE_HOOKS:

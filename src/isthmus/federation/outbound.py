@@ -234,7 +234,10 @@ class Outbound:
 
     async def exclusive(self, remote_id: str, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run one request to ``remote_id`` under its single-flight lock (invites and notices from REST)."""
-        async with self.queue(remote_id).lock:
+        q = self.queues.get(remote_id)
+        if q is None:  # no sender for it (a removed connection being told goodbye): nothing to serialise with
+            return await work()
+        async with q.lock:
             return await work()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -110,8 +110,12 @@ class SharedChannels:
             self._task = loop.create_task(self.outbound.stop())
 
     async def _on_event(self, event: Event) -> None:
-        if event.kind == "channel_deleted" and not self._stopped and shares.shares_enabled(self.d):
+        if self._stopped or not shares.shares_enabled(self.d):
+            return
+        if event.kind == "channel_deleted":
             await self.share.on_channel_deleted(event)
+        elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
+            await self.share.on_connection_removed(event)
 
     # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
 

@@ -159,11 +159,11 @@ class ShareService:
         msg = Msg.new(topic, payload, self.d.now())
         return await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
 
-    def _notify(self, remote_id: str, channel_id: str, *, deleted: bool) -> None:
+    def _notify(self, remote_id: str, channel_id: str, *, deleted: bool, include_deleted: bool = False) -> None:
         """Tell ``remote_id`` that the channel is no longer shared with it (best effort, in the background)."""
         async def send() -> None:
             try:
-                rc = await get_remote(self.d, remote_id, include_deleted=True)
+                rc = await get_remote(self.d, remote_id, include_deleted=include_deleted)
                 if not rc.is_confirmed or rc.is_plugin:
                     return
                 await self.outbound.exclusive(remote_id, lambda: self._send(
@@ -212,6 +212,21 @@ class ShareService:
         await self.stop_sharing_with(rc.remote_id, channel_id)
         if channel_deleted:
             await do_archive_channel_from_remote(self.d, channel_id, rc.remote_id)
+
+    async def on_connection_removed(self, event: Event) -> None:
+        """We deleted a connection: tell the peer about every channel it shared with us (it still trusts our
+        token until it deletes its side), and say "no longer shared" in our copies of its channels."""
+        remote_id = event.data.get("remote_id")
+        channel_ids = event.data.get("channel_ids")
+        copies = event.data.get("copies")
+        if not isinstance(remote_id, str) or not isinstance(channel_ids, list) or not isinstance(copies, dict):
+            return
+        for channel_id, creator_id in copies.items():
+            async with transaction(self.d) as tx:
+                channel = await get_channel_row(tx.conn, channel_id)
+                await post_system_message(self.d, tx, channel, creator_id, UNSHARE_MESSAGE)
+        for channel_id in channel_ids:
+            self._notify(remote_id, channel_id, deleted=False, include_deleted=True)
 
     async def on_channel_deleted(self, event: Event) -> None:
         """A shared channel was archived here: the home deletes it everywhere (v10.10+); a remote copy leaves."""
