@@ -11,6 +11,7 @@ import logging
 import os
 from typing import Any
 
+from isthmus.commands.builtin import build_registry
 from isthmus.config import ConfigStore
 from isthmus.core.clock import Clock, SystemClock
 from isthmus.core.events import EventBus
@@ -43,6 +44,8 @@ class Server:
         self.connections = Connections(self.domain, http_transport=http_transport)
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
         self.shared_channels = SharedChannels(self.domain, self.connections)
+        # Slash commands (built-ins and /secure-connection); more commands are registered on it.
+        self.commands = build_registry(self.domain, self.connections)
         self.started = False
 
     @property
@@ -59,6 +62,7 @@ class Server:
 
     async def stop(self) -> None:
         self.started = False
+        await self.commands.stop()
         await self.shared_channels.stop()
         await self.connections.stop()
         await self.hub.stop()

@@ -2,15 +2,16 @@
 
 Plain async functions ``(connections, actor, args) -> response text`` so any command registry can
 expose them; ``args`` is what follows the trigger (``"create --name acme --password pw"``). The reply
-is meant as an ephemeral post. Arguments follow Mattermost's parser (``parseNamedArgs``): values are
-single whitespace-separated tokens with surrounding quotes trimmed, and an argument followed directly
-by another ``--arg`` has an empty value.
+is meant as an ephemeral post. Arguments follow Mattermost's parser (``registry.parse_named_args``):
+values are single whitespace-separated tokens with surrounding quotes trimmed, and an argument
+followed directly by another ``--arg`` has an empty value.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from isthmus.commands.registry import ACTION_KEY, parse_named_args
 from isthmus.core.errors import AppError
 from isthmus.domain import remotes as dom
 from isthmus.domain.models import Actor
@@ -23,34 +24,8 @@ TRIGGER = "secure-connection"
 ACTIONS = "create, accept, remove, status"
 DESCRIPTION = "Invite secure connections for communication across Mattermost instances."
 HINT = "[action]"
-ACTION_KEY = "-action"
 _DECODE_ERRORS = ("api.remote_cluster.base64_decode_error", "api.remote_cluster.invite_decrypt_error",
                   "model.remote_cluster_invite.")
-
-
-def _trim(value: str) -> str:
-    value = value.strip()
-    for quote in ('"', "'"):
-        value = value.removeprefix(quote)
-    for quote in ('"', "'"):
-        value = value.removesuffix(quote)
-    return value
-
-
-def parse_named_args(args: str) -> dict[str, str]:
-    """Mattermost's ``parseNamedArgs`` applied to the text after the trigger."""
-    split = args.split()
-    out: dict[str, str] = {}
-    if split and not split[0].startswith("--"):
-        out[ACTION_KEY] = split[0]
-    for i, word in enumerate(split):
-        if not word.startswith("--"):
-            continue
-        name = _trim(word.strip("-"))
-        value = _trim(split[i + 1]) if i + 1 < len(split) and not split[i + 1].startswith("--") else ""
-        if name:
-            out[name] = value
-    return out
 
 
 def _missing(arg: str) -> str:

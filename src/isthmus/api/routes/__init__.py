@@ -2,6 +2,7 @@
 
 from isthmus.api.routes import (
     channels,
+    commands,
     files,
     posts,
     reactions,
@@ -18,5 +19,5 @@ from isthmus.api.routes import (
 
 # statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
 ROUTERS = [system.router, statuses.router, websocket.router, users.router, teams.router, channels.router,
-           posts.router, reactions.router, roles.router, remoteclusters.router, files.router,
+           posts.router, reactions.router, roles.router, commands.router, remoteclusters.router, files.router,
            search.router, sharedchannels.router]

@@ -14,9 +14,7 @@ from starlette.responses import JSONResponse
 
 from isthmus.api.auth import require_actor
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
-from isthmus.commands import connected
 from isthmus.core.errors import AppError
-from isthmus.domain.access import access_channel
 from isthmus.domain.remotes import authorize, remote_cluster_json
 from isthmus.federation import endpoints
 from isthmus.federation.connections import Connections
@@ -122,34 +120,3 @@ async def delete_remote_cluster(remote_id: str, request: Request) -> dict[str, s
     if not await conns.delete(actor, remote_id):
         raise AppError("api.remote_cluster.get.not_found", "Remote cluster not found.", 404, f"id={remote_id}")
     return STATUS_OK
-
-
-# --- stopgap slash command endpoint -------------------------------------------------------------------
-# There is no command registry yet (commands/registry.py). Until there is, this answers
-# POST /commands/execute for /secure-connection only; the registry should take over the trigger
-# (isthmus.commands.connected.secure_connection) and this route should then be deleted.
-
-def _command_response(text: str, channel_id: str) -> dict[str, Any]:
-    return {"response_type": "ephemeral", "text": text, "username": "", "channel_id": channel_id, "icon_url": "",
-            "type": "", "props": {}, "goto_location": "", "trigger_id": "", "skip_slack_parsing": False,
-            "attachments": None, "extra_responses": None}
-
-
-@router.post("/commands/execute")
-async def execute_command(request: Request) -> dict[str, Any]:
-    actor = await require_actor(request)
-    conns = _conns(request)
-    body = await json_object(request)
-    command, channel_id = body.get("command"), body.get("channel_id")
-    if not isinstance(command, str) or not command.startswith("/") or len(command) > 4096:
-        raise AppError("api.command.execute_command.format.app_error",
-                       "Command trigger word is missing the leading slash character", 400)
-    if not isinstance(channel_id, str):
-        raise AppError("api.context.invalid_param.app_error", "Invalid channel_id parameter.", 400)
-    async with conns.d.db.read() as conn:
-        await access_channel(conns.d, conn, actor, channel_id, "use_slash_commands")
-    trigger, _, args = command[1:].partition(" ")
-    if trigger != connected.TRIGGER:
-        raise AppError("api.command.execute_command.not_found.app_error",
-                       f"Command with a trigger of '{trigger[:64]}' not found.", 404)
-    return _command_response(await connected.secure_connection(conns, actor, args), channel_id)
