@@ -60,7 +60,7 @@ async def test_everything_syncs_both_ways(cluster: Cluster) -> None:
     """Posts, edits, deletes, pins, thread replies and reactions (add, remove, re-add), written on both sides."""
     from tests.testlib.cluster import Node
 
-    a, b, rid, ch = await _pair(cluster)
+    a, b, _rid, ch = await _pair(cluster)
     assert isinstance(a, Node) and isinstance(b, Node)
     ann = await person(a, channel_id=ch)
     bob = await person(b, channel_id=ch)

@@ -23,6 +23,7 @@ TOPIC_UNSHARE = "sharedchannel_unshare"
 TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
 
 NOT_SHARED_TEXT = "channel is no longer shared"
+NOT_ENABLED_TEXT = "Shared channels are not enabled"
 UNSHARE_MESSAGE = "This channel is no longer shared."
 MAX_ITEMS_PER_MSG = 1000
 

@@ -30,7 +30,14 @@ from isthmus.domain.snapshot import channel_snapshot
 from isthmus.domain.synced import ItemRefused, do_upsert_post_from_remote, do_upsert_reaction_from_remote
 from isthmus.domain.users import list_users_by_ids
 from isthmus.federation.outbound import Outbound
-from isthmus.federation.sync.messages import SyncMsg, SyncResponse, bad_payload, not_shared_error, parse_sync_msg
+from isthmus.federation.sync.messages import (
+    NOT_ENABLED_TEXT,
+    SyncMsg,
+    SyncResponse,
+    bad_payload,
+    not_shared_error,
+    parse_sync_msg,
+)
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
@@ -41,7 +48,7 @@ log = logging.getLogger(__name__)
 
 def _disabled() -> AppError:
     # FAIL (not an unknown-topic OK) so the sender keeps its cursor and retries once we are enabled.
-    return AppError("api.shared_channel.service_not_enabled.app_error", "Shared channels are not enabled here.", 501)
+    return AppError("api.shared_channel.service_not_enabled.app_error", f"{NOT_ENABLED_TEXT} here.", 501)
 
 
 class Receiver:

@@ -29,6 +29,7 @@ from isthmus.domain.synced import do_archive_channel_from_remote, post_system_me
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
+    NOT_ENABLED_TEXT,
     TOPIC_INVITE,
     TOPIC_UNSHARE,
     UNSHARE_MESSAGE,
@@ -147,6 +148,9 @@ class ShareService:
             log.info("channel %s shared with %s (%s)", channel_id, rc.name, rc.remote_id)
             self.outbound.poke(rc.remote_id)
             return
+        if NOT_ENABLED_TEXT in response.err:
+            # Shared channels are switched off over there: keep the invite pending, the queue retries.
+            raise TransportError(f"{rc.remote_id} has shared channels disabled", status=200)
         # The peer refused (a name clash, a channel it already has …): retrying cannot help. Withdraw the
         # invite and tell whoever invited.
         log.warning("secure connection %s refused the invite to channel %s: %s", rc.remote_id, channel_id,
