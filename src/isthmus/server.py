@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from isthmus.commands.builtin import build_registry
+from isthmus.commands.share_channel import share_channel_command
 from isthmus.config import ConfigStore
 from isthmus.core.clock import Clock, SystemClock
 from isthmus.core.events import EventBus
@@ -44,8 +45,9 @@ class Server:
         self.connections = Connections(self.domain, http_transport=http_transport)
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
         self.shared_channels = SharedChannels(self.domain, self.connections)
-        # Slash commands (built-ins and /secure-connection); more commands are registered on it.
-        self.commands = build_registry(self.domain, self.connections)
+        # Slash commands (built-ins, /secure-connection, /share-channel); more commands are registered on it.
+        self.commands = build_registry(self.domain, self.connections,
+                                       extra=[share_channel_command(self.shared_channels)])
         self.started = False
 
     @property

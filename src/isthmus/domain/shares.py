@@ -114,13 +114,12 @@ def authorize(d: Domain, actor: Actor) -> None:
 
 def not_home_error() -> AppError:
     return AppError("api.command_share.channel_invite_not_home.error",
-                    "Cannot invite a secure connection to a channel that is homed on another workspace "
-                    "(a shared channel can only be shared by its home server).", 400)
+                    "Cannot invite secure connection to a shared channel originating somewhere else.", 400)
 
 
 def no_remote_error(remote_id: str) -> AppError:
     return AppError("api.command_share.channel_remote_id_not_exists",
-                    "This channel is not shared with that secure connection.", 400, f"remote_id={remote_id}")
+                    f"Shared channel secure connection `{remote_id}` does not exist for this channel.", 400)
 
 
 def _not_shared_error(channel_id: str) -> AppError:
