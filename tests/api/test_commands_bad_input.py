@@ -16,7 +16,7 @@ from tests.testlib.live import LiveServer
 
 EXECUTE = "/api/v4/commands/execute"
 BUILTINS = {"away", "dnd", "echo", "header", "invite", "join", "kick", "leave", "me", "msg", "offline", "online",
-            "purpose", "remove", "secure-connection", "shrug"}
+            "purpose", "remove", "secure-connection", "share-channel", "shrug"}
 
 
 @pytest.fixture
@@ -157,7 +157,7 @@ def test_autocomplete_suggestions(user: Person, admin: Person, team: dict[str, A
 
 # --- /secure-connection ----------------------------------------------------------------------------
 
-def test_secure_connection_with_the_service_off(admin: Person, user: Person, team: dict[str, Any],
+def test_connected_commands_with_the_services_off(admin: Person, user: Person, team: dict[str, Any],
                                                 chan: dict[str, Any]) -> None:
     admin.driver.teams.add_team_member(team["id"], user_id=admin.id)
     admin.driver.channels.add_channel_member(chan["id"], user_id=admin.id)
@@ -165,6 +165,8 @@ def test_secure_connection_with_the_service_off(admin: Person, user: Person, tea
     assert resp["response_type"] == "ephemeral" and resp["text"] == "Secure Connection Service not enabled."
     resp = user.driver.commands.execute_command(channel_id=chan["id"], command="/secure-connection status")
     assert resp["text"] == "You require `manage_secure_connections` permission to manage secure connections."
+    resp = admin.driver.commands.execute_command(channel_id=chan["id"], command="/share-channel status")
+    assert resp["text"] == "Shared Channels Service is disabled."
 
 
 @pytest.fixture(scope="module")

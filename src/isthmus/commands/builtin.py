@@ -4,8 +4,8 @@ Message built-ins (``/me``, ``/shrug``, ``/echo``, ``/msg``) and status built-in
 ``/online``, ``/dnd``, ``/offline``) live here; channel built-ins in ``channel_cmds.py``; the
 connected-workspaces commands wrap ``connected.py``. Texts are Mattermost's English strings.
 
-Registration hook for more commands: build a ``registry.Command`` and ``registry.register`` it in
-``build_registry`` (``/share-channel`` goes next to ``/secure-connection`` once its module exists).
+More commands are ``registry.Command`` objects passed as ``extra`` to ``build_registry`` (the
+composition root adds ``/share-channel`` from ``share_channel.py`` that way).
 """
 
 from __future__ import annotations
