@@ -183,3 +183,32 @@ def login(base_url: str, login_id: str, password: str) -> str:
     r = httpx.post(f"{base_url}/api/v4/users/login", json={"login_id": login_id, "password": password}, timeout=30)
     r.raise_for_status()
     return r.headers["Token"]
+
+
+# -- process resources (benchmarks) ------------------------------------------------------------
+
+def process_usage(pid: int) -> dict[str, float]:
+    """Kernel figures of one live process: peak RSS (``VmHWM``), current RSS and CPU seconds (user+system).
+
+    Read straight from ``/proc`` (Linux only) so a benchmark needs no extra package; returns {} once the
+    process is gone. ``VmHWM`` is the high-water mark since exec, so it must be read before the process exits.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return {}
+    kib = {line.split(":")[0]: int(line.split()[1]) for line in status.splitlines()
+           if line.startswith(("VmHWM:", "VmRSS:"))}
+    # Fields after the ")" that ends the command name: utime and stime are fields 14 and 15 of stat(5).
+    rest = stat.rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {"vmhwm_mib": kib.get("VmHWM", 0) / 1024, "rss_mib": kib.get("VmRSS", 0) / 1024,
+            "cpu_s": (int(rest[11]) + int(rest[12])) / ticks}
+
+
+def server_usage(server: ServerProcess) -> dict[str, float]:
+    """:func:`process_usage` of a running :class:`ServerProcess` ({} when it is not running)."""
+    if server.proc is None or server.proc.poll() is not None:
+        return {}
+    return process_usage(server.proc.pid)
