@@ -17,7 +17,6 @@ Custom (outgoing-webhook) commands and plugins do not exist here; ``custom_only`
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -34,8 +33,6 @@ from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import dumps, post_json
 
 from .autocomplete import SYSTEM_ADMIN_ROLE, SYSTEM_USER_ROLE, Arg, AutocompleteData, ListItem, Walker
-
-log = logging.getLogger(__name__)
 
 ACTION_KEY = "-action"  # prefixed with a hyphen so it cannot collide with an argument named "action"
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
