@@ -217,6 +217,43 @@ def config_set(key: str = typer.Argument(..., help="Section.Key"), value: str = 
     typer.echo(f"{key} = {value}")
 
 
+@app.command()
+def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared channel."),
+           as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+           config: Path | None = ConfigOpt) -> None:
+    """Compare a shared channel here with every connected server that shares it (exit 1 on any difference).
+
+    Reads this server's database directly and asks each peer for its snapshot over the server-to-server
+    API; nothing is changed anywhere. No background work is started, so it is safe next to a running server.
+    """
+    from isthmus.federation.sync.verify import verify_channel
+
+    async def main() -> dict[str, Any]:
+        server = Server(load_config(config))
+        try:
+            return await verify_channel(server.domain, server.connections.client, None, channel)
+        finally:
+            await server.connections.client.aclose()
+            await server.db.dispose()
+
+    try:
+        report = asyncio.run(main())
+    except AppError as err:
+        typer.echo(f"error: {err.message} ({err.id})", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(f"channel {report['channel_id']} ({'home' if report['home'] else 'shared with us'})")
+        for item in report["remotes"]:
+            typer.echo(f"  {item['name']} ({item['remote_id']}): {item['status']}"
+                       + (f" - {item['error']}" if item.get("error") else ""))
+            for line in item["differences"]:
+                typer.echo(f"    {line}")
+    if any(item["status"] != "ok" for item in report["remotes"]):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

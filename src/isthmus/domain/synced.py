@@ -69,7 +69,10 @@ async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: 
     ok = [r["id"] for r in rows if r["channel_id"] == channel_id and r["creator_id"] == user_id
           and not r["delete_at"] and r["post_id"] in ("", post_id)]
     if ok:
-        await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
+        try:
+            await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
+        except AppError:
+            pass  # pre-filtered above; never refuse the post half-way through its writes
 
 
 async def _mention_ids(tx: Tx, channel_id: str, message: str, sender_id: str, is_root: bool, now: int) -> list[str]:
@@ -179,61 +182,73 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
 
 async def do_upsert_post_from_remote(d: Domain, origin: str, channel_id: str, p: dict[str, Any],
                                      message: str) -> str:
-    """Create, update or delete one synced post. ``message`` is already mention-transformed."""
+    """One synced post in its own transaction (see :func:`upsert_post`)."""
+    async with transaction(d) as tx:
+        return await upsert_post(d, tx, origin, await get_channel_row(tx.conn, channel_id), p, message)
+
+
+async def upsert_post(d: Domain, tx: Tx, origin: str, channel: Channel, p: dict[str, Any], message: str) -> str:
+    """Create, update or delete one synced post inside the caller's transaction. ``message`` is already
+    mention-transformed. Every refusal (:class:`ItemRefused`, AppError) is raised before anything is written,
+    so a caller applying a whole sync message in one transaction can skip the item and go on."""
     if not is_valid_id(p.get("id")):
         raise ItemRefused("invalid post id")
-    if p.get("channel_id") != channel_id:
+    if p.get("channel_id") != channel.id:
         raise ItemRefused("post is not in the synced channel")
     if len(message) > MESSAGE_MAX_RUNES:
         raise ItemRefused("message too long")
-    async with transaction(d) as tx:
-        channel = await get_channel_row(tx.conn, channel_id)
-        stored = await repo.select_post(tx.conn, p["id"], for_update=True)
-        if stored is None:
-            return await _create(d, tx, channel, origin, p, message)
-        if stored["channel_id"] != channel_id:
-            raise ItemRefused("post id belongs to another channel")
-        return await _update(d, tx, channel, origin, Post(**stored), p, message)
+    stored = await repo.select_post(tx.conn, p["id"], for_update=True)
+    if stored is None:
+        return await _create(d, tx, channel, origin, p, message)
+    if stored["channel_id"] != channel.id:
+        raise ItemRefused("post id belongs to another channel")
+    return await _update(d, tx, channel, origin, Post(**stored), p, message)
 
 
 async def do_upsert_reaction_from_remote(d: Domain, origin: str, channel_id: str, r: dict[str, Any]) -> str:
-    """Add, revive or remove one synced reaction (its owner's ``update_at`` orders the changes)."""
+    """One synced reaction in its own transaction (see :func:`upsert_reaction`)."""
+    async with transaction(d) as tx:
+        return await upsert_reaction(d, tx, origin, await get_channel_row(tx.conn, channel_id), r)
+
+
+async def upsert_reaction(d: Domain, tx: Tx, origin: str, channel: Channel, r: dict[str, Any]) -> str:
+    """Add, revive or remove one synced reaction (its owner's ``update_at`` orders the changes). Refusals are
+    raised before anything is written, as in :func:`upsert_post`."""
+    channel_id = channel.id
     post_id, emoji = r.get("post_id"), r.get("emoji_name")
     if not is_valid_id(post_id) or not isinstance(emoji, str) or not EMOJI_NAME_RE.fullmatch(emoji):
         raise ItemRefused("invalid reaction")
     assert isinstance(post_id, str)
-    async with transaction(d) as tx:
-        user = await owned_user(tx, r.get("user_id"), origin)
-        post = await repo.select_post(tx.conn, post_id, for_update=True)
-        if post is None or post["channel_id"] != channel_id:
-            raise ItemRefused("reaction to a post outside the synced channel")
-        channel = await get_channel_row(tx.conn, channel_id)
-        existing = await reactions_repo.select_reaction(tx.conn, user.id, post_id, emoji)
-        now = d.now()
-        update_at = _int(r.get("update_at")) or _int(r.get("create_at")) or now
-        delete_at = _int(r.get("delete_at"))
-        if existing is None:
-            row: dict[str, Any] = {"user_id": user.id, "post_id": post_id, "emoji_name": emoji,
-                                   "create_at": _int(r.get("create_at")) or now, "update_at": update_at,
-                                   "delete_at": delete_at, "remote_id": origin, "channel_id": channel_id}
-            await reactions_repo.insert_reaction(tx.conn, row)
-            if delete_at:
-                return UNCHANGED  # a reaction we never saw live: remember it as removed, nothing to show
-            kind, outcome = "reaction_added", CREATED
-        else:
-            if update_at <= existing["update_at"]:
-                return UNCHANGED  # older than (or the same as) what we have: a replay
-            values = {"update_at": update_at, "delete_at": delete_at, "remote_id": origin}
-            await reactions_repo.update_reaction(tx.conn, user.id, post_id, emoji, values)
-            if bool(delete_at) == bool(existing["delete_at"]):
-                return UNCHANGED  # newer but the same state: nothing to show or relay
-            row = {**existing, **values}
-            kind, outcome = ("reaction_removed", DELETED) if delete_at else ("reaction_added", UPDATED)
-        await reactions_repo.refresh_post_has_reactions(tx.conn, post_id, max(now, post["update_at"] + 1))
-        tx.emit(Event(kind, {"reaction": dumps(reaction_json(Reaction(**row)))}, channel_id=channel_id,
-                      team_id=channel.team_id, origin=origin))
-        await record_change(tx, channel, "reaction", post_id, origin, now=now)
-        return outcome
+    user = await owned_user(tx, r.get("user_id"), origin)
+    post = await repo.select_post(tx.conn, post_id, for_update=True)
+    if post is None or post["channel_id"] != channel_id:
+        raise ItemRefused("reaction to a post outside the synced channel")
+    existing = await reactions_repo.select_reaction(tx.conn, user.id, post_id, emoji)
+    now = d.now()
+    update_at = _int(r.get("update_at")) or _int(r.get("create_at")) or now
+    delete_at = _int(r.get("delete_at"))
+    if existing is None:
+        row: dict[str, Any] = {"user_id": user.id, "post_id": post_id, "emoji_name": emoji,
+                               "create_at": _int(r.get("create_at")) or now, "update_at": update_at,
+                               "delete_at": delete_at, "remote_id": origin, "channel_id": channel_id}
+        await reactions_repo.insert_reaction(tx.conn, row)
+        if delete_at:
+            return UNCHANGED  # a reaction we never saw live: remember it as removed, nothing to show
+        kind, outcome = "reaction_added", CREATED
+    else:
+        if update_at <= existing["update_at"]:
+            return UNCHANGED  # older than (or the same as) what we have: a replay
+        values = {"update_at": update_at, "delete_at": delete_at, "remote_id": origin}
+        await reactions_repo.update_reaction(tx.conn, user.id, post_id, emoji, values)
+        if bool(delete_at) == bool(existing["delete_at"]):
+            return UNCHANGED  # newer but the same state: nothing to show or relay
+        row = {**existing, **values}
+        kind, outcome = ("reaction_removed", DELETED) if delete_at else ("reaction_added", UPDATED)
+    await reactions_repo.refresh_post_has_reactions(tx.conn, post_id, max(now, post["update_at"] + 1))
+    tx.emit(Event(kind, {"reaction": dumps(reaction_json(Reaction(**row)))}, channel_id=channel_id,
+                  team_id=channel.team_id, origin=origin))
+    await record_change(tx, channel, "reaction", post_id, origin, now=now)
+    return outcome
 
 
 async def post_system_message(d: Domain, tx: Tx, channel: Channel, user_id: str, message: str,

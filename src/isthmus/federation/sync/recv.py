@@ -23,12 +23,12 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import shares
 from isthmus.domain.access import get_channel_row, get_team_row
-from isthmus.domain.context import Domain, transaction
+from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.models import Channel
 from isthmus.domain.remote_users import Peer, UserSyncError, ensure_channel_member, upsert_remote_user
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.snapshot import channel_snapshot
-from isthmus.domain.synced import ItemRefused, do_upsert_post_from_remote, do_upsert_reaction_from_remote
-from isthmus.domain.users import list_users_by_ids
+from isthmus.domain.synced import ItemRefused, upsert_post, upsert_reaction
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
@@ -42,6 +42,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
 from isthmus.federation.wire import Msg
+from isthmus.store.repo import users as users_repo
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +115,28 @@ class Receiver:
         if share is None or row is None or row.delete_at or not row.is_invite_confirmed:
             raise not_shared_error(sm.channel_id)
         peer = Peer(rc.remote_id, rc.name)
-        await self._users(peer, sm, response)
         refuse_content = share.home and share.readonly
-        await self._posts(rc, sm, response, refuse_content)
-        await self._reactions(rc, sm, response, refuse_content)
+        # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
+        # is raised before its item writes anything, so a refused item is skipped without a rollback; any
+        # other error rolls the whole message back and the sender retries it.
+        async with transaction(self.d) as tx:
+            channel = await get_channel_row(tx.conn, sm.channel_id)
+            await self._users(tx, channel, peer, sm, response)
+            if sm.posts:  # after the users: mentions of users created by this very message resolve too
+                rewrite = await self._message_rewriter(tx, channel, rc, sm)
+                await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
+            await self._reactions(tx, channel, rc, sm, response, refuse_content)
         return response.to_obj()
 
-    async def _users(self, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:
+    async def _users(self, tx: Tx, channel: Channel, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:
         for user_id, incoming in sm.users.items():
             if incoming.get("id") != user_id:
                 response.user_errors.append(user_id)
                 continue
             try:
-                async with transaction(self.d) as tx:
-                    channel = await get_channel_row(tx.conn, sm.channel_id)
-                    user = await upsert_remote_user(self.d, tx, peer, incoming)
-                    if not channel.delete_at and not user.delete_at:
-                        await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
+                user = await upsert_remote_user(self.d, tx, peer, incoming)
+                if not channel.delete_at and not user.delete_at:
+                    await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
             except (UserSyncError, AppError) as err:
@@ -138,12 +144,11 @@ class Receiver:
                 response.user_errors.append(user_id)
                 self.metrics.items_refused.labels(peer.remote_id, "user").inc()
 
-    async def _message_rewriter(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
-        known = {u.id: (u.username, u.remote_id is not None)
-                 for u in await list_users_by_ids(self.d, list(sm.mention_transforms.values()))}
-        async with self.d.db.read() as conn:
-            channel = await get_channel_row(conn, sm.channel_id)
-            team_name = (await get_team_row(conn, channel.team_id)).name if channel.team_id else ""
+    async def _message_rewriter(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg) -> Any:
+        ids = list(sm.mention_transforms.values())
+        known = {r["id"]: (r["username"], r["remote_id"] is not None)
+                 for r in await users_repo.select_users_by_ids(tx.conn, ids)}
+        team_name = (await get_team_row(tx.conn, channel.team_id)).name if channel.team_id else ""
         site_url = str(self.d.config.ServiceSettings.SiteURL or "")
 
         def rewrite(message: str) -> str:
@@ -153,33 +158,33 @@ class Receiver:
 
         return rewrite
 
-    async def _posts(self, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse, refuse: bool) -> None:
-        if not sm.posts:
-            return
-        rewrite = await self._message_rewriter(rc, sm)
+    async def _posts(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse,
+                     refuse: bool, rewrite: Any) -> None:
         for p in sm.posts:
             post_id = str(p.get("id")) if isinstance(p.get("id"), str) else ""
             message = str(p.get("message")) if isinstance(p.get("message"), str) else ""
             try:
                 if refuse:
                     raise ItemRefused("read-only channel: remotes may not post")
-                outcome = await do_upsert_post_from_remote(self.d, rc.remote_id, sm.channel_id, p, rewrite(message))
+                outcome = await upsert_post(self.d, tx, rc.remote_id, channel, p, rewrite(message))
                 self.metrics.items_received.labels(rc.remote_id, "post").inc()
-                response.posts_last_update_at = max(response.posts_last_update_at, int(p.get("update_at") or 0)
-                                                    if isinstance(p.get("update_at"), int) else 0)
+                update_at = p.get("update_at")
+                if isinstance(update_at, int) and not isinstance(update_at, bool):
+                    response.posts_last_update_at = max(response.posts_last_update_at, update_at)
                 log.debug("remote %s: post %s %s", rc.remote_id, post_id, outcome)
             except (ItemRefused, AppError) as err:
                 log.info("remote %s: post %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.post_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "post").inc()
 
-    async def _reactions(self, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse, refuse: bool) -> None:
+    async def _reactions(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse,
+                         refuse: bool) -> None:
         for r in sm.reactions:
             post_id = str(r.get("post_id")) if isinstance(r.get("post_id"), str) else ""
             try:
                 if refuse:
                     raise ItemRefused("read-only channel: remotes may not react")
-                await do_upsert_reaction_from_remote(self.d, rc.remote_id, sm.channel_id, r)
+                await upsert_reaction(self.d, tx, rc.remote_id, channel, r)
                 self.metrics.items_received.labels(rc.remote_id, "reaction").inc()
             except (ItemRefused, AppError) as err:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
