@@ -17,8 +17,8 @@ ISTHMUS = VENV_BIN / "isthmus"
 
 
 def clean_env() -> dict[str, str]:
-    """The caller's environment without MM_* overrides, so only what a test sets applies."""
-    return {k: v for k, v in os.environ.items() if not k.upper().startswith("MM_")}
+    """The caller's environment without MM_* overrides or ISTHMUS_CONFIG, so only what a test sets applies."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("MM_") and k != "ISTHMUS_CONFIG"}
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
