@@ -362,3 +362,13 @@ async def infos_for_posts(conn: AsyncConnection, post_ids: list[str]) -> dict[st
 async def delete_for_post(tx: Tx, post_id: str, now: int) -> int:
     """Soft-delete a deleted post's files so they can no longer be downloaded."""
     return await repo.delete_file_infos_for_post(tx.conn, post_id, now)
+
+
+async def delete_for_posts(tx: Tx, post_ids: list[str], now: int) -> int:
+    """``delete_for_post`` for many posts in one statement (the replies deleted with their root)."""
+    return await repo.delete_file_infos(tx.conn, post_ids, now)
+
+
+async def delete_from_post(tx: Tx, post_id: str, file_ids: list[str], now: int) -> int:
+    """Soft-delete the files an edit removed from ``post_id`` (Mattermost's DeleteForPostByIds)."""
+    return await repo.delete_file_infos(tx.conn, [post_id], now, file_ids)

@@ -153,8 +153,9 @@ class Post:
     last_reply_at: int
     participants: list[str]
     remote_id: str | None
-    # Filled on read for the API (metadata.reactions / metadata.files); not a column.
+    # Filled on read for the API (metadata.reactions / metadata.files); not columns.
     reactions: list[Reaction] = field(default_factory=list)
+    files: list[FileInfo] = field(default_factory=list)
 
 
 @dataclass(slots=True)

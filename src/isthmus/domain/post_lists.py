@@ -5,7 +5,7 @@ listed replies (so a client can render "commented on ...") without listing them 
 Cursors follow Mattermost's ``AddCursorIdsForPostList``: ``next_post_id`` / ``prev_post_id`` name the
 first post beyond each end of the list ("" at the end of the channel), except that a ``before`` /
 ``after`` anchor is echoed back on page 0 and a short page means there is nothing further that way.
-Reactions for every post of a list are loaded with one query.
+Reactions and files for every post of a list are loaded with one query each.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from isthmus.core.ids import is_valid_id
 from isthmus.domain.access import access_channel, channel_member_of
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor, Post
-from isthmus.domain.posts import attach_reactions, bad_post_id, post_not_found
+from isthmus.domain.posts import attach_metadata, bad_post_id, post_not_found
 from isthmus.domain.roles import has_system_permission
 from isthmus.store.repo import posts as repo
 
@@ -36,12 +36,12 @@ class PostPage:
 
 
 async def _finish(conn: AsyncConnection, listed: list[Post], *, with_roots: bool = True) -> list[Post]:
-    """Listed posts plus missing live thread roots, reactions attached."""
+    """Listed posts plus missing live thread roots, reactions and files attached."""
     have = {p.id for p in listed}
     missing = list(dict.fromkeys(p.root_id for p in listed if p.root_id and p.root_id not in have))
     roots = [Post(**r) for r in await repo.select_posts_by_ids(conn, missing)] if with_roots and missing else []
     everything = listed + roots
-    await attach_reactions(conn, everything)
+    await attach_metadata(conn, everything)
     return everything
 
 
@@ -134,7 +134,7 @@ async def get_thread(d: Domain, actor: Actor, post_id: str, *, per_page: int = 0
         replies = [Post(**r) for r in (rows[:per_page] if per_page else rows)]
         order = [root.id] + [p.id for p in replies] if ascending else [p.id for p in replies] + [root.id]
         everything = [root, *replies]
-        await attach_reactions(conn, everything)
+        await attach_metadata(conn, everything)
     return PostPage(order, everything, has_next=has_next)
 
 
@@ -148,7 +148,7 @@ async def list_posts_by_ids(d: Domain, actor: Actor, ids: list[str]) -> list[Pos
         rows = await repo.select_posts_by_ids(conn, list(dict.fromkeys(ids)))
         readable = await readable_channels(d, conn, actor, {r["channel_id"] for r in rows})
         posts = [Post(**r) for r in rows if r["channel_id"] in readable]
-        await attach_reactions(conn, posts)
+        await attach_metadata(conn, posts)
     return posts
 
 

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files
+from isthmus.domain import files, post_files
 from isthmus.domain.access import access_channel
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
-from isthmus.domain.models import Actor, Channel, Post, Reaction
+from isthmus.domain.models import Actor, Channel, FileInfo, Post, Reaction
 from isthmus.domain.roles import has_system_permission, permissions_of
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
@@ -166,6 +166,12 @@ async def attach_reactions(conn: AsyncConnection, posts: list[Post]) -> None:
         p.reactions = by_post.get(p.id, [])
 
 
+async def attach_metadata(conn: AsyncConnection, posts: list[Post]) -> None:
+    """``metadata.reactions`` and ``metadata.files``: one query each, none for posts without either."""
+    await attach_reactions(conn, posts)
+    await post_files.load_files(conn, posts)
+
+
 def _readable(channel: Channel, perms: frozenset[str], is_member: bool) -> bool:
     # Same rule as access.can_read_channel, applied to the row select_post_context already loaded.
     if "read_channel" in perms and (is_member or "manage_system" in perms):
@@ -255,8 +261,9 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
         "last_reply_at": 0, "participants": [], "remote_id": origin,
     }
     await repo.insert_post(conn, row)
+    infos: list[FileInfo] = []
     if row["file_ids"]:  # refuses files of other channels/users or already attached (400)
-        await files.attach_to_post(tx, row["id"], channel_id, actor.user_id, row["file_ids"])
+        infos = await files.attach_to_post(tx, row["id"], channel_id, actor.user_id, row["file_ids"])
     await repo.update_channel_for_post(conn, channel_id, create_at, root is None)
     if is_member and origin is None:
         await repo.update_member_viewed(conn, channel_id, actor.user_id, create_at)
@@ -264,7 +271,8 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
         await add_reply_to_summary(conn, root, actor.user_id, create_at)
     mentions = await _mentions(conn, channel_id, fields["message"], actor.user_id, root is None, create_at)
     await record_change(tx, channel, "post", row["id"], origin, actor=actor, now=now)  # last: holds the share lock
-    return Post(**row), channel, username, mentions
+    post = Post(**row, files=post_files.ordered(infos))  # metadata.files from the attach: no extra query
+    return post, channel, username, mentions
 
 
 async def _thread_root(conn: AsyncConnection, root_id: str, channel_id: str) -> Post:
@@ -309,7 +317,7 @@ async def _save_edit(d: Domain, tx: Tx, post: Post, channel: Channel, values: di
     await repo.update_post(tx.conn, post.id, values)
     for key, value in values.items():
         setattr(post, key, value)
-    await attach_reactions(tx.conn, [post])
+    await attach_metadata(tx.conn, [post])
     tx.emit(Event("post_edited", {"post": dumps(post_json(post))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
     # A pin travels apart from an edit, so a peer applies only what changed (concurrent pin + edit both survive).
@@ -336,6 +344,7 @@ async def do_update_post(d: Domain, actor: Actor, post_id: str, body: dict[str, 
         if "message" in changes and changes["message"] != post.message:
             values.update(message=changes["message"], hashtags=parse_hashtags(changes["message"]), edit_at=now)
         if "file_ids" in changes and changes["file_ids"] != post.file_ids:
+            await post_files.change_files(tx, actor.user_id, post, changes["file_ids"], now)
             values.update(file_ids=changes["file_ids"], edit_at=now)
         if "is_pinned" in changes:
             values["is_pinned"] = changes["is_pinned"]
@@ -370,10 +379,12 @@ async def do_delete_post(d: Domain, actor: Actor, post_id: str, origin: str | No
         now = max(d.now(), post.update_at + 1)
         await repo.update_post(tx.conn, post.id, {"delete_at": now, "update_at": now})
         post.delete_at = post.update_at = now
+        reply_ids: list[str] = []
         if post.root_id:
             await recompute_summary(tx.conn, post.root_id, now)
         else:
-            await repo.soft_delete_replies(tx.conn, post.id, now)
+            reply_ids = await repo.soft_delete_replies(tx.conn, post.id, now)
+        await post_files.delete_with_posts(tx, post, reply_ids, now)  # no longer downloadable once committed
         tx.emit(Event("post_deleted", {"post": dumps(post_json(post))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         await record_change(tx, channel, "post", post.id, origin, now=now)
@@ -393,7 +404,7 @@ async def get_post(d: Domain, actor: Actor, post_id: str, *, include_deleted: bo
             raise post_not_found(post_id)
         await access_channel(d, conn, actor, row["channel_id"])
         post = Post(**row)
-        await attach_reactions(conn, [post])
+        await attach_metadata(conn, [post])
     return post
 
 

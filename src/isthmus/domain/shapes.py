@@ -106,9 +106,12 @@ def reaction_json(r: Reaction) -> dict[str, Any]:
 
 
 def post_json(p: Post, *, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``files`` overrides ``p.files`` (the infos a read or write loaded) for ``metadata.files``."""
     metadata: dict[str, Any] = {}
     if p.reactions:
         metadata["reactions"] = [reaction_json(r) for r in p.reactions]
+    if files is None:
+        files = [file_info_json(f) for f in p.files]
     if files:
         metadata["files"] = files
     out: dict[str, Any] = {

@@ -55,6 +55,18 @@ async def delete_file_infos_for_post(conn: AsyncConnection, post_id: str, now: i
     return res.rowcount
 
 
+async def delete_file_infos(conn: AsyncConnection, post_ids: list[str], now: int,
+                            file_ids: list[str] | None = None) -> int:
+    """Soft-delete the live files of ``post_ids`` (only those among ``file_ids`` when given)."""
+    if not post_ids or file_ids == []:
+        return 0
+    cond = and_(file_infos.c.post_id.in_(post_ids), file_infos.c.delete_at == 0)
+    if file_ids is not None:
+        cond = and_(cond, file_infos.c.id.in_(file_ids))
+    res = await conn.execute(update(file_infos).where(cond).values(delete_at=now, update_at=now))
+    return res.rowcount
+
+
 async def select_post_brief(conn: AsyncConnection, post_id: str) -> dict[str, Any] | None:
     """The few post columns file reads need to check access (channel and deletion)."""
     q = select(posts.c.id, posts.c.channel_id, posts.c.delete_at).where(posts.c.id == post_id)
