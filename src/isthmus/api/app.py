@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from isthmus import SERVER_VERSION
 from isthmus.api import errors
-from isthmus.api.routes import ROUTERS, sharedchannels
+from isthmus.api.routes import ROUTERS, sharedchannels, webapp
 from isthmus.core.errors import AppError
 from isthmus.core.ids import new_id
 from isthmus.server import Server
@@ -135,6 +135,7 @@ def create_app(server: Server) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v4")
     app.include_router(sharedchannels.metrics_router)  # GET /metrics (Prometheus), outside /api/v4
+    webapp.install(app)  # the web client at / (last: it takes every non-API GET)
     def max_body() -> int:
         # Uploads are the largest legitimate bodies; JSON bodies are capped again in params.json_body.
         return max(server.config_store.config.FileSettings.MaxFileSize + (1 << 20), 1 << 20)
