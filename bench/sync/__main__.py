@@ -52,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="admin URL of a PostgreSQL server; every server gets a fresh database there")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for every isthmus serve (e.g. ISTHMUS_SYNC_BACKOFF_BASE_MS=100)")
+    p.add_argument("--profile", default="", metavar="PHASES",
+                   help="sample every server with py-spy during these phases (raw collapsed stacks in the workdir)")
+    p.add_argument("--py-spy", default=os.environ.get("PY_SPY", "py-spy"), help="py-spy executable")
+    p.add_argument("--cprofile", action="store_true",
+                   help="run every server under cProfile (cprofile-<server>#<n>.out in its data dir; implies --keep)")
     p.add_argument("--no-synapse", action="store_true", help="skip the peer (table shows Isthmus only)")
     p.add_argument("--synapse-quick", action="store_true", help="run the peer with --quick")
     p.add_argument("--synapse-results", type=Path, default=None,
@@ -95,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(workdir=workdir, postgres_url=args.postgres, latency_msgs=args.latency_msgs,
                    throughput_msgs=args.throughput_msgs, senders=args.senders, catchup_msgs=args.catchup_msgs,
                    backlog_msgs=args.backlog, relay_msgs=args.relay_msgs, warmup=args.warmup,
-                   phase_timeout=args.phase_timeout, phases=tuple(args.phases.split(",")), env=env)
+                   phase_timeout=args.phase_timeout, phases=tuple(args.phases.split(",")), env=env,
+                   profile=tuple(p for p in args.profile.split(",") if p), py_spy=args.py_spy,
+                   cprofile=args.cprofile)
     load = [round(os.getloadavg()[0], 2)]
     print(f"== Isthmus: servers under {workdir} ({'postgres' if args.postgres else 'sqlite'})", flush=True)
     bench = SyncBench(opts)
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {args.out}")
-    if failed is None and not args.keep:
+    if failed is None and not args.keep and not opts.profile and not opts.cprofile:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
 

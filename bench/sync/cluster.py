@@ -14,6 +14,7 @@ Clients are aiohttp sessions (cheap per request, so the two shared CPUs go to th
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,14 @@ class Node:
     """One ``isthmus serve`` process plus an admin session on it."""
 
     def __init__(self, name: str, data_dir: Path, *, postgres_url: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, cprofile: bool = False) -> None:
         self.name = name
-        self.server = ServerProcess(data_dir, env={**SHARE_ENV, **(env or {})}, postgres_url=postgres_url)
+        # --cprofile: the whole process under cProfile (exact call counts; written when SIGTERM ends it).
+        self.cprofile_out = data_dir / "cprofile.out" if cprofile else None
+        command = [sys.executable, "-m", "cProfile", "-o", str(self.cprofile_out), "-m", "isthmus", "serve"] \
+            if cprofile else None
+        self.server = ServerProcess(data_dir, env={**SHARE_ENV, **(env or {})}, postgres_url=postgres_url,
+                                    command=command)
         self.url = self.server.url
         self.token = ""
         self.user_id = ""
@@ -83,6 +89,8 @@ class Node:
         code = self.server.stop(timeout=60)
         if code != 0:
             raise BenchError(f"{self.name} exited with {code}:\n{self.server.log()[-3000:]}")
+        if self.cprofile_out is not None and self.cprofile_out.exists():
+            self.cprofile_out.rename(self.cprofile_out.with_name(f"cprofile-{self.label}.out"))
 
     def cpu_s(self) -> float:
         return server_usage(self.server).get("cpu_s", 0.0)

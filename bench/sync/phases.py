@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import statistics
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,14 +57,17 @@ class Options:
     phase_timeout: float = 600.0
     phases: tuple[str, ...] = ("latency", "throughput", "catchup", "relay")
     env: dict[str, str] = field(default_factory=dict)
+    profile: tuple[str, ...] = ()  # phases to sample with py-spy (every running server)
+    py_spy: str = "py-spy"
+    cprofile: bool = False  # run every server under cProfile (slower; for call counts)
 
 
 class SyncBench:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.run_id = secrets.token_hex(3)
-        self.a, self.b, self.c = (Node(name, opts.workdir / name, postgres_url=opts.postgres_url, env=opts.env)
-                                  for name in ("A", "B", "C"))
+        self.a, self.b, self.c = (Node(name, opts.workdir / name, postgres_url=opts.postgres_url, env=opts.env,
+                                       cprofile=opts.cprofile) for name in ("A", "B", "C"))
         self.senders: list[Sender] = []
         self.rid_ab = ""
         self.main_ch = ""
@@ -272,20 +277,42 @@ class SyncBench:
 
     # -- the whole run ------------------------------------------------------------------------
 
+    async def profiled(self, phase: str, work: Any) -> None:
+        """Run ``work`` (a coroutine); under py-spy on every running server if ``phase`` is in --profile."""
+        if phase not in self.opts.profile:
+            await work
+            return
+        spies = []
+        for node in (self.a, self.b, self.c):
+            if node.server.proc is not None and node.server.returncode is None:
+                out = self.opts.workdir / f"profile-{phase}-{node.name}.txt"
+                cmd = [self.opts.py_spy, "record", "--pid", str(node.server.proc.pid), "--format", "raw",
+                       "--rate", "250", "--output", str(out)]
+                spies.append((out, subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (no wait)
+                                                    stderr=subprocess.DEVNULL)))
+        await asyncio.sleep(1)  # py-spy attaches
+        try:
+            await work
+        finally:
+            for _out, spy in spies:
+                spy.send_signal(signal.SIGINT)
+                await asyncio.to_thread(spy.wait, 60)
+            self.results.setdefault("profiles", {})[phase] = [str(o) for o, _ in spies]
+
     async def run(self) -> dict[str, Any]:
         t_start = time.monotonic()
         try:
             await self.setup()
             if "latency" in self.opts.phases:
-                await self.phase_latency()
+                await self.profiled("latency", self.phase_latency())
             if "throughput" in self.opts.phases:
-                await self.phase_throughput()
+                await self.profiled("throughput", self.phase_throughput())
             if "catchup" in self.opts.phases:
-                await self.phase_catchup(self.opts.catchup_msgs, "catchup")
+                await self.profiled("catchup", self.phase_catchup(self.opts.catchup_msgs, "catchup"))
             if self.opts.backlog_msgs:
-                await self.phase_catchup(self.opts.backlog_msgs, "backlog")
+                await self.profiled("backlog", self.phase_catchup(self.opts.backlog_msgs, "backlog"))
             if "relay" in self.opts.phases:
-                await self.phase_relay()
+                await self.profiled("relay", self.phase_relay())
         finally:
             if self.listener is not None:
                 await self.listener.stop()
