@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `bench.common` importable
     sys.path.insert(0, str(ROOT))
 
-from bench.common import ServerProcess  # noqa: E402
+from bench.common import ServerProcess, server_usage  # noqa: E402
 
 GOAL_P50_MS = 5.0
 
@@ -138,10 +138,11 @@ def git_commit() -> str:
 
 
 def print_table(results: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{'phase':<24}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'max ms':>9}{'posts/s':>10}")
+    print(f"\n{'phase':<24}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'mean ms':>9}{'max ms':>9}{'posts/s':>10}"
+          f"{'srv CPU ms/post':>17}")
     for name, r in results.items():
         print(f"{name:<24}{r['count']:>7}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-              f"{r['mean_ms']:>9.2f}{r['max_ms']:>9.1f}{r['posts_per_s']:>10.0f}")
+              f"{r['mean_ms']:>9.2f}{r['max_ms']:>9.1f}{r['posts_per_s']:>10.0f}{r['server_cpu_ms_per_post']:>17.2f}")
 
 
 def main() -> int:
@@ -166,12 +167,17 @@ def main() -> int:
         token, channel_id = setup_channel(srv.url)
         run_sequential(srv.url, token, channel_id, args.warmup, start=-args.warmup)
         profiler = start_profiler(args.profile, srv.proc.pid, tmp) if args.profile and srv.proc else None
+        cpu0 = server_usage(srv).get("cpu_s", 0.0)
         results["sequential"] = run_sequential(srv.url, token, channel_id, args.n)
+        # Server CPU per post barely depends on what else the machine runs, unlike latency.
+        results["sequential"]["server_cpu_ms_per_post"] = (server_usage(srv).get("cpu_s", 0.0) - cpu0) * 1000 / args.n
         if profiler is not None:
             profiler[0].send_signal(signal.SIGINT)
             profiler[0].wait(60)
             print(f"py-spy samples: {profiler[1]}")
-        results[f"concurrent x{args.clients}"] = run_concurrent(srv.url, token, channel_id, args.n, args.clients)
+        cpu0 = server_usage(srv).get("cpu_s", 0.0)
+        conc = results[f"concurrent x{args.clients}"] = run_concurrent(srv.url, token, channel_id, args.n, args.clients)
+        conc["server_cpu_ms_per_post"] = (server_usage(srv).get("cpu_s", 0.0) - cpu0) * 1000 / conc["count"]
         stored = count_posts(srv.url, token, channel_id)
     finally:
         code = srv.stop()
