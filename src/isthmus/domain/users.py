@@ -15,6 +15,7 @@ import bcrypt
 from isthmus.core.errors import AppError, forbidden, invalid
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
 from isthmus.domain.roles import has_system_permission
@@ -181,6 +182,55 @@ async def list_users(d: Domain, *, page: int, per_page: int, **filters: Any) -> 
     async with d.db.read() as conn:
         rows = await repo.select_users(conn, offset=page * per_page, limit=per_page, **filters)
     return [_to_user(r) for r in rows]
+
+
+# Listing filters that scope a user list to one team/channel, and what the caller needs there.
+_TEAM_SCOPES = ("in_team", "not_in_team")
+_CHANNEL_SCOPES = ("in_channel", "not_in_channel")
+
+
+async def check_list_scope(d: Domain, actor: Actor, filters: dict[str, Any]) -> None:
+    """403 unless the caller may view every team (view_team) and read every channel (read_channel)
+    the listing is scoped to, as Mattermost's getUsers/searchUsers/autocompleteUsers check.
+
+    Without this, ``in_channel=<private channel>`` would disclose its membership to anyone. An
+    unknown id answers 403 too (never 404), so the answer does not confirm whether a private
+    object exists; system admins hold every permission and simply get an empty list.
+    """
+    teams = [filters[k] for k in _TEAM_SCOPES if filters.get(k)]
+    channels = [filters[k] for k in _CHANNEL_SCOPES if filters.get(k)]
+    if not teams and not channels:
+        return
+    async with d.db.read() as conn:
+        try:
+            for team_id in teams:
+                await access_team(d, conn, actor, team_id, "view_team")
+            for channel_id in channels:
+                await access_channel(d, conn, actor, channel_id, "read_channel")
+        except AppError as err:
+            if err.status_code != 404:
+                raise
+            if not has_system_permission(d, actor, "manage_system"):
+                raise forbidden("read_channel" if err.id.startswith("app.channel") else "view_team") from None
+
+
+async def list_users_for(d: Domain, actor: Actor, *, page: int, per_page: int, **filters: Any) -> list[User]:
+    """``list_users`` on behalf of ``actor``: team/channel scopes are permission-checked first."""
+    await check_list_scope(d, actor, filters)
+    return await list_users(d, page=page, per_page=per_page, **filters)
+
+
+async def autocomplete_users(d: Domain, actor: Actor, *, term: str, limit: int, team_id: str = "",
+                             channel_id: str = "") -> tuple[list[User], list[User] | None]:
+    """Mattermost's autocomplete: with a channel, (members, team users outside it); else (matches, None)."""
+    filters: dict[str, Any] = {"term": term, "active": True}
+    scope = {"in_team": team_id, "in_channel": channel_id}
+    await check_list_scope(d, actor, scope)
+    if not channel_id:
+        return await list_users(d, page=0, per_page=limit, in_team=team_id, **filters), None
+    inside = await list_users(d, page=0, per_page=limit, in_channel=channel_id, **filters)
+    outside = await list_users(d, page=0, per_page=limit, not_in_channel=channel_id, in_team=team_id, **filters)
+    return inside, outside
 
 
 async def count_users(d: Domain) -> int:

@@ -94,7 +94,7 @@ async def get_users(request: Request) -> list[dict[str, Any]]:
     elif bool_param(request, "inactive"):
         filters["active"] = False
     filters["sort_by_username"] = q.get("sort", "") != "create_at"
-    found = await users.list_users(domain_of(request), page=page, per_page=per_page, **filters)
+    found = await users.list_users_for(domain_of(request), actor, page=page, per_page=per_page, **filters)
     return [user_json(u, actor) for u in found]
 
 
@@ -134,7 +134,7 @@ async def search_users(request: Request) -> list[dict[str, Any]]:
         filters["without_team"] = True
     if body.get("allow_inactive") is not True:
         filters["active"] = True
-    found = await users.list_users(domain_of(request), page=0, per_page=min(limit, 1000), **filters)
+    found = await users.list_users_for(domain_of(request), actor, page=0, per_page=min(limit, 1000), **filters)
     return [user_json(u, actor) for u in found]
 
 
@@ -143,22 +143,16 @@ async def autocomplete_users(request: Request) -> dict[str, Any]:
     actor = await require_actor(request)
     name = request.query_params.get("name", "")
     limit = int_param(request, "limit", 100, minimum=1, maximum=1000)
-    filters: dict[str, Any] = {"term": name.lstrip("@"), "active": True}
     channel_id = request.query_params.get("channel_id", "")
     team_id = request.query_params.get("team_id", "")
-    d = domain_of(request)
-    if channel_id:
-        valid_id(channel_id, "channel_id")
-        inside = await users.list_users(d, page=0, per_page=limit, in_channel=channel_id, **filters)
-        outside = await users.list_users(d, page=0, per_page=limit, not_in_channel=channel_id,
-                                         **({"in_team": valid_id(team_id, "team_id")} if team_id else {}),
-                                         **filters)
-        return {"users": [user_json(u, actor) for u in inside],
-                "out_of_channel": [user_json(u, actor) for u in outside]}
-    if team_id:
-        filters["in_team"] = valid_id(team_id, "team_id")
-    found = await users.list_users(d, page=0, per_page=limit, **filters)
-    return {"users": [user_json(u, actor) for u in found]}
+    inside, outside = await users.autocomplete_users(
+        domain_of(request), actor, term=name.lstrip("@"), limit=limit,
+        team_id=valid_id(team_id, "team_id") if team_id else "",
+        channel_id=valid_id(channel_id, "channel_id") if channel_id else "")
+    out: dict[str, Any] = {"users": [user_json(u, actor) for u in inside]}
+    if outside is not None:
+        out["out_of_channel"] = [user_json(u, actor) for u in outside]
+    return out
 
 
 @router.get("/users/username/{username}")
