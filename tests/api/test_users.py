@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from mattermostautodriver.exceptions import (
@@ -127,3 +129,62 @@ def test_personal_access_token_authenticates(live: LiveServer, admin: Person) ->
     assert tok["user_id"] == bot.id
     via_pat = driver(live, token=tok["token"])
     assert via_pat.users.get_user("me")["id"] == bot.id
+
+
+def test_create_user_through_driver_then_log_in(live: LiveServer, admin: Person) -> None:
+    name = unique("drv")
+    created = admin.driver.users.create_user(email=f"{name}@example.com", username=name, password=PASSWORD,
+                                             first_name="Dee", last_name="River")
+    assert created["username"] == name and created["roles"] == "system_user"
+    assert created.get("password", "") == ""
+    me = driver(live, name).users.get_user("me")
+    assert (me["id"], me["email"], me["first_name"], me["last_name"]) == (created["id"], f"{name}@example.com",
+                                                                          "Dee", "River")
+
+
+def test_ping_through_driver(user: Person) -> None:
+    assert user.driver.system.get_ping()["status"] == "OK"
+    full = user.driver.system.get_ping(get_server_status=True)
+    assert (full["status"], full["database_status"], full["filestore_status"]) == ("OK", "OK", "OK")
+
+
+@pytest.fixture
+def roster(live: LiveServer, admin: Person, user: Person) -> dict[str, Any]:
+    """``user`` owns an open team with three more members; its channel holds ``user`` and the first."""
+    extra = [make_person(live, admin.http) for _ in range(3)]
+    team = user.driver.teams.create_team(name=unique("t"), display_name="Roster", type="O")
+    for p in extra:
+        user.driver.teams.add_team_member(team["id"], user_id=p.id)
+    channel = user.driver.channels.create_channel(team_id=team["id"], name=unique("c"), display_name="R",
+                                                  type="O")
+    user.driver.channels.add_channel_member(channel["id"], user_id=extra[0].id)
+    by_name = sorted([user, *extra], key=lambda p: p.username)
+    return {"team": team["id"], "channel": channel["id"], "sorted": [p.id for p in by_name],
+            "inside": sorted([user, extra[0]], key=lambda p: p.username),
+            "outside": sorted(extra[1:], key=lambda p: p.username)}
+
+
+def ids(users: list[dict[str, Any]]) -> list[str]:
+    return [u["id"] for u in users]
+
+
+def test_get_users_filters_and_paging(user: Person, roster: dict[str, Any]) -> None:
+    team, channel = roster["team"], roster["channel"]
+    assert ids(user.driver.users.get_users(in_team=team)) == roster["sorted"]
+    assert ids(user.driver.users.get_users(in_channel=channel)) == [p.id for p in roster["inside"]]
+    assert ids(user.driver.users.get_users(in_team=team, not_in_channel=channel)) == \
+        [p.id for p in roster["outside"]]
+    pages = [ids(user.driver.users.get_users(in_team=team, page=n, per_page=2)) for n in range(3)]
+    assert pages == [roster["sorted"][:2], roster["sorted"][2:], []]
+
+
+def test_autocomplete_users_in_and_out_of_channel(user: Person, roster: dict[str, Any]) -> None:
+    got = user.driver.users.autocomplete_users(name="", team_id=roster["team"], channel_id=roster["channel"])
+    assert [u["id"] for u in got["users"]] == [p.id for p in roster["inside"]]
+    assert [u["id"] for u in got["out_of_channel"]] == [p.id for p in roster["outside"]]
+    first_out = roster["outside"][0]
+    got = user.driver.users.autocomplete_users(name=first_out.username, team_id=roster["team"],
+                                               channel_id=roster["channel"])
+    assert got["users"] == [] and [u["id"] for u in got["out_of_channel"]] == [first_out.id]
+    team_only = user.driver.users.autocomplete_users(name=f"@{first_out.username}", team_id=roster["team"])
+    assert [u["id"] for u in team_only["users"]] == [first_out.id] and "out_of_channel" not in team_only
