@@ -25,7 +25,7 @@ class Row:
     @property
     def ratio(self) -> float | None:
         a, s = self.isthmus, self.synapse
-        if a is None or s is None or a < 0 or s < 0:
+        if a is None or s is None or a < 0 or s < 0 or a == s == 0:
             return None
         if self.lower_is_better:
             return math.inf if a == 0 else s / a
@@ -34,31 +34,52 @@ class Row:
     @property
     def goal(self) -> str:
         parts = []
-        if self.goal_ratio is not None:
+        if self.goal_ratio == 1:
+            parts.append("<= Synapse" if self.lower_is_better else ">= Synapse")
+        elif self.goal_ratio is not None:
             parts.append(f">= {self.goal_ratio:g}x")
         if self.goal_abs is not None:
             parts.append(f"{'<=' if self.lower_is_better else '>='} {self.goal_abs:g} {self.unit}")
         return " and ".join(parts)
 
     @property
-    def met(self) -> bool | None:
-        if self.goal_ratio is None and self.goal_abs is None:
+    def met_ratio(self) -> bool | None:
+        """None when there is no ratio goal or no peer figure to compare with."""
+        if self.goal_ratio is None or self.synapse is None:
+            return None
+        r = self.ratio
+        return r is not None and r >= self.goal_ratio
+
+    @property
+    def met_abs(self) -> bool | None:
+        if self.goal_abs is None:
             return None
         if self.isthmus is None:
             return False
-        ok = True
-        if self.goal_ratio is not None:
-            r = self.ratio
-            ok = r is not None and r >= self.goal_ratio if self.synapse is not None else ok
-        if self.goal_abs is not None:
-            ok = ok and (self.isthmus <= self.goal_abs if self.lower_is_better else self.isthmus >= self.goal_abs)
-        return ok
+        return self.isthmus <= self.goal_abs if self.lower_is_better else self.isthmus >= self.goal_abs
+
+    @property
+    def met(self) -> bool | None:
+        checks = [m for m in (self.met_ratio, self.met_abs) if m is not None]
+        if self.goal_ratio is None and self.goal_abs is None:
+            return None
+        return bool(checks) and all(checks) and self.isthmus is not None
+
+    @property
+    def verdict(self) -> str:
+        if self.met is None:
+            return ""
+        if self.met:
+            return "meets"
+        missed = [name for name, m in (("ratio", self.met_ratio), ("absolute", self.met_abs)) if m is False]
+        return f"MISSES {'+'.join(missed) or 'no figure'}"
 
     def to_obj(self) -> dict[str, Any]:
         r = self.ratio
         return {"metric": self.metric, "isthmus": self.isthmus, "synapse": self.synapse, "unit": self.unit,
                 "ratio": None if r is None else (round(r, 2) if math.isfinite(r) else "inf"),
-                "goal": self.goal, "met": self.met, "note": self.note}
+                "goal": self.goal, "met": self.met, "met_ratio": self.met_ratio, "met_absolute": self.met_abs,
+                "note": self.note}
 
 
 def dig(obj: Any, *path: str) -> Any:
@@ -148,7 +169,7 @@ def render(rows: list[Row]) -> str:
     header = ("metric", "Isthmus", "Synapse", "ratio", "goal", "")
     lines = [[r.metric + f" ({r.unit})", fmt(r.isthmus), fmt(r.synapse),
               "-" if r.ratio is None else f"{fmt(r.ratio)}x", r.goal,
-              "" if r.met is None else ("meets" if r.met else "MISSES")] for r in rows]
+              r.verdict] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=False)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=False))]
     out.append("  ".join("-" * w for w in widths))
