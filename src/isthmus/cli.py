@@ -15,14 +15,16 @@ import string
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from isthmus.cli_connections import connection_app
 from isthmus.config import ConfigError, ConfigStore, default_config_path
 from isthmus.core.errors import AppError
-from isthmus.server import Server
+
+if TYPE_CHECKING:  # imported inside the commands that run one: ``--help`` and ``config`` stay light
+    from isthmus.server import Server
 
 app = typer.Typer(help="Isthmus: a Mattermost-compatible chat server for connected workspaces.",
                   no_args_is_help=True, add_completion=False)
@@ -47,6 +49,8 @@ def load_config(path: Path | None) -> ConfigStore:
 
 
 def run_with_server(path: Path | None, work: Callable[[Server], Awaitable[T]]) -> T:
+    from isthmus.server import Server
+
     async def main() -> T:
         server = Server(load_config(path))
         await server.start()
@@ -68,17 +72,31 @@ def parse_listen(address: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# aiosqlite logs every statement with its parameters at DEBUG (session and connection tokens,
+# password hashes), so these stay at WARNING or quieter whatever LogSettings.ConsoleLevel says.
+QUIET_LOGGERS = ("aiosqlite", "sqlalchemy.engine")
+
+
+def configure_logging(console_level: str) -> None:
+    """serve's logging: LogSettings.ConsoleLevel ("WARN" is Python's WARNING) for all but QUIET_LOGGERS."""
+    level = {"WARN": "WARNING"}.get(console_level, console_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet = max(logging.WARNING, logging.getLevelNamesMapping()[level])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
+
+
 @app.command()
 def serve(config: Path | None = ConfigOpt) -> None:
     """Apply pending migrations and serve the API (SIGTERM shuts down cleanly)."""
     import uvicorn
 
     from isthmus.api.app import create_app
+    from isthmus.server import Server
 
     store = load_config(config)
     cfg = store.config
-    level = {"WARN": "WARNING"}.get(cfg.LogSettings.ConsoleLevel, cfg.LogSettings.ConsoleLevel)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(cfg.LogSettings.ConsoleLevel)
     host, port = parse_listen(cfg.ServiceSettings.ListenAddress)
     site_url = cfg.ServiceSettings.SiteURL or f"http://localhost:{port}"
     server = Server(store)
@@ -227,6 +245,7 @@ def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared ch
     API; nothing is changed anywhere. No background work is started, so it is safe next to a running server.
     """
     from isthmus.federation.sync.verify import verify_channel
+    from isthmus.server import Server
 
     async def main() -> dict[str, Any]:
         server = Server(load_config(config))
