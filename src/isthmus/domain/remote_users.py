@@ -191,3 +191,18 @@ async def owned_user(tx: Tx, user_id: object, remote_id: str) -> User:
     if row is None or row["remote_id"] != remote_id:
         raise AppError("api.remote_cluster.user_not_owned", f"User {user_id} is not owned by the sender.", 403)
     return User(**row)
+
+
+def member_sync_enabled(d: Domain) -> bool:
+    """Mattermost's ``EnableSharedChannelsMemberSync`` (§8.2): membership travels as ``membership_changes``."""
+    return bool(d.config.FeatureFlags.EnableSharedChannelsMemberSync)
+
+
+async def remove_channel_member(tx: Tx, channel: Channel, user_id: str, origin: str | None) -> bool:
+    """Remove a member because a connected workspace said so. False when it was not a member."""
+    if await channels_repo.delete_channel_member(tx.conn, channel.id, user_id) == 0:
+        return False
+    tx.emit(Event("user_removed", {"remover_id": user_id, "user_id": user_id}, channel_id=channel.id,
+                  team_id=channel.team_id, origin=origin))
+    tx.emit(Event("user_removed", {"remover_id": user_id, "channel_id": channel.id}, user_id=user_id, origin=origin))
+    return True

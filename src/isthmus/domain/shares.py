@@ -12,6 +12,7 @@ invited (even if the peer was offline and the invite is still pending) will be d
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,12 @@ from isthmus.core.errors import AppError, forbidden
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_channel_row
+from isthmus.domain.changes import record_change
 from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
 from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
-from isthmus.domain.remote_users import ensure_channel_member
+from isthmus.domain.remote_users import ensure_channel_member, member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
@@ -239,6 +241,10 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
             row = {"id": new_id(), "channel_id": channel.id, "create_at": now, "remote_id": remote_id,
                    "last_members_sync_at": 0, **values}
             await repo.insert_remote(tx.conn, row)
+        if member_sync_enabled(d):  # the current local members travel first (§8.2 initial member list)
+            shared_channel = dataclasses.replace(channel, shared=True)
+            for user_id in await repo.select_local_member_ids(tx.conn, channel.id):
+                await record_change(tx, shared_channel, "member", user_id, None, now=now)
         _remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
 
@@ -383,6 +389,8 @@ async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str
             await repo.insert_remote(tx.conn, {"id": new_id(), "channel_id": channel_id, "create_at": now,
                                                "remote_id": remote_id, "last_post_update_id": "",
                                                "last_post_create_id": "", "last_members_sync_at": 0, **values})
+        if creator_id and member_sync_enabled(d):
+            await record_change(tx, dataclasses.replace(channel, shared=True), "member", creator_id, None, now=now)
         _remote_updated(tx, channel_id, remote_id)
         return await _emit_channel_updated(tx, channel_id)
 

@@ -23,12 +23,21 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import shares
 from isthmus.domain.access import get_channel_row, get_team_row
+from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
-from isthmus.domain.remote_users import Peer, UserSyncError, ensure_channel_member, upsert_remote_user
+from isthmus.domain.remote_users import (
+    Peer,
+    UserSyncError,
+    ensure_channel_member,
+    member_sync_enabled,
+    owned_user,
+    remove_channel_member,
+    upsert_remote_user,
+)
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.snapshot import channel_snapshot
-from isthmus.domain.synced import ItemRefused, upsert_post, upsert_reaction
+from isthmus.domain.synced import ItemRefused, refused, upsert_post, upsert_reaction
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
@@ -122,6 +131,8 @@ class Receiver:
         async with transaction(self.d) as tx:
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
+            if sm.membership_changes and member_sync_enabled(self.d):
+                await self._memberships(tx, channel, rc, sm, response)
             if sm.posts:  # after the users: mentions of users created by this very message resolve too
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
@@ -135,7 +146,9 @@ class Receiver:
                 continue
             try:
                 user = await upsert_remote_user(self.d, tx, peer, incoming)
-                if not channel.delete_at and not user.delete_at:
+                # Mattermost joins every synced user to the channel; with membership sync on, membership is
+                # exactly what membership_changes say (a removed member must not come back with a profile).
+                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d):
                     await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
@@ -143,6 +156,25 @@ class Receiver:
                 log.info("remote %s: user %s refused: %s", peer.remote_id, user_id, err)
                 response.user_errors.append(user_id)
                 self.metrics.items_refused.labels(peer.remote_id, "user").inc()
+
+    async def _memberships(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
+                           response: SyncResponse) -> None:
+        """§8.2: each change must be for this channel and a user the sender owns; applied idempotently."""
+        for change in sm.membership_changes:
+            user_id = change.get("user_id")
+            try:
+                if change.get("channel_id") != channel.id:
+                    raise ItemRefused("membership change for another channel")
+                user = await owned_user(tx, user_id, rc.remote_id)
+                if change.get("is_add") is True:
+                    if await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id):
+                        await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
+                elif await remove_channel_member(tx, channel, user.id, rc.remote_id):
+                    await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
+                self.metrics.items_received.labels(rc.remote_id, "member").inc()
+            except (ItemRefused, AppError) as err:
+                response.membership_errors.append(f"{str(user_id)[:26]}: {refused(err)}"[:200])
+                self.metrics.items_refused.labels(rc.remote_id, "member").inc()
 
     async def _message_rewriter(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg) -> Any:
         ids = list(sm.mention_transforms.values())

@@ -23,6 +23,7 @@ from isthmus.core.ids import new_id
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
 from isthmus.domain.synced import CHANGES_KEY
@@ -86,11 +87,13 @@ async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: 
         post_ids: list[str] = []
         reaction_posts: list[str] = []
         user_ids: list[str] = []
+        member_ids: list[str] = []
+        member_sync = member_sync_enabled(d)
         for row in rows:
             kind, entity = row["kind"], row["entity_id"]
             if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
                 target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
-                    else user_ids if kind == "user" else None
+                    else user_ids if kind == "user" else member_ids if kind == "member" and member_sync else None
                 if target is not None and entity not in target:
                     if kind in ("post", "pin", "reaction") and entity not in post_ids and \
                             entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
@@ -102,14 +105,18 @@ async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: 
                 batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
             batch.end_seq = int(row["seq"])
             batch.rows += 1
-        if not (post_ids or reaction_posts or user_ids):
+        if not (post_ids or reaction_posts or user_ids or member_ids):
             return batch
-        await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids)
+        added = await _memberships(conn, d, rc, batch, member_ids)
+        await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
     return batch
 
 
 async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch, post_ids: list[str],
                 reaction_posts: list[str], user_ids: list[str]) -> None:
+    if not (post_ids or reaction_posts):
+        await _users(conn, rc, batch, list(dict.fromkeys(user_ids)))
+        return
     posts = await _posts(conn, post_ids)
     # Thread roots travel before their replies, so the receiver can keep its thread summary exact.
     roots = [p.root_id for p in posts.values() if p.root_id and p.root_id not in posts]
@@ -147,6 +154,26 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
             authors.append(r["user_id"])
     await _users(conn, rc, batch, list(dict.fromkeys(authors + user_ids)))
     await _mentions(conn, batch)
+
+
+async def _memberships(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch,
+                       user_ids: list[str]) -> list[str]:
+    """``membership_changes`` for the users whose membership changed: the CURRENT state (add or remove).
+    Users the target owns are its own business and never sent. Returns the added users (profiles to send)."""
+    if not user_ids:
+        return []
+    owned = {r["id"] for r in await users_repo.select_users_by_ids(conn, user_ids) if r["remote_id"] == rc.remote_id}
+    members = set(await repo.select_member_ids_in(conn, batch.channel_id, user_ids))
+    added: list[str] = []
+    for user_id in user_ids:
+        if user_id in owned:
+            continue
+        is_add = user_id in members
+        batch.msg.membership_changes.append({"channel_id": batch.channel_id, "user_id": user_id, "is_add": is_add,
+                                             "remote_id": "", "change_time": d.now()})
+        if is_add:
+            added.append(user_id)
+    return added
 
 
 async def _users(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, ids: list[str]) -> None:

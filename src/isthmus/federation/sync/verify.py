@@ -13,6 +13,7 @@ from isthmus.core.errors import AppError
 from isthmus.domain import shares
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
+from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import get_remote
 from isthmus.domain.snapshot import channel_snapshot, diff_snapshots
 from isthmus.federation.sync.messages import TOPIC_SNAPSHOT
@@ -48,7 +49,7 @@ async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, c
         if not isinstance(reply.payload, dict) or not isinstance(reply.payload.get("posts"), list):
             results.append({**item, "status": "unsupported", "differences": []})
             continue
-        differences = diff_snapshots(local, reply.payload)
+        differences = diff_snapshots(local, reply.payload, members=member_sync_enabled(d))
         results.append({**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
                         "differences": differences})
     return {"channel_id": channel_id, "home": share.home, "remotes": results}

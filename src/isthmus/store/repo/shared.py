@@ -254,3 +254,22 @@ async def select_reactions_for_posts(conn: AsyncConnection, post_ids: list[str])
     q = (select(reactions).where(reactions.c.post_id.in_(post_ids))
          .order_by(reactions.c.create_at, reactions.c.user_id, reactions.c.emoji_name))
     return _all(await conn.execute(q))
+
+
+async def select_local_member_ids(conn: AsyncConnection, channel_id: str) -> list[str]:
+    """Members of the channel that are users of this server (not synthetic)."""
+    from isthmus.store.schema.users import users
+
+    q = (select(channel_members.c.user_id)
+         .select_from(channel_members.join(users, users.c.id == channel_members.c.user_id))
+         .where(and_(channel_members.c.channel_id == channel_id, users.c.remote_id.is_(None)))
+         .order_by(channel_members.c.user_id))
+    return [r[0] for r in (await conn.execute(q)).all()]
+
+
+async def select_member_ids_in(conn: AsyncConnection, channel_id: str, user_ids: list[str]) -> list[str]:
+    if not user_ids:
+        return []
+    q = select(channel_members.c.user_id).where(and_(channel_members.c.channel_id == channel_id,
+                                                     channel_members.c.user_id.in_(user_ids)))
+    return [r[0] for r in (await conn.execute(q)).all()]
