@@ -141,3 +141,26 @@ async def test_synthetic_users_mentions_and_collisions(cluster: Cluster) -> None
     # Bob got a mention on beta
     r = await bob.http.get(f"/api/v4/channels/{ch}/members/{bob.user_id}")
     assert r.status_code == 200 and r.json()["mention_count"] >= 1, r.text
+
+
+async def test_profile_changes_follow_the_user(cluster: Cluster) -> None:
+    """A profile edit reaches every server the user was synced to, relayed by the home, without a new post."""
+    from tests.testlib.cluster import Node
+
+    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
+    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
+    ch = await channel(a)
+    await share(a, ch, (b, ab), (c, ac))
+    bob = await person(b, "bobby", channel_id=ch)
+    await bob.post(ch, "hi")
+    await wait_converged([a, b, c], ch, min_posts=1)
+    r = await bob.http.put(f"/api/v4/users/{bob.user_id}/patch", json={"nickname": "Bobby B", "position": "Chef"})
+    assert r.status_code == 200, r.text
+
+    async def updated(node: Node) -> bool:
+        got = (await node.http.get(f"/api/v4/users/{bob.user_id}")).json()
+        return bool(got["nickname"] == "Bobby B" and got["position"] == "Chef")
+
+    await eventually(lambda: updated(a))
+    await eventually(lambda: updated(c))
+    assert (await c.http.get(f"/api/v4/users/{bob.user_id}")).json()["username"] == "bobby:beta"

@@ -22,8 +22,9 @@ from __future__ import annotations
 from isthmus.core.clock import now_ms
 from isthmus.core.errors import forbidden
 from isthmus.core.events import Event
-from isthmus.domain.context import Tx
+from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
+from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
@@ -50,3 +51,19 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     # Wakes the federation sender after commit (internal event: no websocket client sees it).
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
     return seq
+
+
+async def record_user_changed(d: Domain, user_id: str, origin: str | None) -> int:
+    """A user's profile changed: queue it for every shared channel it was ever sent to (a ``user`` row each).
+
+    Runs after the profile's own transaction (user updates are not channel writes), so a crash in between
+    loses only this hint; the profile still travels with the user's next post or reaction.
+    """
+    async with transaction(d) as tx:
+        rows = await repo.select_user_channels(tx.conn, user_id)
+        count = 0
+        for channel_id in sorted({channel_id for channel_id, _ in rows}):
+            row = await access_repo.select_channel(tx.conn, channel_id)
+            if row is not None and row["shared"]:
+                count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
+    return count
