@@ -88,14 +88,14 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     b.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def alpha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     site = make_site(Path(tmp_path_factory.mktemp("web")), "alpha")
     yield site
     site.live.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def beta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     site = make_site(Path(tmp_path_factory.mktemp("web")), "beta")
     yield site

@@ -120,15 +120,34 @@ export function menuButton(label, items, { iconName = "more", text = "" } = {}) 
       menu.append(li);
     }
   }
+  // Fixed position from the button's box, so no scrolling container (a table) can clip the menu.
+  function place() {
+    const r = button.getBoundingClientRect();
+    const w = menu.offsetWidth;
+    const hgt = menu.offsetHeight;
+    const left = Math.max(8, Math.min(r.right - w, window.innerWidth - w - 8));
+    const below = r.bottom + 4 + hgt <= window.innerHeight - 8;
+    menu.style.left = `${left}px`;
+    menu.style.top = `${below ? r.bottom + 4 : Math.max(8, r.top - 4 - hgt)}px`;
+  }
   function open(focusLast = false) {
     render();
     menu.hidden = false;
+    place();
+    window.addEventListener("resize", onMove);
+    window.addEventListener("scroll", onMove, true);
     button.setAttribute("aria-expanded", "true");
     const entries = [...menu.querySelectorAll("[role=menuitem]")];
-    (focusLast ? entries[entries.length - 1] : entries[0])?.focus();
+    (focusLast ? entries[entries.length - 1] : entries[0])?.focus({ preventScroll: true });
     document.addEventListener("pointerdown", outside, true);
   }
+  function onMove(ev) {
+    if (ev.type === "scroll" && menu.contains(ev.target)) return;
+    close(false);
+  }
   function close(refocus) {
+    window.removeEventListener("resize", onMove);
+    window.removeEventListener("scroll", onMove, true);
     menu.hidden = true;
     button.setAttribute("aria-expanded", "false");
     document.removeEventListener("pointerdown", outside, true);
@@ -142,10 +161,11 @@ export function menuButton(label, items, { iconName = "more", text = "" } = {}) 
   menu.addEventListener("keydown", (ev) => {
     const entries = [...menu.querySelectorAll("[role=menuitem]")];
     const i = entries.indexOf(document.activeElement);
-    if (ev.key === "ArrowDown") { ev.preventDefault(); entries[(i + 1) % entries.length].focus(); }
-    else if (ev.key === "ArrowUp") { ev.preventDefault(); entries[(i - 1 + entries.length) % entries.length].focus(); }
-    else if (ev.key === "Home") { ev.preventDefault(); entries[0].focus(); }
-    else if (ev.key === "End") { ev.preventDefault(); entries[entries.length - 1].focus(); }
+    const go = (k) => { ev.preventDefault(); entries[k].focus({ preventScroll: true }); };
+    if (ev.key === "ArrowDown") go((i + 1) % entries.length);
+    else if (ev.key === "ArrowUp") go((i - 1 + entries.length) % entries.length);
+    else if (ev.key === "Home") go(0);
+    else if (ev.key === "End") go(entries.length - 1);
     else if (ev.key === "Escape") { ev.preventDefault(); close(true); }
     else if (ev.key === "Tab") close(false);
   });

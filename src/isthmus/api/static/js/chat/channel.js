@@ -3,7 +3,7 @@
 
 import { api, query } from "../api.js";
 import { announce, h, icon, replace } from "../dom.js";
-import { channelLabel, events, isRemoteUser, loadUsers, shareInfo, state } from "../store.js";
+import { channelLabel, events, isRemoteUser, loadUsers, shareInfo, state, unreadCount } from "../store.js";
 import { createComposer } from "./composer.js";
 import { PostList } from "./postlist.js";
 
@@ -126,7 +126,8 @@ export class ChannelView {
 
   async load() {
     const member = state.members.get(this.channel.id);
-    this.list.unreadAfter = member ? member.last_viewed_at : 0;
+    // The "New messages" line goes above the first message newer than my last visit, if any is unread.
+    this.list.unreadAfter = member && unreadCount(this.channel) > 0 ? member.last_viewed_at || 0 : null;
     this.status.textContent = "Loading messages…";
     try {
       const list = await api.get(`/channels/${this.channel.id}/posts${query({ per_page: PER_PAGE })}`);

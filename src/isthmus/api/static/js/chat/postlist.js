@@ -25,7 +25,7 @@ export class PostList {
     this.ctx = ctx;
     this.posts = new Map();
     this.order = []; // ids, oldest first
-    this.unreadAfter = 0; // ms: posts after this (by others) are new
+    this.unreadAfter = null; // ms: posts by others after this are new (null: nothing unread)
     this.el = h("div", { class: "post-list", role: "log", "aria-label": label, "aria-relevant": "additions" });
   }
 
@@ -62,7 +62,7 @@ export class PostList {
         frag.append(this.separator(p.create_at));
         lastDay = day;
       }
-      if (!marked && this.unreadAfter && p.create_at > this.unreadAfter && p.user_id !== this.ctx.meId) {
+      if (!marked && this.unreadAfter !== null && p.create_at > this.unreadAfter && p.user_id !== this.ctx.meId) {
         frag.append(h("div", { class: "new-messages", role: "separator", "aria-label": "New messages" },
           h("span", {}, "New messages")));
         marked = true;

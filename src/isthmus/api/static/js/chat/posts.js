@@ -35,7 +35,7 @@ function renderFiles(post) {
       const isImage = (f.mime_type || "").startsWith("image/") && f.width > 0;
       if (isImage) {
         box.append(h("a", { class: "attachment-image", href: fileUrl(f.id, f.has_preview_image ? "preview" : ""),
-          target: "_blank", rel: "noopener" },
+          target: "_blank", rel: "noopener", "aria-label": `Open ${f.name} (new tab)` },
         h("img", { src: fileUrl(f.id, "thumbnail"), alt: f.name, loading: "lazy", width: Math.min(f.width, 200) })));
       } else {
         box.append(h("a", { class: "attachment-file", href: `${fileUrl(f.id)}?download=1` },

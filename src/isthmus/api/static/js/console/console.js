@@ -2,7 +2,7 @@
 // "Add a connection" menu, per-row actions, and the ConnectedWorkspacesSettings switches.
 
 import { api } from "../api.js";
-import { announce, fmtAgo, fmtDateTime, h, icon } from "../dom.js";
+import { announce, fmtAgo, fmtDateTime, h, icon, replace } from "../dom.js";
 import { can, state } from "../store.js";
 import { confirmDialog, menuButton, statusDot } from "../ui.js";
 import { ConnectionDetail } from "./detail.js";
@@ -49,6 +49,7 @@ export class ConsoleApp {
       { label: "Accept an invitation", action: () => acceptInviteDialog((rc) => this.refresh(rc)) },
     ], { iconName: "plus", text: "Add a connection" });
     this.listBody = table;
+    this.tbody = null;
     this.listStatus = status;
     const settings = h("section", { class: "card", "aria-labelledby": "cw-settings" });
     this.main.replaceChildren(
@@ -59,79 +60,131 @@ export class ConsoleApp {
         h("h2", { id: "cw-list" }, "Connections"), status, table),
       settings);
     renderSettings(settings, () => this.refresh());
+    this.focusMain();
     await this.refresh();
-    this.main.focus();
+  }
+
+  // A new page moves focus to its main region, unless the person already moved it somewhere in there.
+  focusMain() {
+    if (!this.main.contains(document.activeElement) || document.activeElement === this.main) this.main.focus();
   }
 
   // Poll: every 15 s, or every 2 s while a just-accepted connection waits for its first ping.
   schedule(conns) {
     clearTimeout(this.timer);
     const waiting = conns.some((rc) => inviteAccepted(rc) && !rc.last_ping_at);
-    this.timer = setTimeout(() => this.refresh({ quiet: true }), waiting ? FAST_REFRESH_MS : REFRESH_MS);
+    this.timer = setTimeout(() => this.refresh(), waiting ? FAST_REFRESH_MS : REFRESH_MS);
   }
 
-  async refresh(arg = {}) {
-    const quiet = arg && arg.quiet;
-    if (quiet && (this.listBody.contains(document.activeElement) || document.querySelector("dialog[open]"))) {
-      // Never redraw under someone using a row menu or a dialog; try again shortly.
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.refresh({ quiet: true }), FAST_REFRESH_MS);
-      return;
-    }
+  async refresh() {
+    const seq = (this.seq = (this.seq || 0) + 1); // only the latest refresh may draw
     let conns;
     try {
       conns = await api.get("/remotecluster?per_page=200");
+      if (seq !== this.seq) return;
       if (this.listBody.isConnected) this.schedule(conns);
     } catch (err) {
-      this.listBody.replaceChildren();
+      if (seq !== this.seq) return;
+      this.dropTable();
       this.listStatus.textContent = err.status === 501 ?
         "Connected workspaces are turned off on this server. Turn on “Enable connected workspaces” below." :
         `Could not load connections: ${err.message}`;
       return;
     }
     const [teams, metrics] = await Promise.all([allTeams(), syncMetrics()]);
+    if (seq !== this.seq) return;
     const teamName = new Map(teams.map((t) => [t.id, t.display_name]));
     this.listStatus.textContent = conns.length ? `${conns.length} connection${conns.length === 1 ? "" : "s"}` :
       "No connections yet. Use “Add a connection” to create one or to accept an invitation.";
-    const focusedRow = document.activeElement?.closest?.("tr")?.dataset.remoteId;
-    this.listBody.replaceChildren(conns.length ? this.table(conns, teamName, metrics) : "");
-    if (focusedRow && !quiet) {
-      this.listBody.querySelector(`tr[data-remote-id="${CSS.escape(focusedRow)}"] a`)?.focus();
+    if (conns.length) this.updateTable(conns, teamName, metrics);
+    else this.dropTable();
+  }
+
+  dropTable() {
+    this.listBody.replaceChildren();
+    this.tbody = null;
+    this.rows = new Map();
+  }
+
+  // Rows are updated in place (keyed by connection id), so a refresh never pulls an open row menu
+  // or the focused control out from under the person using it.
+  updateTable(conns, teamName, metrics) {
+    if (!this.tbody || !this.listBody.contains(this.tbody)) {
+      const head = ["Workspace", "Status", "Last ping", "Invite accepted", "Destination team", "Sync lag",
+        "Last sync error", "Actions"];
+      this.tbody = h("tbody");
+      this.rows = new Map();
+      this.listBody.replaceChildren(h("table", { class: "table connections" },
+        h("caption", { class: "visually-hidden" }, "Connected workspaces"),
+        h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))), this.tbody));
+    }
+    const now = Date.now();
+    const seen = new Set();
+    conns.forEach((rc, i) => {
+      seen.add(rc.remote_id);
+      let row = this.rows.get(rc.remote_id);
+      if (!row) {
+        row = this.makeRow(rc);
+        this.rows.set(rc.remote_id, row);
+      }
+      row.rc = rc;
+      this.fillRow(row, teamName, metrics[rc.remote_id] || {}, now);
+      if (this.tbody.children[i] !== row.tr) this.tbody.insertBefore(row.tr, this.tbody.children[i] || null);
+    });
+    for (const [rid, row] of this.rows) {
+      if (!seen.has(rid)) {
+        row.tr.remove();
+        this.rows.delete(rid);
+      }
     }
   }
 
-  table(conns, teamName, metrics) {
-    const now = Date.now();
-    const head = ["Workspace", "Status", "Last ping", "Invite accepted", "Destination team", "Sync lag",
-      "Last sync error", "Actions"];
-    return h("table", { class: "table connections" },
-      h("caption", { class: "visually-hidden" }, "Connected workspaces"),
-      h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, conns.map((rc) => {
-        const st = connectionStatus(rc, now);
-        const m = metrics[rc.remote_id] || {};
-        const name = rc.display_name || rc.name;
-        return h("tr", { dataset: { remoteId: rc.remote_id } },
-          h("th", { scope: "row" }, h("a", { href: `/console/connected-workspaces/${rc.remote_id}`, "data-nav": true },
-            name), h("div", { class: "muted small" }, rc.name)),
-          h("td", { "data-label": "Status" }, statusDot(st.kind, st.label)),
-          h("td", { "data-label": "Last ping" }, rc.last_ping_at ?
-            h("time", { datetime: new Date(rc.last_ping_at).toISOString(), title: fmtDateTime(rc.last_ping_at) },
-              fmtAgo(rc.last_ping_at, now)) : "Never"),
-          h("td", { "data-label": "Invite accepted" }, inviteAccepted(rc) ? "Yes" : "No"),
-          h("td", { "data-label": "Destination team" }, teamName.get(rc.default_team_id) || "—"),
-          h("td", { "data-label": "Sync lag" }, m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` :
-            fmtLag(m.lagSeconds)),
-          h("td", { "data-label": "Last sync error", class: "error-cell" }, m.lastError ?
-            h("span", { title: m.lastErrorAt ? fmtDateTime(m.lastErrorAt) : "" }, m.lastError) : "None"),
-          h("td", { "data-label": "Actions" }, menuButton(`More actions for ${name}`, () => [
-            { label: "Edit", action: () => this.navigate(`/console/connected-workspaces/${rc.remote_id}`) },
-            { label: "Shared channels",
-              action: () => this.navigate(`/console/connected-workspaces/${rc.remote_id}?tab=channels`) },
-            inviteAccepted(rc) ? null : { label: "Regenerate invitation code", action: () => this.regenerate(rc) },
-            { label: "Delete", danger: true, action: () => this.remove(rc) },
-          ])));
-      })));
+  makeRow(rc) {
+    const row = { rc, cells: {} };
+    const cell = (key, label, cls) => (row.cells[key] = h("td", { "data-label": label, class: cls }));
+    row.link = h("a", { href: `/console/connected-workspaces/${rc.remote_id}`, "data-nav": true });
+    row.slug = h("div", { class: "muted small" });
+    // The menu is built when opened, from the row's latest data.
+    row.menu = menuButton("More actions", () => {
+      const current = row.rc;
+      return [
+        { label: "Edit", action: () => this.navigate(`/console/connected-workspaces/${current.remote_id}`) },
+        { label: "Shared channels",
+          action: () => this.navigate(`/console/connected-workspaces/${current.remote_id}?tab=channels`) },
+        inviteAccepted(current) ? null :
+          { label: "Regenerate invitation code", action: () => this.regenerate(current) },
+        { label: "Delete", danger: true, action: () => this.remove(current) },
+      ];
+    });
+    row.tr = h("tr", { dataset: { remoteId: rc.remote_id } },
+      h("th", { scope: "row" }, row.link, row.slug),
+      cell("status", "Status"), cell("ping", "Last ping"), cell("accepted", "Invite accepted"),
+      cell("team", "Destination team"), cell("lag", "Sync lag"), cell("error", "Last sync error", "error-cell"),
+      h("td", { "data-label": "Actions" }, row.menu));
+    return row;
+  }
+
+  fillRow(row, teamName, m, now) {
+    const rc = row.rc;
+    const name = rc.display_name || rc.name;
+    const st = connectionStatus(rc, now);
+    row.link.textContent = name;
+    row.slug.textContent = rc.name;
+    const label = `More actions for ${name}`;
+    for (const el of [row.menu.querySelector("button"), row.menu.querySelector("[role=menu]")]) {
+      el.setAttribute("aria-label", label);
+    }
+    row.menu.querySelector("button").title = label;
+    const c = row.cells;
+    replace(c.status, statusDot(st.kind, st.label));
+    replace(c.ping, rc.last_ping_at ?
+      h("time", { datetime: new Date(rc.last_ping_at).toISOString(), title: fmtDateTime(rc.last_ping_at) },
+        fmtAgo(rc.last_ping_at, now)) : "Never");
+    c.accepted.textContent = inviteAccepted(rc) ? "Yes" : "No";
+    c.team.textContent = teamName.get(rc.default_team_id) || "—";
+    c.lag.textContent = m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
+    replace(c.error, m.lastError ?
+      h("span", { title: m.lastErrorAt ? fmtDateTime(m.lastErrorAt) : "" }, m.lastError) : "None");
   }
 
   async regenerate(rc) {
@@ -164,8 +217,8 @@ export class ConsoleApp {
     const tab = new URLSearchParams(location.search).get("tab") === "channels" ? 1 : 0;
     const detail = new ConnectionDetail(remoteId, this, tab);
     this.main.replaceChildren(detail.el);
+    this.focusMain();
     await detail.load();
-    this.main.focus();
   }
 
   stop() { clearTimeout(this.timer); }

@@ -126,7 +126,7 @@ export class ConnectionDetail {
     slot.replaceChildren(rows.length ? this.channelTable(rows) : "");
     if (focused) slot.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
     // An invitation is confirmed by the other side in a moment: show it without a reload.
-    if (rows.some((r) => !r.is_invite_confirmed)) this.pollTimer = setTimeout(() => this.refreshChannels(), 1500);
+    if (rows.some((r) => !r.is_invite_confirmed)) this.pollTimer = setTimeout(() => this.refreshChannels(), 1000);
   }
 
   channelTable(rows) {
