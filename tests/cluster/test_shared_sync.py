@@ -164,3 +164,22 @@ async def test_profile_changes_follow_the_user(cluster: Cluster) -> None:
     await eventually(lambda: updated(a))
     await eventually(lambda: updated(c))
     assert (await c.http.get(f"/api/v4/users/{bob.user_id}")).json()["username"] == "bobby:beta"
+
+
+async def test_permalinks_and_search(cluster: Cluster) -> None:
+    """A permalink to a post of the channel is rewritten for each side; synced posts are searchable."""
+    from tests.testlib.cluster import Node
+
+    a, b, _rid, ch = await _pair(cluster)
+    assert isinstance(a, Node) and isinstance(b, Node)
+    ann = await person(a, channel_id=ch)
+    bob = await person(b, channel_id=ch)
+    first = await ann.post(ch, "the quarterly flamingo report")
+    team_a = (await a.http.get(f"/api/v4/teams/{a.team_id}")).json()["name"]
+    team_b = (await b.http.get(f"/api/v4/teams/{b.team_id}")).json()["name"]
+    link = await ann.post(ch, f"see http://alpha.test/{team_a}/pl/{first['id']} again")
+    await wait_converged([a, b], ch, min_posts=2)
+    assert (await posts_of(b, ch))[link["id"]]["message"] == f"see http://beta.test/{team_b}/pl/{first['id']} again"
+    r = await bob.http.post(f"/api/v4/teams/{b.team_id}/posts/search", json={"terms": "flamingo"})
+    assert r.status_code == 200, r.text
+    assert first["id"] in r.json()["order"]

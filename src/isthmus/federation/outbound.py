@@ -29,7 +29,7 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
-from isthmus.domain.context import Domain
+from isthmus.domain.context import Domain, transaction
 from isthmus.domain.remotes import EVENT_DELETED, RemoteCluster, find_live_remote
 from isthmus.domain.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
@@ -41,6 +41,7 @@ from isthmus.store.repo import shared as repo
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "ISTHMUS_SYNC_"
+PRUNE_EVERY_MS = 60_000
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class Outbound:
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._pruned_at = 0
         self.running = False
 
     async def start(self) -> None:
@@ -226,6 +228,15 @@ class Outbound:
 
     async def run_once(self, q: RemoteQueue) -> bool:
         """One pass for one remote under its single-flight lock; True if more is pending right now."""
+        now = self.d.now()
+        if now - self._pruned_at > PRUNE_EVERY_MS:
+            self._pruned_at = now
+            try:
+                removed = await self.prune()
+                if removed:
+                    log.debug("pruned %d acknowledged outbox rows", removed)
+            except Exception:  # housekeeping must never stop the sender
+                log.exception("outbox pruning failed")
         rc = await find_live_remote(self.d, q.remote_id)
         if rc is None or not rc.is_confirmed or rc.is_plugin or self.sync_once is None:
             return False
@@ -244,6 +255,15 @@ class Outbound:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def prune(self) -> int:
+        """Drop outbox rows every live (channel, remote) cursor has passed. The newest row always stays, so
+        SQLite never hands out a sequence number twice."""
+        async with transaction(self.d) as tx:
+            floor = await repo.min_live_cursor(tx.conn)
+            if floor is None:
+                return 0
+            return await repo.delete_acknowledged(tx.conn, floor)
 
     async def refresh_metrics(self) -> None:
         """Queue depth and lag per remote, straight from the outbox (called before a metrics scrape)."""

@@ -86,10 +86,12 @@ def parse_sync_msg(payload: object) -> SyncMsg:
     channel_id = payload.get("channel_id") or ""
     if not isinstance(channel_id, str) or (channel_id and not is_valid_id(channel_id)):
         raise bad_payload("channel_id")
-    users_raw = payload.get("users") or {}
+    users_raw = payload.get("users")
+    users_raw = {} if users_raw is None else users_raw
     if not isinstance(users_raw, dict) or len(users_raw) > MAX_ITEMS_PER_MSG:
         raise bad_payload("users")
-    transforms_raw = payload.get("mention_transforms") or {}
+    transforms_raw = payload.get("mention_transforms")
+    transforms_raw = {} if transforms_raw is None else transforms_raw
     if not isinstance(transforms_raw, dict) or len(transforms_raw) > MAX_ITEMS_PER_MSG:
         raise bad_payload("mention_transforms")
     msg_id = payload.get("id")

@@ -118,7 +118,9 @@ class SharedChannels:
         elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
             await self.share.on_connection_removed(event)
         elif event.kind == "user_updated":
-            user_id = event.data.get("user_id") or event.user_id
+            user = event.data.get("user")
+            user_id = (user.get("id") if isinstance(user, dict) else None) or event.data.get("user_id") \
+                or event.user_id
             if isinstance(user_id, str) and user_id:
                 await record_user_changed(self.d, user_id, event.origin)
 

@@ -1,0 +1,83 @@
+"""Pure pieces of the shared-channel sync: username munging (§7.4), mention and permalink rewriting,
+payload parsing of untrusted input."""
+
+from __future__ import annotations
+
+import pytest
+
+from isthmus.core.errors import AppError
+from isthmus.domain.remote_users import mung_username
+from isthmus.federation.sync.messages import SyncResponse, parse_sync_msg
+from isthmus.federation.sync.text import (
+    apply_mention_transforms,
+    mention_names,
+    permalinks_in,
+    permalinks_out,
+    replace_mention,
+)
+
+pytestmark = pytest.mark.nodb
+
+
+@pytest.mark.parametrize(("user", "remote", "suffix", "expected"), [
+    ("alice", "beta", "", "alice:beta"),
+    ("alice", "beta", "2", "alice-2:beta"),
+    ("bob:gamma", "beta", "", "bob:gamma"),
+    ("bob:gam:ma", "beta", "3", "bob-3:gamma"),
+])
+def test_mung_examples(user: str, remote: str, suffix: str, expected: str) -> None:
+    assert mung_username(user, remote, suffix) == expected
+
+
+def test_mung_truncates_to_64_bytes_with_ellipses() -> None:
+    long_user, long_remote = "u" * 70, "r" * 70
+    out = mung_username(long_user, long_remote, "12")
+    assert len(out.encode()) <= 64 and "..." in out and ":" in out and "-12" in out
+    # follows §7.4 exactly: user part cut to 32 - len(suffix) - 3 bytes, remote part to fit the rest
+    u, _, r = out.partition(":")
+    assert u == "u" * 26 + "-12..." and r == "r" * 28 + "..." and len(out) == 64
+    assert mung_username("a" * 20, "r" * 60) == "a" * 20 + ":" + "r" * 40 + "..."
+
+
+def test_mentions_are_whole_tokens() -> None:
+    assert mention_names("hi @Ann, @bob:beta and @al.") == ["ann", "bob:beta", "al.", "al"]
+    assert replace_mention("@al and @alice and @al.", "al", "x") == "@x and @alice and @x."
+    assert replace_mention("mail me at x@al.org", "al", "x") == "mail me at x@al.org"
+
+
+def test_mention_transforms_follow_the_rules() -> None:
+    users = {"U1": ("bob", False), "U2": ("alice:alpha", True)}  # U1 local here, U2 synthetic here
+    msg = apply_mention_transforms("@bob:beta @alice @carl @dave:zeta", {"bob:beta": "U1", "alice": "U2",
+                                                                        "carl": "U3", "dave:zeta": "U4"},
+                                   users.get, "beta")
+    assert msg == "@bob @alice:alpha @carl:beta @dave:zeta"
+    assert apply_mention_transforms("@bob hi", {"bob": "U1"}, users.get, "beta") == "@bob hi"
+
+
+def test_permalinks() -> None:
+    pid, other = "a" * 26, "b" * 26
+    text = f"see https://alpha.example.com/team-a/pl/{pid} and http://alpha.example.com/team-a/pl/{other}"
+    out = permalinks_out(text, {pid})
+    assert f"/team-a/plshared/{pid}" in out and f"/team-a/pl/{other}" in out
+    assert permalinks_in(out, "https://beta.example.com/", "team-b") == \
+        f"see https://beta.example.com/team-b/pl/{pid} and http://alpha.example.com/team-a/pl/{other}"
+
+
+def test_sync_msg_parsing_rejects_bad_shapes() -> None:
+    for bad in (None, [], "x", {"channel_id": 5}, {"channel_id": "short"}, {"posts": {}},
+                {"posts": [{}] * 1001}, {"users": []}, {"mention_transforms": "x"}):
+        with pytest.raises(AppError):
+            parse_sync_msg(bad)
+    msg = parse_sync_msg({"id": "x", "channel_id": "c" * 26, "posts": [{"id": 1}, "junk"],
+                          "users": {"u": {"id": "u"}, "v": "junk"},
+                          "mention_transforms": {"ok": "d" * 26, "bad": "nope", "": "e" * 26}})
+    assert msg.posts == [{"id": 1}] and list(msg.users) == ["u"] and msg.mention_transforms == {"ok": "d" * 26}
+
+
+def test_sync_response_shape() -> None:
+    obj = SyncResponse(users_syncd=["u"], post_errors=["p"]).to_obj()
+    assert list(obj) == ["users_last_update_at", "user_errors", "users_syncd", "posts_last_update_at",
+                         "post_errors", "reactions_last_update_at", "reaction_errors",
+                         "acknowledgements_last_update_at", "acknowledgement_errors", "status_errors"]
+    assert obj["status_errors"] is None
+    assert SyncResponse.from_obj({"users_syncd": ["a", 3], "post_errors": "x"}).users_syncd == ["a"]
