@@ -24,7 +24,9 @@ from isthmus.federation.outbound import Outbound, SyncTimings
 from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync.messages import (
     NOT_SHARED_TEXT,
+    TOPIC_GLOBAL_USERS,
     TOPIC_INVITE,
+    TOPIC_MEMBERSHIP,
     TOPIC_SNAPSHOT,
     TOPIC_SYNC,
     TOPIC_UNSHARE,
@@ -65,6 +67,9 @@ class SharedChannels:
         self.receiver = Receiver(d, self.outbound, self.share, self.metrics)
         self._notified: set[tuple[str, str]] = set()
         conns.register_topic(TOPIC_SYNC, self.receiver.on_sync)
+        # Legacy (10.10–11.x) membership batches and global user sync carry a SyncMsg too.
+        conns.register_topic(TOPIC_MEMBERSHIP, self.receiver.on_sync)
+        conns.register_topic(TOPIC_GLOBAL_USERS, self.receiver.on_sync)
         conns.register_topic(TOPIC_INVITE, self.receiver.on_invite)
         conns.register_topic(TOPIC_UNSHARE, self.receiver.on_unshare)
         conns.register_topic(TOPIC_SNAPSHOT, self.receiver.on_snapshot)
