@@ -198,3 +198,22 @@ async def test_rest_reads_and_switches(cluster: Cluster) -> None:
     assert r.status_code == 200, r.text
     await eventually(lambda: _has_channel(d, ch))  # alpha's pending invite is accepted once delta is on
     await share(d, dch, (a, ad))
+
+
+async def test_ui_events_on_share(cluster: Cluster) -> None:
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    seen: dict[str, list[Event]] = {"alpha": [], "beta": []}
+    for node in (a, b):
+        node.server.bus.subscribe(lambda e, n=node.name: seen[n].append(e))  # type: ignore[misc]
+    ch = await channel(a)
+    r = await a.http.get(f"/api/v4/channels/{ch}")
+    assert r.json()["shared"] is False
+    await share(a, ch, (b, ab))
+    updated = [json.loads(e.data["channel"]) for e in seen["alpha"] if e.kind == "channel_updated"]
+    assert updated and updated[0]["id"] == ch and updated[0]["shared"] is True
+    remote_updates = [e for e in seen["alpha"] if e.kind == "shared_channel_remote_updated"]
+    assert remote_updates and remote_updates[-1].data == {"channel_id": ch, "remote_id": ab}
+    assert remote_updates[-1].channel_id == ch  # scoped to the channel's members
+    assert [e.kind for e in seen["beta"] if e.data.get("channel_id") == ch][:1] == ["channel_created"]
+    assert (await b.http.get(f"/api/v4/channels/{ch}")).json()["shared"] is True
