@@ -9,6 +9,7 @@ import re
 
 from playwright.sync_api import Browser, Locator, Page, expect
 
+from tests.testlib.clients import unique
 from tests.webui.conftest import PageErrors, Site, login, shot
 
 CONSOLE = "/console/connected-workspaces"
@@ -84,8 +85,8 @@ def join_channel(page: Page, channel: str) -> None:
 
 def test_connect_share_and_talk_across_workspaces(browser: Browser, alpha: Site, beta: Site,
                                                   page_errors: PageErrors) -> None:
-    alice = alpha.person()  # a person on alpha
-    bob = beta.person()  # a person on beta
+    alice = alpha.person(unique("alice"))  # a person on alpha
+    bob = beta.person(unique("bob"))  # a person on beta
     room = alpha.channel(alpha.admin, "Partner Room")
     news = alpha.channel(alpha.admin, "Partner News")
     for ch in (room, news):
@@ -153,8 +154,10 @@ def test_connect_share_and_talk_across_workspaces(browser: Browser, alpha: Site,
     expect(answer).to_contain_text(f"{bob.username}:beta-org")
     expect(answer.get_by_text("external", exact=True)).to_be_visible()
     expect(a_user.get_by_role("article").filter(has_text="Hello from alpha")).to_contain_text("1 reply")
-    b_user.get_by_role("button", name="Close Thread").click()
+    expect(b_user.get_by_text("Shared from Alpha Org", exact=True)).to_be_visible()  # not "also with" itself
+    b_user.mouse.move(0, 0)
     shot(b_user, "shared-channel.png")
+    b_user.get_by_role("button", name="Close Thread").click()
 
     # 8. a read-only share: beta shows the banner and no composer (channel or thread).
     share_channels(a_admin, "Beta Org", alpha.team["display_name"], "Partner News", readonly=True)

@@ -81,7 +81,9 @@ export class ChannelView {
   renderShare(info) {
     if (!this.channel.shared) info = null;
     const share = info?.share;
-    const names = (info?.remotes || []).filter((r) => !r.delete_at).map((r) => r.display_name || r.name);
+    let remotes = (info?.remotes || []).filter((r) => !r.delete_at);
+    if (share && !share.home && info.home) remotes = remotes.filter((r) => r.name !== info.home.name);
+    const names = remotes.map((r) => r.display_name || r.name);
     if (this.channel.shared) {
       let text = "Shared channel";
       if (share && !share.home) {
