@@ -107,3 +107,16 @@ async def test_restart_mid_sync_loses_and_duplicates_nothing(cluster: Cluster, w
     assert sorted(got) == sorted(written + more) and len(got) == len(set(got))
     live_b = await posts_of(b, ch)
     assert len(live_b) == len(written) + len(more)
+
+
+async def test_large_posts_are_split_into_messages_that_fit(cluster: Cluster) -> None:
+    a, b, _rid, ch = await _pair(cluster)
+    ann = await person(a, channel_id=ch)
+    cluster.net.down.add("beta.test")
+    big = [await ann.post(ch, f"big {i}", props={"blob": "x" * 600_000}) for i in range(8)]  # ~4.8 MB in all
+    cluster.net.down.clear()
+    snap = await wait_converged([a, b], ch, min_posts=8, within=60)
+    assert [p["id"] for p in snap["posts"]] == [p["id"] for p in big]
+    sizes = [len(r.content) for r in cluster.net.log
+             if r.url.host == "beta.test" and b"sharedchannel_sync" in r.content]
+    assert len(sizes) >= 2 and max(sizes) < 4 * 1024 * 1024

@@ -91,6 +91,13 @@ async def test_hostile_frames_are_rejected(cluster: Cluster) -> None:
     r2 = await b.http.get(f"/api/v4/users/{bob.user_id}")
     assert r2.json()["username"] == bob.username and r2.json()["nickname"] == ""
 
+    # a new user's name is reduced to Mattermost's username alphabet before munging
+    odd = new_id()
+    r = await send(a, b, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": shared, "users": {
+        odd: {"id": odd, "username": "Evil Name\u202e<b>", "email": "x@y"}}})
+    assert r.payload["users_syncd"] == [odd]
+    assert (await b.http.get(f"/api/v4/users/{odd}")).json()["username"] == "evilnameb:alpha"
+
     # 4. an edit of a post alpha's channel does not contain
     r = await send(a, b, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": shared,
                                                     "posts": [post_obj(from_c["id"], shared, cat.user_id,

@@ -9,6 +9,7 @@ password, so nobody can log in as it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ PROP_REMOTE_USERNAME = "RemoteUsername"
 PROP_REMOTE_EMAIL = "RemoteEmail"
 PROP_ORIGINAL_REMOTE_ID = "OriginalRemoteId"
 UNKNOWN_REMOTE = "UNKNOWN"
+_USERNAME_JUNK = re.compile(r"[^a-z0-9._\-:]")
 _TEXT_LIMITS = {"nickname": 64, "first_name": 64, "last_name": 64, "position": 128, "locale": 5}
 
 
@@ -95,8 +97,13 @@ async def _free_username(tx: Tx, base: str, remote_name: str, own_id: str) -> st
 async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, Any]) -> User:
     """Insert or update one synced user inside the caller's transaction (§7.2, §7.3)."""
     user_id, username = incoming.get("id"), incoming.get("username")
-    if not is_valid_id(user_id) or not isinstance(username, str) or not username or len(username) > 128:
+    if not is_valid_id(user_id) or not isinstance(username, str) or len(username) > 128:
         raise UserSyncError("invalid user")
+    # Mattermost usernames are [a-z0-9._-]; anything else (spaces, controls, look-alikes) is dropped so a
+    # peer cannot make a synthetic name that reads like something else. The ":" keeps relayed names intact.
+    username = _USERNAME_JUNK.sub("", username.lower())
+    if not username.strip(":"):
+        raise UserSyncError("invalid username")
     assert isinstance(user_id, str)
     existing = await repo.select_user(tx.conn, user_id)
     email = incoming.get("email") if isinstance(incoming.get("email"), str) else ""

@@ -37,7 +37,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.recv import Receiver
 from isthmus.federation.sync.send import Batch, collect, commit
 from isthmus.federation.sync.share import ShareService
-from isthmus.federation.wire import Msg
+from isthmus.federation.wire import Msg, go_json
 from isthmus.store.repo import shared as repo
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 OFFLINE_NOTICE = ("One or more messages could not be delivered to remote site {remote} because it is offline. "
                   "The message(s) will be delivered when the site is online.")
 MAX_NOTIFIED = 10_000
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 class ChannelNotShared(Exception):
@@ -142,6 +143,12 @@ class SharedChannels:
         more = False
         for scr in pending:
             batch = await collect(self.d, rc, scr, max_posts)
+            # Keep each message well under the peer's frame limit (8 MiB here, less elsewhere): halve the
+            # batch until it fits, down to a single post.
+            limit = max_posts
+            while limit > 1 and len(go_json(batch.msg.to_obj())) > MAX_MESSAGE_BYTES:
+                limit //= 2
+                batch = await collect(self.d, rc, scr, limit)
             response: SyncResponse | None = None
             if batch.has_payload:
                 try:
