@@ -203,6 +203,9 @@ export class ChannelView {
     await loadUsers([post.user_id]);
     await this.loadRemoteNames([post]);
     const appended = await this.list.upsert(post);
+    if (appended && post.user_id !== state.me.id) {
+      announce(`${state.users.get(post.user_id)?.username || "Someone"}: ${post.message}`.slice(0, 300));
+    }
     if (post.root_id) this.list.bumpReplies(post.root_id, 1);
     this.clearTyping(post.user_id);
     if (appended && stick) this.scrollToBottom();

@@ -26,7 +26,8 @@ export class PostList {
     this.posts = new Map();
     this.order = []; // ids, oldest first
     this.unreadAfter = null; // ms: posts by others after this are new (null: nothing unread)
-    this.el = h("div", { class: "post-list", role: "log", "aria-label": label, "aria-relevant": "additions" });
+    // Not a live region: re-rendering history would read it all out. Views announce arrivals instead.
+    this.el = h("div", { class: "post-list", role: "log", "aria-label": label, "aria-live": "off" });
   }
 
   get oldestId() { return this.order[0] || ""; }
