@@ -10,6 +10,7 @@ import re
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from tests.testlib.clients import unique
 from tests.webui.conftest import PHONE, PageErrors, Site, login
 
 ACCESSIBLE_NAMES = """() => [...document.querySelectorAll('button, input, select, textarea, a[href]')]
@@ -167,6 +168,33 @@ def test_chat_end_to_end(browser: Browser, alpha: Site, page_errors: PageErrors)
     expect(page.get_by_role("link", name=re.compile("Off-Topic"))).to_be_focused()
     page.keyboard.press("Home")
     expect(page.get_by_role("list", name="Channels").get_by_role("link").first).to_be_focused()
+
+    # Channel events: a rename shows at once in the header and the sidebar.
+    r = alpha.admin.http.put(f"/api/v4/channels/{lab['id']}/patch", json={"display_name": "Chat Lab Two"})
+    assert r.status_code == 200, r.text
+    page.get_by_role("link", name=re.compile("Chat Lab")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Chat Lab Two")
+
+    # Direct messages: find dave, open the conversation, write.
+    page.get_by_role("button", name="Write a direct message").click()
+    page.get_by_role("dialog", name="Direct message").get_by_label("Find people").fill(dave.username)
+    page.get_by_role("button", name=f"Message {dave.username}").click()
+    dm_box = page.get_by_role("textbox", name=f"Write to {dave.username}")
+    dm_box.fill("hi dave")
+    dm_box.press("Enter")
+    expect(page.get_by_role("article").filter(has_text="hi dave")).to_be_visible()
+    expect(page.get_by_role("list", name="Direct messages")).to_contain_text(dave.username)
+
+    # Teams: joining a second team adds the team switcher; switching opens that team's channels.
+    team = alpha.admin.driver.teams.create_team(name=unique("second"), display_name="Second Team", type="O")
+    r = alpha.admin.http.post(f"/api/v4/teams/{team['id']}/members", json={"team_id": team["id"], "user_id": carol.id})
+    assert r.status_code == 201, r.text
+    teams = page.get_by_role("navigation", name="Teams")
+    teams.get_by_role("link", name="Second Team").click()
+    expect(page.get_by_role("navigation", name="Channels").get_by_role("heading", level=2)).to_have_text("Second Team")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Town Square")
+    expect(page.get_by_role("link", name=re.compile("Chat Lab"))).to_have_count(0)
+    expect(teams.get_by_role("link", name="Second Team")).to_have_attribute("aria-current", "page")
 
 
 def test_phone_width(browser: Browser, alpha: Site, page_errors: PageErrors) -> None:
