@@ -165,6 +165,28 @@ async def test_profile_changes_follow_the_user(cluster: Cluster) -> None:
     await eventually(lambda: updated(c))
     assert (await c.http.get(f"/api/v4/users/{bob.user_id}")).json()["username"] == "bobby:beta"
 
+    # the picture travels too (§6.5), relayed by alpha to gamma
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 120, 240)).save(out, "PNG")
+    r = await bob.http.post(f"/api/v4/users/{bob.user_id}/image", files={"image": ("me.png", out.getvalue(),
+                                                                                    "image/png")})
+    assert r.status_code == 200, r.text
+    original = (await b.http.get(f"/api/v4/users/{bob.user_id}/image")).content
+
+    async def same_picture(node: Node) -> bool:
+        got = await node.http.get(f"/api/v4/users/{bob.user_id}/image")
+        if got.status_code != 200 or (await node.http.get(f"/api/v4/users/{bob.user_id}")).json()[
+                "last_picture_update"] == 0:
+            return False
+        return list(Image.open(io.BytesIO(got.content)).getdata()) == list(Image.open(io.BytesIO(original)).getdata())
+
+    await eventually(lambda: same_picture(a))
+    await eventually(lambda: same_picture(c))
+
 
 async def test_permalinks_and_search(cluster: Cluster) -> None:
     """A permalink to a post of the channel is rewritten for each side; synced posts are searchable."""

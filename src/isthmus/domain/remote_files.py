@@ -10,6 +10,7 @@ id that belongs to someone else is refused.
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 from collections.abc import AsyncIterator
 from typing import Any
@@ -125,3 +126,21 @@ async def _store(d: Domain, session: dict[str, Any], staged: Any) -> FileInfo:
             await files_repo.insert_file_infos(tx.conn, [row])
         await repo.delete_upload_session(tx.conn, session["id"])
     return FileInfo(**row)
+
+
+async def do_set_remote_profile_image(d: Domain, remote_id: str, user_id: str, data: bytes) -> None:
+    """§6.5 receiver: the picture of a synthetic user, pushed by the connection that owns it."""
+    from isthmus.domain import user_images
+    from isthmus.domain.models import Actor
+
+    if not is_valid_id(user_id):
+        raise AppError("api.context.invalid_url_param.app_error", "Invalid or missing user_id in request URL.", 400)
+    async with d.db.read() as conn:
+        row = await users_repo.select_user(conn, user_id)
+    if row is None or row["remote_id"] != remote_id:
+        raise AppError("api.context.remote_id_mismatch.app_error",
+                       "The user is not a user of this secure connection.", 401)
+    if len(data) > files.max_file_size(d):
+        raise user_images.too_large()
+    system = Actor(user_id="", roles="system_admin system_user")
+    await user_images.do_set_profile_image(d, system, user_id, io.BytesIO(data))

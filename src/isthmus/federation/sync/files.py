@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response as HttpResponse
 
+from isthmus.core.errors import AppError
 from isthmus.core.ids import new_id
 from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import FileInfo
-from isthmus.domain.remote_files import do_open_upload_session, do_receive_upload
+from isthmus.domain.remote_files import do_open_upload_session, do_receive_upload, do_set_remote_profile_image
 from isthmus.domain.remotes import RemoteCluster, require_service
 from isthmus.domain.shapes import file_info_json
 from isthmus.federation.auth import credentials_from
@@ -51,6 +52,19 @@ async def push_file(d: Domain, client: RemoteClient, rc: RemoteCluster, info: Fi
                                                     "create_at": d.now(), "last_sync_at": info.update_at})
 
 
+async def push_profile_image(d: Domain, client: RemoteClient, rc: RemoteCluster, user_id: str) -> None:
+    """§6.5 sender: the user's uploaded picture, multipart field ``image``, filename ``profile.png``."""
+    from isthmus.domain import user_images
+
+    image = await user_images.get_profile_image(d, user_id)
+    boundary = new_id()
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="profile.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n").encode() + image.data + f"\r\n--{boundary}--\r\n".encode()
+    await client.post_bytes(endpoint(rc.site_url, f"api/v4/remotecluster/{user_id}/image"), body,
+                            remote_id=rc.remote_id, token=rc.remote_token,
+                            content_type=f"multipart/form-data; boundary={boundary}")
+
+
 @router.post("/remotecluster/upload/{upload_id}")
 async def upload_remote_data(upload_id: str, request: Request) -> HttpResponse:
     """Raw file bytes for an upload session opened by the same connection; 200 with the FileInfo."""
@@ -59,3 +73,28 @@ async def upload_remote_data(upload_id: str, request: Request) -> HttpResponse:
     rc = await conns.authenticate(credentials_from(request.headers, request.cookies, request.query_params))
     info = await do_receive_upload(conns.d, rc.remote_id, upload_id, request.stream())
     return HttpResponse(content=go_json(file_info_json(info)), media_type="application/json")
+
+
+@router.post("/remotecluster/{user_id}/image")
+async def remote_set_profile_image(user_id: str, request: Request) -> HttpResponse:
+    """A connected workspace sets the picture of one of its users (multipart field ``image``)."""
+    conns = connections_of(request)
+    require_service(conns.d)
+    rc = await conns.authenticate(credentials_from(request.headers, request.cookies, request.query_params))
+    limit = files.max_file_size(conns.d) + 64 * 1024
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise AppError("api.user.upload_profile_user.too_large.app_error",
+                       "Unable to upload profile image. File is too large.", 413)
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except Exception:
+        raise AppError("api.user.upload_profile_user.parse.app_error", "Could not parse multipart form.",
+                       400) from None
+    part = form.get("image")
+    if part is None or isinstance(part, str):
+        raise AppError("api.user.upload_profile_user.no_file.app_error", "No file under 'image' in request.", 400)
+    data = await part.read()
+    await form.close()
+    await do_set_remote_profile_image(conns.d, rc.remote_id, user_id, data)
+    return HttpResponse(content=b'{"status":"OK"}', media_type="application/json")

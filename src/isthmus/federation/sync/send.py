@@ -46,6 +46,7 @@ class Batch:
     msg: SyncMsg
     files: list[tuple[FileInfo, str]] = field(default_factory=list)  # (file, uploader) to push first
     users: dict[str, int] = field(default_factory=dict)  # user id -> update_at to record once synced
+    pictures: list[str] = field(default_factory=list)  # users whose uploaded picture changed since last sent
     posts: list[Post] = field(default_factory=list)
     rows: int = 0
     oldest_row_at: int = 0
@@ -184,9 +185,12 @@ async def _users(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, ids: li
         user = User(**row)
         if user.remote_id == rc.remote_id:
             continue  # the target owns this user: never send it back
-        if synced.get(user.id, -1) < user.update_at:
+        last = synced.get(user.id, -1)
+        if last < user.update_at:
             batch.msg.users[user.id] = sanitized_user(user)
             batch.users[user.id] = user.update_at
+            if user.last_picture_update > max(last, 0):
+                batch.pictures.append(user.id)
 
 
 async def _mentions(conn: AsyncConnection, batch: Batch) -> None:

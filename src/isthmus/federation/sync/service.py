@@ -174,6 +174,10 @@ class SharedChannels:
                 raise ChannelNotShared(reply.err)
             raise SyncRefused(f"peer answered FAIL: {reply.err[:300]}")
         response = SyncResponse.from_obj(reply.payload)
+        for user_id in batch.pictures:  # after the users exist over there; a failure retries the batch
+            if user_id in response.users_syncd:
+                await sync_files.push_profile_image(self.d, self.conns.client, rc, user_id)
+                self.metrics.items_sent.labels(rc.remote_id, "picture").inc()
         self.metrics.sends.labels(rc.remote_id).inc()
         for kind, count in (("post", len(batch.msg.posts)), ("reaction", len(batch.msg.reactions)),
                             ("user", len(batch.msg.users))):
