@@ -94,11 +94,12 @@ class RemoteQueue:
         self.wake.set()
 
     def contact(self) -> None:
-        """The peer is reachable (it talked to us, or answered a ping): retry right away."""
+        """The peer is reachable (it talked to us, or answered a ping): if we were backing off, retry now.
+        (A healthy queue is not woken: every inbound message would otherwise cost a pass.)"""
         if self.backoff.failures:
             self.backoff.reset_on_inbound()
             self.outbound.metrics.backoff.labels(self.remote_id).set(0)
-        self.wake.set()
+            self.wake.set()
 
     async def _run(self) -> None:
         sweep = self.outbound.timings.sweep_interval_s
@@ -220,7 +221,9 @@ class Outbound:
             if isinstance(changed, str) and changed:
                 self.queue(changed).poke()
         elif event.kind == EVENT_ONLINE and event.origin:
-            self.queue(event.origin).contact()
+            q = self.queue(event.origin)
+            q.contact()
+            q.poke()  # back online: pending invites and anything queued go now
         elif event.kind == EVENT_DELETED and event.origin:
             gone = self.queues.pop(event.origin, None)
             if gone is not None:
