@@ -53,11 +53,11 @@ def run_with_server(path: Path | None, work: Callable[[Server], Awaitable[T]]) -
 
     async def main() -> T:
         server = Server(load_config(path))
-        await server.start()
+        await server.bootstrap()  # no hub, ping loop or sync sender for one-shot commands
         try:
             return await work(server)
         finally:
-            await server.stop()
+            await server.db.dispose()
 
     try:
         return asyncio.run(main())

@@ -54,9 +54,14 @@ class Server:
     def config(self) -> Any:
         return self.config_store.config
 
-    async def start(self) -> None:
+    async def bootstrap(self) -> None:
+        """Migrations and roles only: enough for one-shot CLI commands, which must not start the
+        websocket hub, the connection ping loop or the shared-channel sender."""
         await upgrade(self.db)
         await load_roles(self.domain)
+
+    async def start(self) -> None:
+        await self.bootstrap()
         await self.hub.start()
         await self.connections.start()
         await self.shared_channels.start()
