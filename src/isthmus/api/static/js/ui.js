@@ -141,9 +141,12 @@ export function menuButton(label, items, { iconName = "more", text = "" } = {}) 
     (focusLast ? entries[entries.length - 1] : entries[0])?.focus({ preventScroll: true });
     document.addEventListener("pointerdown", outside, true);
   }
+  // Scrolling or resizing moves the menu with its button; it closes only when the button leaves the screen.
   function onMove(ev) {
     if (ev.type === "scroll" && menu.contains(ev.target)) return;
-    close(false);
+    const r = button.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight || r.width === 0) close(false);
+    else place();
   }
   function close(refocus) {
     window.removeEventListener("resize", onMove);
