@@ -188,3 +188,13 @@ def test_autocomplete_users_in_and_out_of_channel(user: Person, roster: dict[str
     assert got["users"] == [] and [u["id"] for u in got["out_of_channel"]] == [first_out.id]
     team_only = user.driver.users.autocomplete_users(name=f"@{first_out.username}", team_id=roster["team"])
     assert [u["id"] for u in team_only["users"]] == [first_out.id] and "out_of_channel" not in team_only
+
+
+def test_permission_errors_name_the_caller(user: Person, other: Person) -> None:
+    r = user.http.put(f"/api/v4/users/{other.id}/patch", json={"nickname": "x"})
+    assert r.status_code == 403
+    body = r.json()
+    assert body["id"] == "api.context.permissions.app_error"
+    assert body["detailed_error"] == f"userId={user.id}, permission=edit_other_users"
+    r = user.http.put(f"/api/v4/users/{other.id}/roles", json={"roles": "system_user"})
+    assert r.json()["detailed_error"] == f"userId={user.id}, permission=manage_roles"

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from isthmus.core.errors import AppError
+from isthmus.core.errors import AppError, with_actor
 from isthmus.core.ids import new_id
 
 log = logging.getLogger("isthmus.api")
@@ -38,6 +38,9 @@ def error_response(err: AppError, rid: str) -> JSONResponse:
 
 async def on_app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    session = getattr(request.state, "session", None)
+    if session is not None:  # name the authenticated caller in permission errors, as Mattermost does
+        exc = with_actor(exc, str(getattr(session, "user_id", "")))
     return error_response(exc, request_id(request))
 
 

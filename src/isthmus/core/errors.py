@@ -29,10 +29,27 @@ def unauthorized(id: str = "api.context.session_expired.app_error",
     return AppError(id, message, 401)
 
 
-def forbidden(permission: str = "", message: str = "") -> AppError:
+PERMISSION_ERROR = "api.context.permissions.app_error"
+
+
+def forbidden(permission: str = "", message: str = "", *, user_id: str = "") -> AppError:
+    """Mattermost's permission error; detail ``userId=<id>, permission=<name>``.
+
+    Domain code rarely has the caller's id at hand, so the api layer adds ``userId=`` for the
+    authenticated caller (``with_actor``) when it is missing.
+    """
     msg = message or "You do not have the appropriate permissions."
-    detail = f"userId= permission={permission}" if permission else ""
-    return AppError("api.context.permissions.app_error", msg, 403, detail)
+    detail = f"permission={permission}" if permission else ""
+    if user_id and detail:
+        detail = f"userId={user_id}, {detail}"
+    return AppError(PERMISSION_ERROR, msg, 403, detail)
+
+
+def with_actor(err: AppError, user_id: str) -> AppError:
+    """``err`` with the caller's id in a permission error's detail (a copy; ``err`` is left alone)."""
+    if err.id != PERMISSION_ERROR or not user_id or not err.detailed_error.startswith("permission="):
+        return err
+    return AppError(err.id, err.message, err.status_code, f"userId={user_id}, {err.detailed_error}")
 
 
 def not_found(what: str, id: str = "") -> AppError:
