@@ -135,15 +135,17 @@ async def list_reactions(d: Domain, actor: Actor, post_id: str) -> list[Reaction
 
 
 async def list_reactions_for_posts(d: Domain, actor: Actor, post_ids: list[str]) -> dict[str, list[Reaction]]:
-    """POST /posts/ids/reactions: every requested id maps to a list; posts the caller cannot read
-    (or that do not exist) map to an empty one, so the answer never confirms they exist."""
+    """POST /posts/ids/reactions: each readable post maps to its reactions (``[]`` when none).
+
+    Posts the caller cannot read are left out of the answer altogether, like ids that do not
+    exist, so it says nothing about them (not even that they have no reactions).
+    """
     if len(post_ids) > MAX_IDS or not all(is_valid_id(i) for i in post_ids):
         raise invalid("api.context.invalid_body_param.app_error", "Invalid or missing post_ids in request body.")
-    out: dict[str, list[Reaction]] = {pid: [] for pid in post_ids}
     async with d.db.read() as conn:
-        rows = await posts_repo.select_posts_by_ids(conn, list(out))
+        rows = await posts_repo.select_posts_by_ids(conn, list(dict.fromkeys(post_ids)))
         readable = await readable_channels(d, conn, actor, {r["channel_id"] for r in rows})
-        ids = [r["id"] for r in rows if r["channel_id"] in readable]
-        for r in await repo.select_live_reactions(conn, ids):
+        out: dict[str, list[Reaction]] = {r["id"]: [] for r in rows if r["channel_id"] in readable}
+        for r in await repo.select_live_reactions(conn, list(out)):
             out[r["post_id"]].append(Reaction(**r))
     return out
