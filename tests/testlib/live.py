@@ -54,7 +54,25 @@ def create_postgres_database(admin_url: str, name: str) -> None:
         finally:
             await conn.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(go())
+        return
+    # This thread already runs a loop (Playwright's sync API keeps one in the browser tests).
+    result: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            asyncio.run(go())
+        except BaseException as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    if result:
+        raise result[0]
 
 
 class LiveServer:

@@ -164,7 +164,7 @@ def test_connect_share_and_talk_across_workspaces(browser: Browser, alpha: Site,
     alpha.post(alice, news["id"], "Read this")
     join_channel(b_user, "Partner News")
     expect(b_user.get_by_role("note")).to_contain_text("Read-only channel")
-    expect(b_user.get_by_text("Read this")).to_be_visible()
+    expect(b_user.get_by_role("article").filter(has_text="Read this")).to_be_visible()
     expect(b_user.get_by_role("textbox", name="Write to Partner News")).to_have_count(0)
     read = b_user.get_by_role("article").filter(has_text="Read this")
     read.hover()
