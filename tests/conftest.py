@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("ISTHMUS_BCRYPT_COST", "4")
+# Without it a cost below 10 is raised to 10 (see isthmus.server.bcrypt_cost_from_env); subprocesses
+# (loopback servers, CLI runs) inherit both.
+os.environ.setdefault("ISTHMUS_TESTING", "1")
 
 from tests.testlib.clients import Person, make_person
 from tests.testlib.live import LiveServer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from isthmus.commands.builtin import build_registry
@@ -26,6 +27,27 @@ from isthmus.store.migrate import upgrade
 
 log = logging.getLogger("isthmus")
 
+MIN_BCRYPT_COST = 10  # Mattermost's cost
+
+
+def bcrypt_cost_from_env(environ: Mapping[str, str]) -> int:
+    """``ISTHMUS_BCRYPT_COST``, but never below 10 unless ``ISTHMUS_TESTING=1`` is set as well.
+
+    Low costs only exist to keep test suites fast; a stray low value left in a production
+    environment would make stolen password hashes cheap to crack, so it is raised (with a warning).
+    """
+    raw = environ.get("ISTHMUS_BCRYPT_COST", "").strip()
+    try:
+        cost = int(raw) if raw else MIN_BCRYPT_COST
+    except ValueError:
+        log.warning("ISTHMUS_BCRYPT_COST=%r is not a number; using %d", raw, MIN_BCRYPT_COST)
+        cost = MIN_BCRYPT_COST
+    floor = 4 if environ.get("ISTHMUS_TESTING") == "1" else MIN_BCRYPT_COST  # 4: bcrypt's minimum
+    if cost < floor:
+        log.warning("ISTHMUS_BCRYPT_COST=%d is below %d; using %d (set ISTHMUS_TESTING=1 for test runs)",
+                    cost, floor, floor)
+    return min(31, max(floor, cost))  # 31: bcrypt's maximum
+
 
 class Server:
     def __init__(self, config_store: ConfigStore, *, clock: Clock | None = None,
@@ -37,7 +59,7 @@ class Server:
         self.bus = EventBus()
         self.clock: Clock = clock or SystemClock()
         self.http_transport = http_transport
-        cost = bcrypt_cost if bcrypt_cost is not None else int(os.environ.get("ISTHMUS_BCRYPT_COST", "10"))
+        cost = bcrypt_cost if bcrypt_cost is not None else bcrypt_cost_from_env(os.environ)
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
         self.hub = Hub(self.domain)
