@@ -150,7 +150,7 @@ async def wait_converged(nodes: list[Node], channel_id: str, *, within: float = 
         if time.monotonic() > deadline:
             detail = {n.name: d for n, d in zip(nodes[1:], diffs, strict=True) if d}
             raise AssertionError(f"not converged: {json.dumps(detail, indent=1)[:4000]}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.15)  # snapshots are full reads: polling harder only slows the servers down
 
 
 async def posts_of(node: Node, channel_id: str) -> dict[str, dict[str, Any]]:

@@ -39,9 +39,13 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     if not channel.shared:
         return 0
     assert kind in KINDS, kind
-    share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
-    if share is None:
-        return 0
+    key = f"shared_channel_locked:{channel.id}"
+    share = tx.cache.get(key)
+    if share is None:  # lock once per transaction; later appends of the same transaction reuse it
+        share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
+        if share is None:
+            return 0
+        tx.cache[key] = share
     if share["readonly"] and not share["home"] and origin is None and kind in _READONLY_KINDS \
             and actor is not None and not actor.is_system_admin:
         raise forbidden("create_post", "This channel is read-only: it is shared from another workspace.")

@@ -40,6 +40,8 @@ class Tx:
     conn: AsyncConnection
     events: list[Event] = field(default_factory=list)
     after_commit: list[Any] = field(default_factory=list)
+    # Lookups valid for this transaction only (e.g. a row already locked by it); gone with the transaction.
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def emit(self, event: Event) -> None:
         self.events.append(event)

@@ -194,10 +194,15 @@ async def owned_user(tx: Tx, user_id: object, remote_id: str) -> User:
     if not is_valid_id(user_id):
         raise AppError("api.remote_cluster.invalid_user", "Invalid user id.", 400)
     assert isinstance(user_id, str)
+    key = f"owned_user:{remote_id}:{user_id}"
+    cached = tx.cache.get(key)
+    if isinstance(cached, User):
+        return cached
     row = await repo.select_user(tx.conn, user_id)
     if row is None or row["remote_id"] != remote_id:
         raise AppError("api.remote_cluster.user_not_owned", f"User {user_id} is not owned by the sender.", 403)
-    return User(**row)
+    tx.cache[key] = user = User(**row)
+    return user
 
 
 def member_sync_enabled(d: Domain) -> bool:

@@ -115,8 +115,6 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
     await repo.update_channel_for_post(tx.conn, channel.id, create_at, not root_id)
     if root is not None:
         await add_reply_to_summary(tx.conn, root, author.id, create_at)
-    elif not root_id and await repo.select_live_replies(tx.conn, p["id"]):
-        await recompute_summary(tx.conn, p["id"], row_values["update_at"])  # replies arrived first
     mentions = await _mention_ids(tx, channel.id, message, author.id, not root_id, create_at)
     post = Post(**row_values)
     data: dict[str, Any] = {

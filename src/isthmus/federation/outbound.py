@@ -36,6 +36,7 @@ from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE
 from isthmus.federation.sync.metrics import SyncMetrics
+from isthmus.federation.transport import TransportError
 from isthmus.store.repo import shared as repo
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class SyncTimings:
         return SyncTimings(**values)
 
 
-SyncOnce = Callable[[RemoteCluster], Awaitable[bool]]
+# (remote, batch limit) -> more pending right now
+SyncOnce = Callable[[RemoteCluster, int], Awaitable[bool]]
 
 
 class RemoteQueue:
@@ -85,6 +87,9 @@ class RemoteQueue:
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.last_error = ""
+        # Posts per message: halved after a timeout (a slow peer still makes progress), doubled back after
+        # each success up to MaxPostsPerSync.
+        self.batch_limit = 0
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -122,6 +127,7 @@ class RemoteQueue:
             if self.backoff.failures:
                 log.info("sync to secure connection %s works again after %d failures", self.remote_id,
                          self.backoff.failures)
+            self.batch_limit = min(self.batch_limit * 2, self.outbound.max_posts()) if self.batch_limit else 0
             self.backoff.on_success()
             self.outbound.metrics.backoff.labels(self.remote_id).set(0)
             if more:
@@ -129,6 +135,8 @@ class RemoteQueue:
 
     def _failed(self, err: Exception) -> None:
         d, metrics = self.outbound.d, self.outbound.metrics
+        if isinstance(err, TransportError) and "timed out" in str(err):
+            self.batch_limit = max(1, (self.batch_limit or self.outbound.max_posts()) // 2)
         delay = self.backoff.on_failure()
         self.last_error = str(err) or type(err).__name__
         metrics.record_failure(self.remote_id, self.last_error, d.now())
@@ -244,7 +252,10 @@ class Outbound:
         if rc is None or not rc.is_confirmed or rc.is_plugin or self.sync_once is None:
             return False
         async with q.lock:
-            return await self.sync_once(rc)
+            return await self.sync_once(rc, q.batch_limit or self.max_posts())
+
+    def max_posts(self) -> int:
+        return max(1, int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync))
 
     async def exclusive(self, remote_id: str, work: Callable[[], Awaitable[Any]]) -> Any:
         """Run one request to ``remote_id`` under its single-flight lock (invites and notices from REST)."""

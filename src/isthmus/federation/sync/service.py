@@ -132,14 +132,13 @@ class SharedChannels:
 
     # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
 
-    async def sync_once(self, rc: RemoteCluster) -> bool:
+    async def sync_once(self, rc: RemoteCluster, max_posts: int) -> bool:
         await self.share.deliver_pending_invites(rc)
         async with self.d.db.read() as conn:
             pending = await repo.select_pending(conn, rc.remote_id)
         now = self.d.now()
         self.metrics.set_queue(rc.remote_id, sum(int(p["pending"] or 0) for p in pending),
                                min((int(p["oldest"]) for p in pending if p["oldest"] is not None), default=now), now)
-        max_posts = int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync)
         more = False
         for scr in pending:
             batch = await collect(self.d, rc, scr, max_posts)
