@@ -26,6 +26,8 @@ class Listener:
         self.seen: dict[str, float] = {}         # message text -> first arrival
         self.counts: Counter[str] = Counter()    # message text -> posted events received
         self.last_progress = time.monotonic()
+        self.prefix = ""                         # first arrivals of texts starting with it are counted cheaply
+        self.prefix_seen = 0
         self._waiters: dict[str, asyncio.Future[float]] = {}
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -61,6 +63,8 @@ class Listener:
                 if text not in self.seen:
                     self.seen[text] = now
                     self.last_progress = now
+                    if self.prefix and text.startswith(self.prefix):
+                        self.prefix_seen += 1
                     fut = self._waiters.pop(text, None)
                     if fut is not None and not fut.done():
                         fut.set_result(now)
@@ -81,6 +85,20 @@ class Listener:
         except TimeoutError:
             self._raise_if_broken()
             return None
+
+    def expect(self, prefix: str) -> None:
+        """Count first arrivals of texts starting with ``prefix`` from now on (cheap completion checks)."""
+        self.prefix = prefix
+        self.prefix_seen = sum(1 for t in self.seen if t.startswith(prefix))
+
+    async def wait_count(self, n: int, deadline: float) -> bool:
+        """True once ``n`` texts with the :meth:`expect` prefix arrived; False at ``deadline`` (monotonic)."""
+        while self.prefix_seen < n:
+            self._raise_if_broken()
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     async def wait_all(self, texts: list[str], deadline: float) -> bool:
         """True once every text arrived; False at ``deadline`` (monotonic)."""
