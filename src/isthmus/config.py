@@ -37,6 +37,8 @@ class ServiceSettingsModel(_Section):
     EnableUserAccessTokens: bool = True
     EnableBotAccountCreation: bool = True
     MaximumPayloadSizeBytes: int = Field(default=300_000, ge=1024)
+    # DELETE /channels/{id}?permanent=true purges the channel's rows only when this is on (Mattermost's default: off).
+    EnableAPIChannelDeletion: bool = False
 
     @field_validator("SiteURL")
     @classmethod

@@ -18,7 +18,7 @@ from isthmus.api.params import (
     paging,
     valid_id,
 )
-from isthmus.domain import channels, members, teams
+from isthmus.domain import channel_purge, channels, members, teams
 from isthmus.domain.models import Actor
 from isthmus.domain.shapes import channel_json, channel_member_json
 
@@ -152,7 +152,10 @@ async def update_channel(request: Request, channel_id: str) -> dict[str, Any]:
 @router.delete("/channels/{channel_id}")
 async def delete_channel(request: Request, channel_id: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await channels.do_delete_channel(domain_of(request), actor, channel_id)
+    if bool_param(request, "permanent"):
+        await channel_purge.do_purge_channel(domain_of(request), actor, channel_id)
+    else:
+        await channels.do_delete_channel(domain_of(request), actor, channel_id)
     return STATUS_OK
 
 

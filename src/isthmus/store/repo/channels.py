@@ -8,7 +8,8 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
-from isthmus.store.schema.posts import posts
+from isthmus.store.schema.files import file_infos
+from isthmus.store.schema.posts import posts, reactions
 from isthmus.store.schema.users import users
 
 
@@ -128,3 +129,27 @@ async def select_member_timezones(conn: AsyncConnection, channel_id: str) -> lis
 async def select_usernames(conn: AsyncConnection, user_ids: list[str]) -> dict[str, str]:
     q = select(users.c.id, users.c.username).where(users.c.id.in_(user_ids))
     return {r.id: r.username for r in (await conn.execute(q)).all()}
+
+
+async def purge_channel(conn: AsyncConnection, channel_id: str) -> list[str]:
+    """Delete a channel row and everything stored under it (reactions, files, posts, members).
+
+    Returns the blob keys of the channel's files so the caller can remove the bytes after commit.
+    The search index follows the posts by itself (PostgreSQL expression index, SQLite triggers).
+    """
+    q = select(file_infos.c.path, file_infos.c.thumbnail_path, file_infos.c.preview_path).where(
+        file_infos.c.channel_id == channel_id)
+    keys = [k for row in (await conn.execute(q)).all() for k in row if k]
+    post_ids = select(posts.c.id).where(posts.c.channel_id == channel_id)
+    await conn.execute(delete(reactions).where(or_(reactions.c.channel_id == channel_id,
+                                                   reactions.c.post_id.in_(post_ids))))
+    await conn.execute(delete(file_infos).where(file_infos.c.channel_id == channel_id))
+    await conn.execute(delete(posts).where(posts.c.channel_id == channel_id))
+    await conn.execute(delete(channel_members).where(channel_members.c.channel_id == channel_id))
+    await conn.execute(delete(channels).where(channels.c.id == channel_id))
+    return keys
+
+
+async def select_channel_member_ids(conn: AsyncConnection, channel_id: str) -> list[str]:
+    q = select(channel_members.c.user_id).where(channel_members.c.channel_id == channel_id)
+    return list((await conn.execute(q)).scalars().all())
