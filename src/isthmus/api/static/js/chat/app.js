@@ -54,7 +54,9 @@ export class ChatApp {
       socket.on("post_deleted", (d) => this.onDeleted(d.post)),
       socket.on("reaction_added", (d) => this.forViews((v) => v.onReaction(d.reaction, true))),
       socket.on("reaction_removed", (d) => this.forViews((v) => v.onReaction(d.reaction, false))),
-      socket.on("typing", (d, b) => { if (this.view && b.channel_id === this.view.channel.id) this.view.onTyping(d.user_id, d.parent_id); }),
+      socket.on("typing", (d, b) => {
+        if (this.view && b.channel_id === this.view.channel.id) this.view.onTyping(d.user_id, d.parent_id);
+      }),
       socket.on("channel_viewed", (d) => this.onViewed(d.channel_id)),
       socket.on("channel_updated", (d) => this.onChannelUpdated(d.channel)),
       socket.on("channel_created", (d) => refreshChannel(d.channel_id)),

@@ -14,7 +14,8 @@ export async function browseChannelsDialog(app) {
   const create = h("button", { type: "submit", class: "btn btn-primary" }, "Create channel");
   const form = h("form", { class: "inline-form", "aria-label": "Create a channel" },
     field("New channel name", name), field("Private", priv), create);
-  const dlg = openDialog({ title: "Browse channels", wide: true, body: [err.el, list, h("h3", {}, "Create a channel"), form] });
+  const dlg = openDialog({ title: "Browse channels", wide: true,
+    body: [err.el, list, h("h3", {}, "Create a channel"), form] });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.clear();

@@ -219,7 +219,9 @@ export class ChannelView {
     if (this.list.remove(post.id) && post.root_id) this.list.bumpReplies(post.root_id, -1);
   }
 
-  onReaction(reaction, added) { if (reaction.channel_id === this.channel.id || !reaction.channel_id) this.list.reaction(reaction, added); }
+  onReaction(reaction, added) {
+    if (reaction.channel_id === this.channel.id || !reaction.channel_id) this.list.reaction(reaction, added);
+  }
 
   onTyping(userId, parentId) {
     if (parentId || userId === state.me.id) return;

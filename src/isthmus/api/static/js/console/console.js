@@ -34,7 +34,8 @@ export class ConsoleApp {
   allowed() {
     if (can("manage_secure_connections")) return true;
     this.main.replaceChildren(h("div", { class: "empty-state" }, h("h1", {}, "Not allowed"),
-      h("p", {}, "Only system admins and people with the manage_secure_connections permission can manage connected workspaces.")));
+      h("p", {}, "Only system admins and people with the manage_secure_connections permission can manage ",
+        "connected workspaces.")));
     return false;
   }
 

@@ -120,6 +120,7 @@ export class ConnectionDetail {
     const rows = await this.describe([...ours.map((r) => ({ ...r, home: true })),
       ...theirs.map((r) => ({ ...r, home: false }))]);
     if (!slot.isConnected) return;
+    this.sharedIds = new Set(rows.filter((r) => !r.delete_at).map((r) => r.channel_id));
     this.status.textContent = accepted ? (rows.length ? "" : "No channels are shared with this workspace yet.") :
       "Channels can be shared once the invitation has been accepted.";
     const focused = slot.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
@@ -186,7 +187,8 @@ export class ConnectionDetail {
     const form = h("form", { class: "stack", novalidate: true }, err.el, field("Team", team), list,
       field("Read-only", readonly, { help: "Members of the other workspace can read but not post or react." }),
       h("div", { class: "dialog-actions" }, cancel, share));
-    const dlg = openDialog({ title: `Share channels with ${this.rc.display_name || this.rc.name}`, body: form, wide: true });
+    const dlg = openDialog({ title: `Share channels with ${this.rc.display_name || this.rc.name}`, body: form,
+      wide: true });
     let shown = "";
     const fill = async () => {
       if (team.value === shown) return; // unchanged: keep what was ticked
@@ -194,15 +196,23 @@ export class ConnectionDetail {
       const teamId = team.value;
       list.replaceChildren(h("legend", {}, "Channels"), h("p", { class: "muted" }, "Loading…"));
       try {
-        const [pub, priv] = await Promise.all([
+        const [pub, priv, shares] = await Promise.all([
           api.get(`/teams/${teamId}/channels?per_page=200`),
           api.get(`/teams/${teamId}/channels/private?per_page=200`).catch(() => []),
+          api.get(`/sharedchannels/${teamId}?per_page=200`).catch(() => []),
         ]);
         if (teamId !== team.value) return; // the team was changed again meanwhile
-        const channels = [...pub, ...priv].filter((c) => !c.delete_at).sort((a, b) => a.display_name.localeCompare(b.display_name));
-        list.replaceChildren(h("legend", {}, "Channels"), ...channels.map((c) => field(
-          `${c.display_name}${c.type === "P" ? " (private)" : ""}${c.shared ? " (shared)" : ""}`,
-          h("input", { type: "checkbox", name: "channel", value: c.id }))));
+        const homedElsewhere = new Set(shares.filter((sc) => !sc.home).map((sc) => sc.id));
+        const channels = [...pub, ...priv].filter((c) => !c.delete_at)
+          .sort((a, b) => a.display_name.localeCompare(b.display_name));
+        list.replaceChildren(h("legend", {}, "Channels"), ...channels.map((c) => {
+          // A channel shared with us cannot be shared on, and one already shared here needs nothing.
+          const note = homedElsewhere.has(c.id) ? " (shared from another workspace)" :
+            this.sharedIds?.has(c.id) ? " (already shared)" : c.shared ? " (shared)" : "";
+          return field(`${c.display_name}${c.type === "P" ? " (private)" : ""}${note}`,
+            h("input", { type: "checkbox", name: "channel", value: c.id,
+              disabled: homedElsewhere.has(c.id) || this.sharedIds?.has(c.id) }));
+        }));
         if (!channels.length) list.append(h("p", { class: "muted" }, "This team has no channels."));
       } catch (e) { err.show(e.message); }
     };
@@ -219,7 +229,8 @@ export class ConnectionDetail {
         try {
           await api.post(`/remotecluster/${this.remoteId}/channels/${id}/invite`, { readonly: readonly.checked });
         } catch (e) {
-          failed.push(`${list.querySelector(`input[value="${CSS.escape(id)}"]`)?.labels?.[0]?.textContent || id}: ${e.message}`);
+          const label = list.querySelector(`input[value="${CSS.escape(id)}"]`)?.labels?.[0]?.textContent || id;
+          failed.push(`${label}: ${e.message}`);
         }
       }
       share.disabled = false;
