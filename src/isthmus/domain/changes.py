@@ -13,8 +13,8 @@ appends to one channel are then serialised, and within a channel ``seq`` order i
 (cursors are per channel, so order across channels does not matter). SQLite has one writer anyway.
 Callers make this the last statement of their transaction, so the lock is held only until COMMIT.
 
-The same lookup enforces read-only shares on the receiving side: a local user (not a system admin)
-cannot post or react in a read-only channel homed on another server.
+The same lookup enforces read-only shares on the receiving side: a local user (admins too, since the
+home would refuse their content) cannot post or react in a read-only channel homed on another server.
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
         if share is None:
             return 0
         tx.cache[key] = share
+    # Everyone, admins included: the home refuses every remote post in a read-only channel, so a post
+    # accepted here would exist on this server only.
     if share["readonly"] and not share["home"] and origin is None and kind in _READONLY_KINDS \
-            and actor is not None and not actor.is_system_admin:
+            and actor is not None:
         raise forbidden("create_post", "This channel is read-only: it is shared from another workspace.")
     seq = await repo.insert_change(tx.conn, {
         "channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin,
