@@ -74,13 +74,15 @@ def make_site(tmp: Path, name: str) -> Site:
     return Site(name, live, admin, team)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop marked running in this thread
+# while it is started, which asyncio.run() and pytest-asyncio tests elsewhere in the session must not meet.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
