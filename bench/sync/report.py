@@ -132,9 +132,10 @@ def build_rows(ist: dict[str, Any], syn: dict[str, Any] | None) -> list[Row]:
     if ist.get("backlog"):
         rows.append(Row(f"backlog {dig(ist, 'backlog', 'messages')} posts: all visible after B healthy",
                         dig(ist, "backlog", "from_B_healthy", "all_visible_s"), None, "s", True, None, 60))
+        timed_out = dig(ist, "backlog", "timed_out") is True
         rows.append(Row("backlog lost + duplicated", _sum(dig(ist, "backlog", "lost"),
                                                           dig(ist, "backlog", "duplicated")), None, "posts", True,
-                        None, 0))
+                        None, 0, note="phase timed out: 'lost' = not visible yet" if timed_out else ""))
     rows += [
         Row("relay A->home->C p50", dig(ist, "relay", "A_to_C_via_home_B_visible", "p50_ms"), None, "ms", True,
             note="Synapse harness has no relay phase"),
