@@ -50,8 +50,11 @@ def member_missing() -> AppError:
 
 async def _check_add(d: Domain, conn: AsyncConnection, actor: Actor, channel: Channel, user_id: str,
                      perms: frozenset[str]) -> None:
-    if user_id == actor.user_id and channel.type == "O" \
-            and await channel_member_of(conn, channel.id, actor.user_id) is None:
+    if await channel_member_of(conn, channel.id, user_id) is not None:
+        # Already in (possibly added by a concurrent request after ``perms`` was read): a no-op that
+        # must not be judged as "adding someone else".
+        return
+    if user_id == actor.user_id and channel.type == "O":
         if "join_public_channels" not in perms:
             raise forbidden("join_public_channels")
         return
