@@ -10,7 +10,9 @@ per-remote lock also covers invites and notices sent from REST calls). It wakes 
 * a poke: a change was appended to the outbox (``sync_outbox_appended``), no debounce, so a post
   reaches the peer within milliseconds and a burst coalesces naturally while one request is in flight;
 * the peer talking to us (any inbound message) or coming back online (``remote_cluster_online``):
-  proof it is reachable, so any backoff is dropped;
+  proof it is reachable, so any backoff is dropped. For that reason every queue says hello
+  (``isthmus_sync_hello``) once after the server starts: a peer that backed off while we were down
+  delivers its backlog right away, not when its timer fires;
 * a periodic sweep, which also retries after a backoff and catches rows written by other processes.
 
 Failures back off exponentially with jitter (``federation.backoff``), are counted in metrics, mark the
@@ -73,6 +75,7 @@ class SyncTimings:
 
 # (remote, batch limit) -> more pending right now
 SyncOnce = Callable[[RemoteCluster, int], Awaitable[bool]]
+Hello = Callable[[RemoteCluster], Awaitable[None]]
 
 
 class RemoteQueue:
@@ -90,6 +93,9 @@ class RemoteQueue:
         # Posts per message: halved after a timeout (a slow peer still makes progress), doubled back after
         # each success up to MaxPostsPerSync.
         self.batch_limit = 0
+        # Say hello once after our start: a peer that backed off while we were down retries at once instead of
+        # when its backoff timer fires (which, after a long outage, is up to backoff_max_ms later).
+        self.hello_pending = False
 
     def start(self) -> None:
         if self.task is None or self.task.done():
@@ -166,6 +172,7 @@ class Outbound:
         self.timings = timings
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
+        self.hello: Hello | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self.running = False
@@ -181,7 +188,9 @@ class Outbound:
             ids = [r[0] for r in (await conn.execute(select(scr.c.remote_id).where(scr.c.delete_at == 0)
                                                      .distinct())).all()]
         for remote_id in ids:
-            self.queue(remote_id).poke()
+            q = self.queue(remote_id)
+            q.hello_pending = True
+            q.poke()
 
     async def stop(self) -> None:
         self.running = False
@@ -252,7 +261,11 @@ class Outbound:
         if rc is None or not rc.is_confirmed or rc.is_plugin or self.sync_once is None:
             return False
         async with q.lock:
-            return await self.sync_once(rc, q.batch_limit or self.max_posts())
+            more = await self.sync_once(rc, q.batch_limit or self.max_posts())
+            if q.hello_pending and self.hello is not None:
+                await self.hello(rc)  # a transport error keeps it pending: the queue backs off and retries
+                q.hello_pending = False
+            return more
 
     def max_posts(self) -> int:
         return max(1, int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync))

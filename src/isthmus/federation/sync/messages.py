@@ -21,6 +21,9 @@ TOPIC_GLOBAL_USERS = "sharedchannel_global_user_sync"
 TOPIC_UNSHARE = "sharedchannel_unshare"
 # Our own topic (a Mattermost peer answers OK with a null payload): the normalized snapshot for `verify`.
 TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
+# Our own topic, no payload: "I am (back) up". The receiver drops its backoff toward the sender (a Mattermost
+# peer answers OK to an unknown topic and nothing happens).
+TOPIC_HELLO = "isthmus_sync_hello"
 
 NOT_SHARED_TEXT = "channel is no longer shared"
 NOT_ENABLED_TEXT = "Shared channels are not enabled"

@@ -73,6 +73,12 @@ class Receiver:
             raise _disabled()
         self.outbound.contact(rc.remote_id)  # it talked to us: it is reachable, drop any backoff
 
+    # --- isthmus_sync_hello: the peer (re)started; _accept drops our backoff toward it ------------------
+
+    async def on_hello(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self._accept(rc)
+        return None
+
     # --- sharedchannel_invite ------------------------------------------------------------------------
 
     async def on_invite(self, msg: Msg, rc: RemoteCluster) -> Any:

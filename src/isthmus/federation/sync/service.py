@@ -25,6 +25,7 @@ from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync.messages import (
     NOT_SHARED_TEXT,
     TOPIC_GLOBAL_USERS,
+    TOPIC_HELLO,
     TOPIC_INVITE,
     TOPIC_MEMBERSHIP,
     TOPIC_SNAPSHOT,
@@ -64,6 +65,7 @@ class SharedChannels:
         self.timings = timings or SyncTimings.from_env()
         self.outbound = Outbound(d, conns, self.metrics, self.timings)
         self.outbound.sync_once = self.sync_once
+        self.outbound.hello = self._hello
         self.share = ShareService(d, conns, self.outbound)
         self.receiver = Receiver(d, self.outbound, self.share, self.metrics)
         self._notified: set[tuple[str, str]] = set()
@@ -75,6 +77,7 @@ class SharedChannels:
         conns.register_topic(TOPIC_UNSHARE, self.receiver.on_unshare)
         conns.register_topic(TOPIC_SNAPSHOT, self.receiver.on_snapshot)
         conns.register_topic(TOPIC_UPLOAD, self._on_upload)
+        conns.register_topic(TOPIC_HELLO, self.receiver.on_hello)
         self._listening = False
         self._stopped = True
         self._task: asyncio.Task[None] | None = None
@@ -83,6 +86,13 @@ class SharedChannels:
         """Change timings (tests); call before :meth:`start`."""
         self.timings = timings
         self.outbound.timings = timings
+
+    async def _hello(self, rc: RemoteCluster) -> None:
+        """Tell ``rc`` we are up (see ``Outbound``). A refusal (e.g. shared channels off there) changes nothing."""
+        msg = Msg.new(TOPIC_HELLO, {}, self.d.now())
+        reply = await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+        if not reply.ok:
+            log.debug("hello to %s refused: %s", rc.remote_id, reply.err[:200])
 
     async def _on_upload(self, msg: Msg, rc: RemoteCluster) -> Any:
         self.receiver._accept(rc)
