@@ -94,3 +94,40 @@ async def _count_is(_old: object, cluster: Cluster, n: int) -> bool:
 
 async def _on(node: Node, channel_id: str, post_id: str) -> bool:
     return post_id in await posts_of(node, channel_id)
+
+
+async def test_pending_channels_lists_channels_with_unsent_rows_oldest_first(slow_cluster: Cluster) -> None:
+    from isthmus.federation.sync.send import pending_channels
+
+    cluster = slow_cluster
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    rid = await cluster.connect(a, b)
+    first, second, quiet = await channel(a), await channel(a), await channel(a)
+    for ch in (first, second, quiet):
+        await share(a, ch, (b, rid))
+    ann = await person(a)
+    for ch in (first, second):
+        r = await a.http.post(f"/api/v4/channels/{ch}/members", json={"user_id": ann.user_id})
+        assert r.status_code == 201, r.text
+    cluster.net.down.add("beta.test")
+    await ann.post(second, "older")
+    await ann.post(first, "newer")
+    await ann.post(second, "newest")
+    async with a.server.db.read() as conn:
+        rows = await pending_channels(conn, rid)
+    assert [r["channel_id"] for r in rows] == [second, first]  # quiet has nothing past its cursor
+    assert rows[0]["next_seq"] < rows[1]["next_seq"]
+    cluster.net.down.clear()
+    await restart(cluster, b)  # its hello makes alpha deliver now
+    for ch, n in ((first, 1), (second, 2)):
+        await eventually(lambda c=ch, k=n: _count(b, c, k))  # type: ignore[misc]
+
+    async def drained() -> bool:
+        async with a.server.db.read() as conn:
+            return await pending_channels(conn, rid) == []
+
+    await eventually(drained)
+
+
+async def _count(node: Node, channel_id: str, n: int) -> bool:
+    return len(await posts_of(node, channel_id)) == n

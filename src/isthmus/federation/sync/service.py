@@ -36,10 +36,9 @@ from isthmus.federation.sync.messages import (
 )
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.recv import Receiver
-from isthmus.federation.sync.send import Batch, collect, commit
+from isthmus.federation.sync.send import Batch, collect, commit, pending_channels
 from isthmus.federation.sync.share import ShareService
 from isthmus.federation.wire import Msg, go_json
-from isthmus.store.repo import shared as repo
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +144,7 @@ class SharedChannels:
     async def sync_once(self, rc: RemoteCluster, max_posts: int) -> bool:
         await self.share.deliver_pending_invites(rc)
         async with self.d.db.read() as conn:
-            pending = await repo.select_pending(conn, rc.remote_id)
-        now = self.d.now()
-        self.metrics.set_queue(rc.remote_id, sum(int(p["pending"] or 0) for p in pending),
-                               min((int(p["oldest"]) for p in pending if p["oldest"] is not None), default=now), now)
+            pending = await pending_channels(conn, rc.remote_id)  # queue depth: computed at scrape time
         more = False
         for scr in pending:
             batch = await collect(self.d, rc, scr, max_posts)
