@@ -30,8 +30,12 @@ from isthmus.config import Config
 from tests.testlib.clients import Person, make_person, unique
 from tests.testlib.live import LiveServer
 
-# The spec lives in shared/ beside the repository clone (CI checks it out next to a fresh clone).
-SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "mattermost-openapi-v4.yaml"
+# The spec lives in shared/ beside the repository clone (CI lays a copy next to its fresh clone);
+# ISTHMUS_SHARED_DIR points elsewhere, e.g. for a clone made in another folder by hand.
+_SPEC_REL = Path("spec") / "mattermost-openapi-v4.yaml"
+_SHARED_DIRS = [Path(p) for p in (os.environ.get("ISTHMUS_SHARED_DIR", ""),) if p] + [
+    Path(__file__).resolve().parents[2].parent / "shared"]
+SPEC = next((d / _SPEC_REL for d in _SHARED_DIRS if (d / _SPEC_REL).is_file()), _SHARED_DIRS[-1] / _SPEC_REL)
 # ISTHMUS_FUZZ_SCALE=10 multiplies every example budget for a deeper, slower hunt.
 SCALE = max(1, int(os.environ.get("ISTHMUS_FUZZ_SCALE", "1")))
 FUZZ = settings(max_examples=25 * SCALE, deadline=None, database=None, phases=[Phase.generate],
