@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    SYNC_ENV,
     Person,
     channel,
     eventually,
@@ -17,13 +12,6 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 async def run(node: Node, channel_id: str, command: str, who: Person | None = None) -> str:

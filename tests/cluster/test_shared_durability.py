@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    SYNC_ENV,
     channel,
     eventually,
     person,
@@ -19,13 +17,6 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 def _failures(node: Node, remote_id: str) -> float:

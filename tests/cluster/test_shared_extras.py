@@ -5,16 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from PIL import Image
 
 from isthmus.core.events import Event
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    SYNC_ENV,
     Person,
     channel,
     eventually,
@@ -24,13 +21,6 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 async def upload(p: Person, channel_id: str, name: str, data: bytes, mime: str) -> dict[str, Any]:

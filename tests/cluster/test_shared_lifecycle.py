@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from isthmus.domain.models import Actor
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    SYNC_ENV,
     channel,
     eventually,
     person,
@@ -20,13 +15,6 @@ from tests.testlib.sharing import (
 )
 
 UNSHARED = "This channel is no longer shared."
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 async def _shared_flag(node: Node, channel_id: str) -> bool:

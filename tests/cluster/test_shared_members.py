@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import SYNC_ENV, channel, person, share, share_node, wait_converged
+from tests.testlib.sharing import channel, person, share, share_node, wait_converged
 
 MEMBER_SYNC = {"MM_FEATUREFLAGS_ENABLESHAREDCHANNELSMEMBERSYNC": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 async def test_members_converge_on_three_servers(cluster: Cluster) -> None:

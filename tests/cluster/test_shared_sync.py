@@ -3,13 +3,8 @@ threads, reactions, users and mentions, with the convergence oracle as the asser
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from tests.testlib.cluster import Cluster
 from tests.testlib.sharing import (
-    SYNC_ENV,
     channel,
     eventually,
     person,
@@ -18,13 +13,6 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 async def test_post_on_home_reaches_remote(cluster: Cluster) -> None:

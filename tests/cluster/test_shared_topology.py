@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    SYNC_ENV,
     channel,
     eventually,
     invite,
@@ -20,13 +17,6 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fast_sync(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in SYNC_ENV.items():
-        monkeypatch.setenv(key, value)
-    yield
 
 
 def _sync_posts(net_log: list[httpx.Request], host: str, post_id: str) -> int:
