@@ -208,6 +208,7 @@ class SyncBench:
         c0a = self.a.cpu_s()
         up_s = await asyncio.to_thread(self.b.start)
         t_up = self.b.healthy_at
+        spies = await self.start_spies(key) if key in self.opts.profile else []  # (costs ~1 s of attach time)
         listener = Listener(self.b.url, self.b.token, {ch, self.main_ch})
         listener.expect(self.bid(key, 0)[:-1])  # "bench message <run>-<key>-"
         await listener.start()
@@ -227,6 +228,8 @@ class SyncBench:
                     break
                 next_poll = time.monotonic() + 0.25
             await asyncio.sleep(0.02)
+        if spies:
+            await self.stop_spies(key, spies)
         cpu_b = self.b.cpu_s()
         cpu_a = self.a.cpu_s() - c0a
         found = await messages_in(self.b, ch)
@@ -290,27 +293,36 @@ class SyncBench:
 
     # -- the whole run ------------------------------------------------------------------------
 
-    async def profiled(self, phase: str, work: Any) -> None:
-        """Run ``work`` (a coroutine); under py-spy on every running server if ``phase`` is in --profile."""
-        if phase not in self.opts.profile:
-            await work
-            return
+    async def start_spies(self, tag: str) -> list[tuple[Path, subprocess.Popen[bytes]]]:
+        """py-spy on every running server (raw collapsed stacks, ``profile-<tag>-<server>.txt``)."""
         spies = []
         for node in (self.a, self.b, self.c):
             if node.server.proc is not None and node.server.returncode is None:
-                out = self.opts.workdir / f"profile-{phase}-{node.name}.txt"
+                out = self.opts.workdir / f"profile-{tag}-{node.name}.txt"
                 cmd = [self.opts.py_spy, "record", "--pid", str(node.server.proc.pid), "--format", "raw",
                        "--rate", "250", "--output", str(out)]
                 spies.append((out, subprocess.Popen(cmd, stdout=subprocess.DEVNULL,  # noqa: ASYNC220 (no wait)
                                                     stderr=subprocess.DEVNULL)))
         await asyncio.sleep(1)  # py-spy attaches
+        return spies
+
+    async def stop_spies(self, tag: str, spies: list[tuple[Path, subprocess.Popen[bytes]]]) -> None:
+        for _out, spy in spies:
+            spy.send_signal(signal.SIGINT)
+            await asyncio.to_thread(spy.wait, 60)
+        self.results.setdefault("profiles", {})[tag] = [str(o) for o, _ in spies]
+
+    async def profiled(self, phase: str, work: Any) -> None:
+        """Run ``work`` (a coroutine); under py-spy on every running server if ``phase`` is in --profile.
+        (The catch-up phases profile only their drain, after B restarted: see :meth:`phase_catchup`.)"""
+        if phase not in self.opts.profile or phase in ("catchup", "backlog"):
+            await work
+            return
+        spies = await self.start_spies(phase)
         try:
             await work
         finally:
-            for _out, spy in spies:
-                spy.send_signal(signal.SIGINT)
-                await asyncio.to_thread(spy.wait, 60)
-            self.results.setdefault("profiles", {})[phase] = [str(o) for o, _ in spies]
+            await self.stop_spies(phase, spies)
 
     async def run(self) -> dict[str, Any]:
         t_start = time.monotonic()
