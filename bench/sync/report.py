@@ -61,14 +61,14 @@ class Row:
     @property
     def met(self) -> bool | None:
         checks = [m for m in (self.met_ratio, self.met_abs) if m is not None]
-        if self.goal_ratio is None and self.goal_abs is None:
+        if not checks:  # no goal, or only a ratio goal and no peer figure to compare with
             return None
-        return bool(checks) and all(checks) and self.isthmus is not None
+        return all(checks) and self.isthmus is not None
 
     @property
     def verdict(self) -> str:
         if self.met is None:
-            return ""
+            return "n/a (no peer figure)" if self.goal_ratio is not None and self.synapse is None else ""
         if self.met:
             return "meets"
         missed = [name for name, m in (("ratio", self.met_ratio), ("absolute", self.met_abs)) if m is False]
@@ -143,7 +143,7 @@ def build_rows(ist: dict[str, Any], syn: dict[str, Any] | None) -> list[Row]:
         Row("peak RSS per server (max VmHWM)", peak_rss(ist.get("resources")),
             peak_rss(s.get("resources")), "MiB", True, 1),
     ]
-    return rows
+    return [r for r in rows if r.isthmus is not None or r.synapse is not None]  # phases not run: no row
 
 
 def _sum(*values: Any) -> float | None:
