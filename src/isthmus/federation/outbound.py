@@ -32,7 +32,7 @@ from typing import Any
 from isthmus.core.events import Event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
 from isthmus.domain.context import Domain, transaction
-from isthmus.domain.remotes import EVENT_DELETED, RemoteCluster, find_live_remote
+from isthmus.domain.remotes import EVENT_DELETED
 from isthmus.domain.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
@@ -73,9 +73,8 @@ class SyncTimings:
         return SyncTimings(**values)
 
 
-# (remote, batch limit) -> more pending right now
-SyncOnce = Callable[[RemoteCluster, int], Awaitable[bool]]
-Hello = Callable[[RemoteCluster], Awaitable[None]]
+# One pass for one queue (the engine, plugged in by the service) -> more pending right now
+SyncOnce = Callable[["RemoteQueue"], Awaitable[bool]]
 
 
 class RemoteQueue:
@@ -172,7 +171,6 @@ class Outbound:
         self.timings = timings
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
-        self.hello: Hello | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self.running = False
@@ -257,15 +255,10 @@ class Outbound:
                     log.debug("pruned %d acknowledged outbox rows", removed)
             except Exception:  # housekeeping must never stop the sender
                 log.exception("outbox pruning failed")
-        rc = await find_live_remote(self.d, q.remote_id)
-        if rc is None or not rc.is_confirmed or rc.is_plugin or self.sync_once is None:
+        if self.sync_once is None:
             return False
-        async with q.lock:
-            more = await self.sync_once(rc, q.batch_limit or self.max_posts())
-            if q.hello_pending and self.hello is not None:
-                await self.hello(rc)  # a transport error keeps it pending: the queue backs off and retries
-                q.hello_pending = False
-            return more
+        async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
+            return await self.sync_once(q)
 
     def max_posts(self) -> int:
         return max(1, int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync))

@@ -188,7 +188,9 @@ class Receiver:
         ids = list(sm.mention_transforms.values())
         known = {r["id"]: (r["username"], r["remote_id"] is not None)
                  for r in await users_repo.select_users_by_ids(tx.conn, ids)}
-        team_name = (await get_team_row(tx.conn, channel.team_id)).name if channel.team_id else ""
+        # The team name only matters for shared permalinks; most messages have none (saves a read per message).
+        has_links = any("/plshared/" in str(p.get("message") or "") for p in sm.posts)
+        team_name = (await get_team_row(tx.conn, channel.team_id)).name if channel.team_id and has_links else ""
         site_url = str(self.d.config.ServiceSettings.SiteURL or "")
 
         def rewrite(message: str) -> str:

@@ -96,39 +96,48 @@ async def _posts(conn: AsyncConnection, ids: list[str]) -> dict[str, Post]:
     return {r["id"]: Post(**r) for r in rows}
 
 
-async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: int) -> Batch:
-    """One batch for (scr.channel_id → rc), read in a single read transaction."""
+async def collect(d: Domain, rc: RemoteCluster, scr: dict[str, Any], max_posts: int,
+                  conn: AsyncConnection | None = None) -> Batch:
+    """One batch for (scr.channel_id → rc), read in a single read transaction (``conn``'s, when given: the
+    sender reads its first batch in the transaction that found it)."""
+    if conn is not None:
+        return await _collect(conn, d, rc, scr, max_posts)
+    async with d.db.read() as own:
+        return await _collect(own, d, rc, scr, max_posts)
+
+
+async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dict[str, Any],
+                   max_posts: int) -> Batch:
     channel_id, start = scr["channel_id"], int(scr["outbox_cursor"])
     window = max(ROW_WINDOW_MIN, max_posts * 4)
-    async with d.db.read() as conn:
-        rows = await repo.select_changes(conn, channel_id, start, window)
-        batch = Batch(scr_id=scr["id"], channel_id=channel_id, start_seq=start, end_seq=start,
-                      more=len(rows) == window, msg=SyncMsg.new(channel_id))
-        post_ids: list[str] = []
-        reaction_posts: list[str] = []
-        user_ids: list[str] = []
-        member_ids: list[str] = []
-        member_sync = member_sync_enabled(d)
-        for row in rows:
-            kind, entity = row["kind"], row["entity_id"]
-            if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
-                target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
-                    else user_ids if kind == "user" else member_ids if kind == "member" and member_sync else None
-                if target is not None and entity not in target:
-                    if kind in ("post", "pin", "reaction") and entity not in post_ids and \
-                            entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
-                        batch.more = True
-                        break
-                    target.append(entity)
-                if kind in ("post", "pin"):
-                    batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
-                batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
-            batch.end_seq = int(row["seq"])
-            batch.rows += 1
-        if not (post_ids or reaction_posts or user_ids or member_ids):
-            return batch
-        added = await _memberships(conn, d, rc, batch, member_ids)
-        await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
+    rows = await repo.select_changes(conn, channel_id, start, window)
+    batch = Batch(scr_id=scr["id"], channel_id=channel_id, start_seq=start, end_seq=start,
+                  more=len(rows) == window, msg=SyncMsg.new(channel_id))
+    post_ids: list[str] = []
+    reaction_posts: list[str] = []
+    user_ids: list[str] = []
+    member_ids: list[str] = []
+    member_sync = member_sync_enabled(d)
+    for row in rows:
+        kind, entity = row["kind"], row["entity_id"]
+        if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
+            target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
+                else user_ids if kind == "user" else member_ids if kind == "member" and member_sync else None
+            if target is not None and entity not in target:
+                if kind in ("post", "pin", "reaction") and entity not in post_ids and \
+                        entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
+                    batch.more = True
+                    break
+                target.append(entity)
+            if kind in ("post", "pin"):
+                batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
+            batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
+        batch.end_seq = int(row["seq"])
+        batch.rows += 1
+    if not (post_ids or reaction_posts or user_ids or member_ids):
+        return batch
+    added = await _memberships(conn, d, rc, batch, member_ids)
+    await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
     return batch
 
 
