@@ -8,6 +8,7 @@ outbox its commit order for free (see architecture §7). PostgreSQL writes run c
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +16,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from isthmus.store import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -52,6 +56,10 @@ class Database:
         if not self.is_sqlite:
             kwargs.update(pool_size=min(pool_size, 20), max_overflow=max(0, pool_size - 20),
                           pool_pre_ping=True)
+        elif os.environ.get("ISTHMUS_SQLITE_DRIVER", "inline") != "thread":
+            parsed = make_url(url)
+            args, opts = parsed.get_dialect()().create_connect_args(parsed)
+            kwargs["async_creator"] = sqlite_inline.connector(args, opts)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
