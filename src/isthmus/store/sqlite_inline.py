@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -139,7 +139,7 @@ class InlineConnection:
             conn.close()
 
 
-def connector(args: Sequence[Any], kwargs: dict[str, Any]) -> Callable[[], Any]:
+def connector(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], Any]:
     """An ``async_creator`` opening ``sqlite3.connect(*args, **kwargs)`` (the dialect's own connect
     arguments for the URL) on the calling thread."""
 
