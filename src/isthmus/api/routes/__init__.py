@@ -19,6 +19,8 @@ from isthmus.api.routes import (
 )
 
 # statuses before users: /users/status/ids must not be taken for /users/{user_id}/...
-ROUTERS = [system.router, statuses.router, websocket.router, user_images.router, users.router, teams.router,
-           channels.router, posts.router, reactions.router, roles.router, commands.router, remoteclusters.router,
-           files.router, search.router, sharedchannels.router]
+# Routes are matched by a linear scan, so the hottest ones come first: posts (clients, bots) and
+# remoteclusters (/remotecluster/msg, every sync message); neither shares a path shape with an earlier router.
+ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, websocket.router,
+           user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
+           commands.router, files.router, search.router, sharedchannels.router]
