@@ -121,3 +121,45 @@ async def test_hostile_frames_are_rejected(cluster: Cluster) -> None:
 
 async def _has(node: Node, channel_id: str, post_id: str) -> bool:
     return post_id in await posts_of(node, channel_id)
+
+
+async def test_unstorable_strings_from_a_peer_are_scrubbed_and_huge_numbers_refused(cluster: Cluster) -> None:
+    """NUL and lone surrogates cannot be stored (PostgreSQL refuses both); Go's decoder turns invalid text
+    into U+FFFD, so a peer's odd string is scrubbed and the rest of the message applies."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    shared = await channel(a)
+    await share(a, shared, (b, ab))
+    ann = await person(a, channel_id=shared)
+    await ann.post(shared, "first")
+    await wait_converged([a, b], shared, min_posts=1)
+    rc = await a.row(ab)
+    headers = {"X-RemoteCluster-Id": ab, "X-RemoteCluster-Token": rc.remote_token,
+               "Content-Type": "application/json"}
+    odd, fine = new_id(), new_id()
+    # Written by hand: json.dumps cannot produce these escapes from valid Python text.
+    posts = (f'[{{"id":"{odd}","channel_id":"{shared}","user_id":"{ann.user_id}","message":"a\\u0000b\\ud800c",'
+             f'"create_at":2000,"update_at":2000,"props":{{"k\\udfff":"v"}}}},'
+             f'{{"id":"{fine}","channel_id":"{shared}","user_id":"{ann.user_id}","message":"fine",'
+             f'"create_at":2001,"update_at":2001}}]')
+    frame = (f'{{"remote_id":"{ab}","msg":{{"id":"{new_id()}","topic":"sharedchannel_sync","create_at":1,'
+             f'"payload":{{"id":"{new_id()}","channel_id":"{shared}","posts":{posts}}}}}}}').encode()
+    peer = httpx.AsyncClient(transport=httpx.ASGITransport(app=b.app), base_url=b.url)  # no user session
+    r = await peer.post("/api/v4/remotecluster/msg", content=frame, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "OK", r.text
+    live = await posts_of(b, shared)
+    assert live[odd]["message"] == "a\ufffdb\ufffdc" and live[fine]["message"] == "fine"
+    assert live[odd]["props"] == {"k\ufffd": "v"}
+    # Invalid UTF-8 bytes are replaced the same way.
+    raw = frame.replace(b'"fine"', b'"fi\xff\xfene"').replace(fine.encode(), (other := new_id()).encode())
+    r = await peer.post("/api/v4/remotecluster/msg", content=raw, headers=headers)
+    assert r.status_code == 200 and r.json()["status"] == "OK", r.text
+    assert (await posts_of(b, shared))[other]["message"] == "fi\ufffd\ufffdne"
+    # A number no BIGINT column holds fails the frame with a clear 400, and nothing of it is written.
+    huge = frame.replace(b'"create_at":2001', b'"create_at":123456789012345678901234567890').replace(
+        fine.encode(), (never := new_id()).encode()).replace(odd.encode(), (never2 := new_id()).encode())
+    r = await peer.post("/api/v4/remotecluster/msg", content=huge, headers=headers)
+    await peer.aclose()
+    assert r.status_code == 400 and r.json()["id"] == "api.unmarshal_error", r.text
+    after = await posts_of(b, shared)
+    assert never not in after and never2 not in after

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from isthmus.core import strict_json
 from isthmus.federation.wire import (
     HEADER_REMOTE_ID,
     HEADER_TOKEN,
@@ -140,7 +141,7 @@ class RemoteClient:
         body = await self.post_frame(endpoint(site_url, PATH_PING), frame, remote_id=remote_id, token=token,
                                      timeout_s=self.timeouts.ping_s)
         try:
-            return Ping.from_payload(json.loads(body))
+            return Ping.from_payload(strict_json.loads_like_go(body))
         except Exception:
             raise TransportError("ping reply is not a ping", status=200) from None
 

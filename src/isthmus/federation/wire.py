@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from isthmus.core import strict_json
 from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id, new_id
 
@@ -51,8 +52,10 @@ def _unmarshal_error(detail: str) -> AppError:
 
 def loads_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
+        # A hostile peer's NUL or lone surrogate is scrubbed here (as Go's decoder would), and an
+        # out-of-range number refused, so neither can fail a database write later.
+        value = strict_json.loads_like_go(raw)
+    except strict_json.UnsafeJSON as err:
         raise _unmarshal_error(f"{what}: {err}") from None
     if not isinstance(value, dict):
         raise _unmarshal_error(f"{what}: expected a JSON object")
