@@ -10,6 +10,7 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
+from isthmus.domain import statuses
 from tests.cluster.test_shared_hostile import send
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
@@ -18,6 +19,7 @@ from tests.testlib.sharing import (
     eventually,
     person,
     posts_of,
+    restart,
     share,
     share_node,
     wait_converged,
@@ -107,6 +109,31 @@ async def test_status_syncs_both_ways(cluster: Cluster) -> None:
 async def _announced(events: list[Event], user_id: str, status: str) -> bool:
     """The ``status_change`` the hub delivers (to the user's own sockets, as Mattermost's BroadcastStatus)."""
     return any(e.user_id == user_id and e.data.get("status") == status for e in events)
+
+
+async def test_automatic_presence_reaches_the_peer_and_the_peer_leaves_it_alone(cluster: Cluster) -> None:
+    a, b, _rid, _ch, ann, _bob = await _pair(cluster)
+    await statuses.set_online(a.server.domain, ann.user_id)  # what the hub does when a socket connects
+    await eventually(lambda: _shows(b, ann.user_id, status="online", manual=False))
+    await statuses.set_away(a.server.domain, ann.user_id, away_after_ms=0)  # alpha's idle sweep
+    await eventually(lambda: _shows(b, ann.user_id, status="away", manual=False))
+    await statuses.set_online(a.server.domain, ann.user_id)
+    await eventually(lambda: _shows(b, ann.user_id, status="online", manual=False))
+    # beta's own presence rules never touch alpha's user: not its idle sweep, not its startup reset
+    await statuses.sweep(b.server.domain, 0, lambda _uid: False)
+    await statuses.reset_automatic(b.server.domain)
+    assert (await status_on(b, ann.user_id))["status"] == "online"
+
+    end = int(time.time()) - 120  # a timed DND that already ended: alpha's sweep restores presence
+    await statuses.set_dnd(a.server.domain, ann.user_id, end)
+    await eventually(lambda: _shows(b, ann.user_id, status="dnd", dnd_end_time=end - end % 60))
+    await statuses.sweep(a.server.domain, 10**9, lambda _uid: False)
+    await eventually(lambda: _shows(b, ann.user_id, status="offline", manual=False, dnd_end_time=0))
+
+    await statuses.set_online(a.server.domain, ann.user_id)
+    await eventually(lambda: _shows(b, ann.user_id, status="online"))
+    await restart(cluster, a)  # alpha "crashed": at its start nobody is connected, and beta hears so
+    await eventually(lambda: _shows(b, ann.user_id, status="offline", manual=False))
 
 
 async def test_status_before_first_sync_travels_with_the_user(cluster: Cluster) -> None:
