@@ -99,6 +99,8 @@ async def test_status_syncs_both_ways(cluster: Cluster) -> None:
     assert (await status_on(b, bob.user_id))["dnd_end_time"] == end - end % 60
     await eventually(lambda: _announced(on_a, bob.user_id, "dnd"))
 
+    sent = [s for s in sent_statuses(cluster, b) if s["user_id"] == ann.user_id]
+    assert sent and all(list(s) == ["user_id", "status", "manual", "last_activity_at", "dnd_end_time"] for s in sent)
     await set_status(ann, "online")  # back to automatic presence: manual goes away on the other side too
     await eventually(lambda: _shows(b, ann.user_id, status="online", manual=False))
     # Never echoed: alpha never got its own user's status, beta never got bob's.
@@ -134,6 +136,22 @@ async def test_automatic_presence_reaches_the_peer_and_the_peer_leaves_it_alone(
     await eventually(lambda: _shows(b, ann.user_id, status="online"))
     await restart(cluster, a)  # alpha "crashed": at its start nobody is connected, and beta hears so
     await eventually(lambda: _shows(b, ann.user_id, status="offline", manual=False))
+
+
+async def test_one_status_message_per_remote_for_a_user_in_several_channels(cluster: Cluster) -> None:
+    a, b, rid, ch, ann, _bob = await _pair(cluster)
+    ch2 = await channel(a)
+    await share(a, ch2, (b, rid))
+    r = await a.http.post(f"/api/v4/channels/{ch2}/members", json={"user_id": ann.user_id})
+    assert r.status_code == 201, r.text
+    await ann.post(ch2, "ann in the second channel too")
+    await wait_converged([a, b], ch2, min_posts=1)
+    await set_status(ann, "away")
+    await eventually(lambda: _shows(b, ann.user_id, status="away"))
+    markers = [await ann.post(c, "after the status") for c in (ch, ch2)]  # any other status row went before
+    for c, m in zip((ch, ch2), markers, strict=True):
+        await eventually(lambda c=c, m=m: _has(b, c, m["id"]))  # type: ignore[misc]
+    assert [s["status"] for s in sent_statuses(cluster, b) if s["user_id"] == ann.user_id] == ["away"]
 
 
 async def test_status_before_first_sync_travels_with_the_user(cluster: Cluster) -> None:
