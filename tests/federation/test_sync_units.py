@@ -81,3 +81,42 @@ def test_sync_response_shape() -> None:
                          "acknowledgements_last_update_at", "acknowledgement_errors", "status_errors"]
     assert obj["status_errors"] is None
     assert SyncResponse.from_obj({"users_syncd": ["a", 3], "post_errors": "x"}).users_syncd == ["a"]
+
+
+def test_sync_msg_statuses_are_kept_item_by_item() -> None:
+    from isthmus.federation.sync.messages import SyncMsg
+
+    status = {"user_id": "u" * 26, "status": "away", "manual": True, "last_activity_at": 5, "dnd_end_time": 0}
+    msg = parse_sync_msg({"channel_id": "c" * 26, "statuses": [status, "junk", 3]})
+    assert msg.statuses == [status] and not msg.empty
+    # a malformed list is no statuses at all, never a failed message
+    assert parse_sync_msg({"channel_id": "c" * 26, "statuses": {"x": 1}}).statuses == []
+    assert len(parse_sync_msg({"channel_id": "c" * 26, "statuses": [status] * 1500}).statuses) == 1000
+    out = SyncMsg(id="i", channel_id="c" * 26, statuses=[status]).to_obj()
+    assert out == {"id": "i", "channel_id": "c" * 26, "statuses": [status]}
+    assert "statuses" not in SyncMsg.new("c" * 26).to_obj()
+
+
+def test_sync_response_status_errors() -> None:
+    obj = SyncResponse(status_errors=["u"]).to_obj()
+    assert obj["status_errors"] == ["u"]
+    assert SyncResponse.from_obj(obj).status_errors == ["u"]
+    assert SyncResponse.from_obj({"status_errors": None}).status_errors == []
+
+
+def test_parse_synced_status() -> None:
+    from isthmus.domain.remote_statuses import StatusRefused, parse_synced_status
+    from isthmus.domain.statuses import Status
+
+    uid = "u" * 26
+    mm = {"user_id": uid, "status": "dnd", "manual": True, "last_activity_at": 7, "active_channel": "x",
+          "dnd_end_time": 120}
+    assert parse_synced_status(mm) == Status(uid, "dnd", True, 7, 120, "")
+    assert parse_synced_status({"user_id": uid, "status": "online"}) == Status(uid, "online", False, 0, 0, "")
+    for bad in ({"user_id": "x", "status": "away"}, {"user_id": uid, "status": "busy"}, {"user_id": uid},
+                {"user_id": uid, "status": "away", "manual": 1}, {"user_id": uid, "status": "away",
+                                                                   "last_activity_at": -1},
+                {"user_id": uid, "status": "away", "last_activity_at": 1.5},
+                {"user_id": uid, "status": "dnd", "dnd_end_time": 1 << 41}):
+        with pytest.raises(StatusRefused):
+            parse_synced_status(bad)

@@ -28,7 +28,7 @@ from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
-KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel"})
+KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel", "status"})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
 
@@ -72,4 +72,41 @@ async def record_user_changed(d: Domain, user_id: str, origin: str | None) -> in
             row = await access_repo.select_channel(tx.conn, channel_id)
             if row is not None and row["shared"]:
                 count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
+    return count
+
+
+def status_sync_enabled(d: Domain) -> bool:
+    """Statuses travel only while shared channels run and ``DisableSharedChannelsStatusSync`` is off (§11)."""
+    cw = d.config.ConnectedWorkspacesSettings
+    return bool(cw.EnableSharedChannels and cw.EnableRemoteClusterService and not cw.DisableSharedChannelsStatusSync)
+
+
+async def record_status_changed(d: Domain, tx: Tx, user_id: str, origin: str | None) -> int:
+    """A user's status changed: ``status`` rows in as few shared channels as reach every connected workspace
+    that was sent this user and shares a channel with it (Mattermost sends one message per channel; a status is
+    the same in all of them). Returns the number of rows.
+
+    Called in the status's own transaction, so a status changed while a peer is down is still sent when it is
+    back (the row waits behind that peer's cursor). Only the owner's word travels: ``origin`` None means a
+    local user (a local change of a synthetic user goes nowhere), otherwise the connection the status came
+    from, which must own the user and is never a target (no echo); other remotes get it relayed.
+    """
+    if not status_sync_enabled(d):
+        return 0
+    remotes_by_channel: dict[str, set[str]] = {}
+    for channel_id, remote_id in await repo.select_status_targets(tx.conn, user_id, origin):
+        remotes_by_channel.setdefault(channel_id, set()).add(remote_id)
+    uncovered = set().union(*remotes_by_channel.values()) if remotes_by_channel else set()
+    chosen: list[str] = []
+    while uncovered:
+        # Greedy cover; prefer a channel this transaction already locked (fewer row locks, no new lock order).
+        best = max(sorted(remotes_by_channel), key=lambda c: (len(remotes_by_channel[c] & uncovered),
+                                                              f"shared_channel_locked:{c}" in tx.cache))
+        chosen.append(best)
+        uncovered -= remotes_by_channel[best]
+    count = 0
+    for channel_id in sorted(chosen):  # one lock order across transactions (PostgreSQL row locks)
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        if row is not None and row["shared"]:
+            count += bool(await record_change(tx, Channel(**row), "status", user_id, origin, now=d.now()))
     return count

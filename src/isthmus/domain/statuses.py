@@ -13,6 +13,11 @@ are read from elsewhere); every *status* change is written through in a transact
 with ``status_change`` after commit. Pure activity (online → online) only refreshes the cache and
 is written at most once per ``ACTIVITY_SAVE_INTERVAL_MS``, so an idle sweep after a restart or in
 another process sees activity that is at most that stale.
+
+Shared channels: a change of what a status says (status, manual, DND end) of a local user queues it for the
+connected workspaces that know the user (``record_status_changed``, same transaction). A synthetic user's
+status belongs to its home server: only :func:`apply_synced_status` writes it, and the idle sweep and the
+startup reset leave it alone.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from isthmus.core.errors import AppError, forbidden, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id
 from isthmus.domain.access import access_channel
-from isthmus.domain.context import Domain, transaction
+from isthmus.domain.changes import record_status_changed
+from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.users import get_user
@@ -102,13 +108,25 @@ async def list_active_statuses(d: Domain) -> dict[str, str]:
     return {uid: st for uid, st in out.items() if st != OFFLINE}
 
 
-async def _save(d: Domain, new: Status, *, announce: bool) -> Status:
+def _synced_part(s: Status) -> tuple[str, bool, int]:
+    # What connected workspaces are told about; activity alone changes too often to be worth a message.
+    return s.status, s.manual, s.dnd_end_time
+
+
+def _write(d: Domain, tx: Tx, new: Status, *, announce: bool, origin: str | None = None) -> None:
+    if announce:
+        tx.emit(Event("status_change", {"status": new.status, "user_id": new.user_id}, user_id=new.user_id,
+                      origin=origin))
+    tx.after_commit.append(lambda: _cache(d).__setitem__(new.user_id, (new, new.last_activity_at)))
+
+
+async def _save(d: Domain, new: Status, *, announce: bool, sync: bool) -> Status:
     """Write ``new`` and, if the visible status changed, emit ``status_change`` after commit."""
     async with transaction(d) as tx:
         await repo.upsert_status(tx.conn, dataclasses.asdict(new))
-        if announce:
-            tx.emit(Event("status_change", {"status": new.status, "user_id": new.user_id}, user_id=new.user_id))
-        tx.after_commit.append(lambda: _cache(d).__setitem__(new.user_id, (new, new.last_activity_at)))
+        _write(d, tx, new, announce=announce)
+        if sync:
+            await record_status_changed(d, tx, new.user_id, None)
     return new
 
 
@@ -119,7 +137,24 @@ async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Statu
         new = decide(current, d.now())
         if new is None:
             return current
-        return await _save(d, new, announce=new.status != current.status)
+        return await _save(d, new, announce=new.status != current.status,
+                           sync=_synced_part(new) != _synced_part(current))
+
+
+async def apply_synced_status(d: Domain, tx: Tx, new: Status, origin: str) -> bool:
+    """Save a status the user's own server sent (the caller checked that ``origin`` owns the user), in the
+    caller's transaction; announced like a local change, relayed to the other workspaces that know the user.
+    False when nothing changed (inbound sync is idempotent). No ``_lock``: it would wait for a writer while
+    this transaction holds the database, and nothing else writes a synthetic user's status."""
+    row = await repo.select_status(tx.conn, new.user_id)
+    current = Status(**row) if row else _offline(new.user_id)
+    if current == new:
+        return False
+    await repo.upsert_status(tx.conn, dataclasses.asdict(new))
+    _write(d, tx, new, announce=new.status != current.status, origin=origin)
+    if _synced_part(new) != _synced_part(current):
+        await record_status_changed(d, tx, new.user_id, origin)
+    return True
 
 
 async def set_online(d: Domain, user_id: str) -> Status:
@@ -243,9 +278,12 @@ async def sweep(d: Domain, away_after_ms: int, connected: Callable[[str], bool])
 
 
 async def reset_automatic(d: Domain) -> None:
-    """At startup nobody is connected: automatic statuses left over from the last run are offline."""
+    """At startup nobody is connected: automatic statuses left over from the last run are offline (and
+    connected workspaces are told, or they would show a crashed server's users online forever)."""
     async with transaction(d) as tx:
-        await repo.update_automatic_to_offline(tx.conn)
+        user_ids = await repo.update_automatic_to_offline(tx.conn)
+        for user_id in user_ids:
+            await record_status_changed(d, tx, user_id, None)
     _cache(d).clear()
 
 

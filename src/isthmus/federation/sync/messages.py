@@ -50,7 +50,7 @@ class SyncMsg:
     reactions: list[dict[str, Any]] = field(default_factory=list)
     membership_changes: list[dict[str, Any]] = field(default_factory=list)
     mention_transforms: dict[str, str] = field(default_factory=dict)
-    has_statuses: bool = False
+    statuses: list[dict[str, Any]] = field(default_factory=list)
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "channel_id": self.channel_id}
@@ -60,6 +60,8 @@ class SyncMsg:
             out["posts"] = self.posts
         if self.reactions:
             out["reactions"] = self.reactions
+        if self.statuses:
+            out["statuses"] = self.statuses
         if self.membership_changes:
             out["membership_changes"] = self.membership_changes
         if self.mention_transforms:
@@ -68,7 +70,7 @@ class SyncMsg:
 
     @property
     def empty(self) -> bool:
-        return not (self.users or self.posts or self.reactions or self.membership_changes)
+        return not (self.users or self.posts or self.reactions or self.membership_changes or self.statuses)
 
     @staticmethod
     def new(channel_id: str) -> SyncMsg:
@@ -97,6 +99,7 @@ def parse_sync_msg(payload: object) -> SyncMsg:
     transforms_raw = {} if transforms_raw is None else transforms_raw
     if not isinstance(transforms_raw, dict) or len(transforms_raw) > MAX_ITEMS_PER_MSG:
         raise bad_payload("mention_transforms")
+    statuses_raw = payload.get("statuses")
     msg_id = payload.get("id")
     return SyncMsg(
         id=msg_id if isinstance(msg_id, str) else "", channel_id=channel_id,
@@ -105,7 +108,9 @@ def parse_sync_msg(payload: object) -> SyncMsg:
         membership_changes=_objects(payload.get("membership_changes"), "membership_changes"),
         mention_transforms={k: v for k, v in transforms_raw.items()
                             if isinstance(k, str) and 0 < len(k) <= 128 and is_valid_id(v)},
-        has_statuses=bool(payload.get("statuses")))
+        # Statuses are refused item by item, never the whole message (a malformed list is no statuses at all).
+        statuses=[v for v in statuses_raw[:MAX_ITEMS_PER_MSG] if isinstance(v, dict)]
+        if isinstance(statuses_raw, list) else [])
 
 
 @dataclass
@@ -118,6 +123,7 @@ class SyncResponse:
     reactions_last_update_at: int = 0
     reaction_errors: list[str] = field(default_factory=list)
     membership_errors: list[str] = field(default_factory=list)
+    status_errors: list[str] = field(default_factory=list)
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,7 +131,7 @@ class SyncResponse:
             "users_syncd": self.users_syncd, "posts_last_update_at": self.posts_last_update_at,
             "post_errors": self.post_errors, "reactions_last_update_at": self.reactions_last_update_at,
             "reaction_errors": self.reaction_errors, "acknowledgements_last_update_at": 0,
-            "acknowledgement_errors": [], "status_errors": None}
+            "acknowledgement_errors": [], "status_errors": self.status_errors or None}
         if self.membership_errors:
             out["membership_errors"] = self.membership_errors
         return out
@@ -141,7 +147,7 @@ class SyncResponse:
 
         return SyncResponse(users_syncd=ids("users_syncd"), user_errors=ids("user_errors"),
                             post_errors=ids("post_errors"), reaction_errors=ids("reaction_errors"),
-                            membership_errors=ids("membership_errors"))
+                            membership_errors=ids("membership_errors"), status_errors=ids("status_errors"))
 
 
 def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,

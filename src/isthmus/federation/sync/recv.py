@@ -7,7 +7,8 @@ Every inbound item is checked before it is applied (#27326):
 * a user may only be created by, or updated from, the connection that owns it;
 * a new post or a reaction must be authored by a user the sender owns (its own users, or users the home
   relays); edits and deletes must target a post of this channel;
-* a read-only share refuses all content from remotes on its home (Mattermost only hides the box).
+* a read-only share refuses all content from remotes on its home (Mattermost only hides the box);
+* a status must be of a user the sender owns (``domain.remote_statuses``; refusals in ``status_errors``).
 
 Per-item problems go to ``user_errors`` / ``post_errors`` / ``reaction_errors``; the message as a whole
 still answers OK so one bad item never blocks the rest. Everything is applied through the domain with
@@ -26,6 +27,7 @@ from isthmus.domain.access import get_channel_row, get_team_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
+from isthmus.domain.remote_statuses import apply_remote_statuses
 from isthmus.domain.remote_users import (
     Peer,
     UserSyncError,
@@ -145,6 +147,8 @@ class Receiver:
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
             await self._reactions(tx, channel, rc, sm, response, refuse_content)
+            if sm.statuses:  # after the users: a status of a user created by this very message applies
+                response.status_errors = await apply_remote_statuses(self.d, tx, rc.remote_id, sm.statuses)
         return response.to_obj()
 
     async def _users(self, tx: Tx, channel: Channel, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:

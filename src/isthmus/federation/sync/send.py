@@ -8,8 +8,8 @@ touched posts (``delete_at`` included). Receivers upsert by global id, so sendin
 harmless and several changes to one post collapse into one item.
 
 Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
-reactions and files that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct posts;
-``end_seq`` says how far the cursor moves once the peer acknowledged this batch.
+reactions, files and statuses that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct
+posts; ``end_seq`` says how far the cursor moves once the peer acknowledged this batch.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from isthmus.domain.models import FileInfo, Post, Reaction, User
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
+from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import shared as repo
+from isthmus.store.repo import statuses as statuses_repo
 from isthmus.store.repo import users as users_repo
 from isthmus.store.schema.shared import shared_channel_remotes as scr_t
 from isthmus.store.schema.shared import sync_outbox as out_t
@@ -70,6 +72,7 @@ class Batch:
     rows: int = 0
     oldest_row_at: int = 0
     changes: dict[str, set[str]] = field(default_factory=dict)  # post id -> {"content", "pin"}
+    synced_before: set[str] = field(default_factory=set)  # users of msg.users that rc had been sent already
 
     @property
     def has_payload(self) -> bool:
@@ -117,12 +120,14 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     reaction_posts: list[str] = []
     user_ids: list[str] = []
     member_ids: list[str] = []
+    status_ids: list[str] = []
     member_sync = member_sync_enabled(d)
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
         if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
             target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
-                else user_ids if kind == "user" else member_ids if kind == "member" and member_sync else None
+                else user_ids if kind == "user" else member_ids if kind == "member" and member_sync \
+                else status_ids if kind == "status" else None
             if target is not None and entity not in target:
                 if kind in ("post", "pin", "reaction") and entity not in post_ids and \
                         entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
@@ -134,10 +139,11 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
             batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
         batch.end_seq = int(row["seq"])
         batch.rows += 1
-    if not (post_ids or reaction_posts or user_ids or member_ids):
+    if not (post_ids or reaction_posts or user_ids or member_ids or status_ids):
         return batch
     added = await _memberships(conn, d, rc, batch, member_ids)
     await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
+    await _statuses(conn, d, rc, batch, status_ids)
     return batch
 
 
@@ -214,11 +220,35 @@ async def _users(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, ids: li
         if user.remote_id == rc.remote_id:
             continue  # the target owns this user: never send it back
         last = synced.get(user.id, -1)
+        if last >= 0:
+            batch.synced_before.add(user.id)
         if last < user.update_at:
             batch.msg.users[user.id] = sanitized_user(user)
             batch.users[user.id] = user.update_at
             if user.last_picture_update > max(last, 0):
                 batch.pictures.append(user.id)
+
+
+async def _statuses(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch, changed: list[str]) -> None:
+    """The CURRENT status of each user whose status changed (several changes collapse into one item), plus that
+    of users sent to ``rc`` for the first time, so it does not wait for their next change. Only users ``rc``
+    already knows (or gets in this message) and does not own, members of the channel (the message names it)."""
+    if d.config.ConnectedWorkspacesSettings.DisableSharedChannelsStatusSync:
+        return
+    first_time = [u for u in batch.msg.users if u not in batch.synced_before]
+    ids = list(dict.fromkeys(changed + first_time))
+    if not ids:
+        return
+    known = set(await repo.select_synced_users(conn, batch.channel_id, rc.remote_id, ids)) | set(batch.msg.users)
+    members = set(await repo.select_member_ids_in(conn, batch.channel_id, ids))
+    owners = {r["id"]: r["remote_id"] for r in await users_repo.select_users_by_ids(conn, ids)}
+    rows = {r["user_id"]: r for r in await statuses_repo.select_statuses(conn, ids)}
+    for user_id in ids:
+        row = rows.get(user_id)
+        if row is None or user_id not in known or user_id not in members or user_id not in owners \
+                or owners[user_id] == rc.remote_id:
+            continue
+        batch.msg.statuses.append(status_json(Status(**row)))
 
 
 async def _mentions(conn: AsyncConnection, batch: Batch) -> None:

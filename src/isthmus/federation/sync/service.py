@@ -209,12 +209,13 @@ class SharedChannels:
                 self.metrics.items_sent.labels(rc.remote_id, "picture").inc()
         self.metrics.sends.labels(rc.remote_id).inc()
         for kind, count in (("post", len(batch.msg.posts)), ("reaction", len(batch.msg.reactions)),
-                            ("user", len(batch.msg.users))):
+                            ("user", len(batch.msg.users)), ("status", len(batch.msg.statuses))):
             if count:
                 self.metrics.items_sent.labels(rc.remote_id, kind).inc(count)
-        if response.post_errors or response.reaction_errors or response.user_errors:
-            log.info("sync to %s: peer refused %d posts, %d reactions, %d users", rc.remote_id,
-                     len(response.post_errors), len(response.reaction_errors), len(response.user_errors))
+        if response.post_errors or response.reaction_errors or response.user_errors or response.status_errors:
+            log.info("sync to %s: peer refused %d posts, %d reactions, %d users, %d statuses", rc.remote_id,
+                     len(response.post_errors), len(response.reaction_errors), len(response.user_errors),
+                     len(response.status_errors))
         return response
 
     async def _offline_notice(self, rc: RemoteCluster, batch: Batch) -> None:

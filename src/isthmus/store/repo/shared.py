@@ -186,6 +186,24 @@ async def select_user_channels(conn: AsyncConnection, user_id: str) -> list[tupl
                                                       .where(u.user_id == user_id))).all()]
 
 
+async def select_status_targets(conn: AsyncConnection, user_id: str, owner: str | None) -> list[tuple[str, str]]:
+    """(channel_id, remote_id) pairs a status of ``user_id`` may go to: the user was sent to that remote in that
+    channel, is still a member, the share is live and confirmed. Only if ``owner`` owns the user (None: a local
+    user) and never to the owner itself."""
+    from isthmus.store.schema.users import users
+
+    u = shared_channel_users.c
+    cm = channel_members.c
+    owned = users.c.remote_id.is_(None) if owner is None else and_(users.c.remote_id == owner, u.remote_id != owner)
+    q = (select(u.channel_id, u.remote_id)
+         .select_from(shared_channel_users
+                      .join(scr, and_(scr.c.channel_id == u.channel_id, scr.c.remote_id == u.remote_id))
+                      .join(channel_members, and_(cm.channel_id == u.channel_id, cm.user_id == u.user_id))
+                      .join(users, users.c.id == u.user_id))
+         .where(and_(u.user_id == user_id, scr.c.delete_at == 0, scr.c.is_invite_confirmed.is_(True), owned)))
+    return [(r[0], r[1]) for r in (await conn.execute(q)).all()]
+
+
 async def insert_synced_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(shared_channel_users).values(**row))
 

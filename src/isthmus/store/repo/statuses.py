@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.statuses import statuses
 from isthmus.store.schema.teams import team_members
+from isthmus.store.schema.users import users
+
+# Synthetic users (shared channels) get their status from their own server: local presence rules skip them.
+_LOCAL = statuses.c.user_id.in_(select(users.c.id).where(users.c.remote_id.is_(None)))
 
 
 async def select_status(conn: AsyncConnection, user_id: str) -> dict[str, Any] | None:
@@ -34,13 +38,13 @@ async def select_statuses_not_offline(conn: AsyncConnection) -> list[dict[str, A
 async def select_idle_online(conn: AsyncConnection, before_ms: int) -> list[dict[str, Any]]:
     """Automatic (non-manual) online statuses whose stored activity is older than ``before_ms``."""
     q = select(statuses).where(and_(statuses.c.status == "online", statuses.c.manual.is_(False),
-                                    statuses.c.last_activity_at < before_ms))
+                                    statuses.c.last_activity_at < before_ms, _LOCAL))
     return [dict(r) for r in (await conn.execute(q)).mappings().all()]
 
 
 async def select_expired_dnd(conn: AsyncConnection, now_s: int) -> list[dict[str, Any]]:
     q = select(statuses).where(and_(statuses.c.status == "dnd", statuses.c.dnd_end_time != 0,
-                                    statuses.c.dnd_end_time <= now_s))
+                                    statuses.c.dnd_end_time <= now_s, _LOCAL))
     return [dict(r) for r in (await conn.execute(q)).mappings().all()]
 
 
@@ -51,10 +55,14 @@ async def upsert_status(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(ins.values(**row).on_conflict_do_update(index_elements=[statuses.c.user_id], set_=values))
 
 
-async def update_automatic_to_offline(conn: AsyncConnection) -> None:
-    """At startup no socket exists, so every automatic (non-manual) status is really offline."""
-    await conn.execute(update(statuses).where(and_(statuses.c.manual.is_(False), statuses.c.status != "offline"))
-                       .values(status="offline"))
+async def update_automatic_to_offline(conn: AsyncConnection) -> list[str]:
+    """At startup no socket exists, so every automatic (non-manual) status of a local user is really offline.
+    Returns the users whose status changed."""
+    where = and_(statuses.c.manual.is_(False), statuses.c.status != "offline", _LOCAL)
+    ids = [str(r[0]) for r in (await conn.execute(select(statuses.c.user_id).where(where))).all()]
+    if ids:
+        await conn.execute(update(statuses).where(where).values(status="offline"))
+    return ids
 
 
 async def select_channel_member_ids(conn: AsyncConnection, channel_id: str) -> list[str]:
