@@ -198,3 +198,15 @@ def test_permission_errors_name_the_caller(user: Person, other: Person) -> None:
     assert body["detailed_error"] == f"userId={user.id}, permission=edit_other_users"
     r = user.http.put(f"/api/v4/users/{other.id}/roles", json={"roles": "system_user"})
     assert r.json()["detailed_error"] == f"userId={user.id}, permission=manage_roles"
+
+
+def test_oversized_props_are_refused_and_change_nothing(user: Person) -> None:
+    user.http.put("/api/v4/users/me/patch", json={"props": {"k": "small"}}).raise_for_status()
+    for key in ("props", "notify_props", "timezone"):
+        r = user.http.put("/api/v4/users/me/patch", json={key: {"big": "x" * 70_000}, "nickname": "changed"})
+        assert r.status_code == 400 and r.json()["id"] == f"model.user.is_valid.{key}.app_error", r.text
+    me = user.http.get("/api/v4/users/me").json()
+    assert me["props"] == {"k": "small"} and me["nickname"] != "changed"
+    # Just under the cap is fine.
+    r = user.http.put("/api/v4/users/me/patch", json={"props": {"big": "x" * 60_000}})
+    assert r.status_code == 200 and len(r.json()["props"]["big"]) == 60_000

@@ -19,6 +19,7 @@ from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
 from isthmus.domain.roles import has_system_permission
+from isthmus.domain.shapes import dumps
 from isthmus.store.repo import users as repo
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
@@ -28,6 +29,7 @@ VALID_SYSTEM_ROLES = frozenset({"system_user", "system_admin", "system_guest"})
 PATCHABLE = ("username", "email", "nickname", "first_name", "last_name", "position", "locale",
              "props", "notify_props", "timezone")
 MAX_LEN = {"nickname": 64, "first_name": 64, "last_name": 64, "position": 128, "locale": 5}
+MAX_MAP_BYTES = 64 * 1024  # props, notify_props, timezone: each as JSON
 PASSWORD_MAX_LEN = 72  # bcrypt ignores bytes beyond 72; refuse rather than silently truncate
 
 
@@ -82,7 +84,8 @@ def _check_text_fields(fields: dict[str, Any]) -> None:
             raise invalid(f"model.user.is_valid.{key}.app_error", f"Invalid {key}.")
     for key in ("props", "notify_props", "timezone"):
         value = fields.get(key)
-        if value is not None and not isinstance(value, dict):
+        # A cap far above real use: without one, every profile fetch could carry a client's megabyte.
+        if value is not None and (not isinstance(value, dict) or len(dumps(value)) > MAX_MAP_BYTES):
             raise invalid(f"model.user.is_valid.{key}.app_error", f"Invalid {key}.")
 
 
