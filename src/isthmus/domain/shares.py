@@ -73,6 +73,8 @@ class SharedChannelRemote:
     last_post_create_id: str
     last_members_sync_at: int
     outbox_cursor: int
+    unsent_since: int = 0
+    unshare_notice: int = 0
 
 
 def shared_channel_json(s: SharedChannel) -> dict[str, Any]:
