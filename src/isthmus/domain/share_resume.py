@@ -41,11 +41,14 @@ async def stop_receiving(conn: AsyncConnection, row: dict[str, Any], now: int, n
 
 
 async def replay_missed(tx: Tx, channel: Channel, row: dict[str, Any], now: int) -> int:
-    """Re-invite of a remote that stopped receiving: queue every post changed since (see module doc).
-    Rows written before this module existed have no ``unsent_since``: replay since the first invite."""
+    """Re-invite of a remote that stopped receiving: queue every post changed since (see module doc), and
+    those the outbox still names past its old cursor (a post relayed from another server keeps that server's
+    ``update_at``, which may be older). Rows from before this module have no ``unsent_since``: replay since
+    the first invite. Known gap: a post relayed late while the remote was out, whose outbox row was
+    pruned meanwhile, is found only if its origin's clock says it changed after ``unsent_since``."""
     since = int(row.get("unsent_since") or 0) or int(row["create_at"])
     shared = dataclasses.replace(channel, shared=True)
-    post_ids = await repo.select_posts_changed_since(tx.conn, channel.id, since)
+    post_ids = await repo.select_posts_changed_since(tx.conn, channel.id, since, int(row["outbox_cursor"]))
     for post_id in post_ids:
         await record_change(tx, shared, "post", post_id, None, now=now)
     for post_id in await repo.select_posts_with_reactions(tx.conn, post_ids):

@@ -110,13 +110,22 @@ async def advance_cursor(conn: AsyncConnection, scr_id: str, seq: int, values: d
     return (await conn.execute(q)).rowcount
 
 
+def _unacknowledged(channel_id: str, remote_id: str, cursor: int) -> Any:
+    return and_(out.c.channel_id == channel_id, out.c.seq > cursor,
+                out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id))
+
+
 async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_id: str, cursor: int) -> int | None:
-    """``create_at`` of the oldest outbox row of the channel past ``cursor`` that is to go to ``remote_id``."""
-    q = select(func.min(out.c.create_at)).where(and_(
-        out.c.channel_id == channel_id, out.c.seq > cursor,
-        (out.c.origin_remote_id.is_(None)) | (out.c.origin_remote_id != remote_id)))
-    value = (await conn.execute(q)).scalar()
-    return None if value is None else int(value)
+    """The oldest time among the outbox rows of the channel past ``cursor`` still to go to ``remote_id`` and
+    the ``update_at`` of their posts (a post relayed from another server keeps that server's clock)."""
+    from isthmus.store.schema.posts import posts
+
+    rows = await conn.execute(select(func.min(out.c.create_at)).where(_unacknowledged(channel_id, remote_id, cursor)))
+    posts_q = select(func.min(posts.c.update_at)).where(posts.c.id.in_(
+        select(out.c.entity_id).where(and_(_unacknowledged(channel_id, remote_id, cursor),
+                                           out.c.kind.in_(("post", "pin", "reaction"))))))
+    found = [int(v) for v in (rows.scalar(), (await conn.execute(posts_q)).scalar()) if v is not None]
+    return min(found) if found else None
 
 
 async def select_unshare_notices(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
@@ -290,13 +299,18 @@ async def clear_unshare_notice(conn: AsyncConnection, scr_id: str, notice: int) 
     return (await conn.execute(q)).rowcount
 
 
-async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int) -> list[str]:
-    """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``,
-    oldest first. A reaction change bumps its post's ``update_at``, so these cover reactions too."""
+async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int,
+                                     after_seq: int) -> list[str]:
+    """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
+    named by an outbox row past ``after_seq`` still kept; oldest first. A reaction change bumps its post's
+    ``update_at``, so these cover reactions too."""
     from isthmus.store.schema.posts import posts
 
+    queued = select(out.c.entity_id).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                                                out.c.kind.in_(("post", "pin", "reaction"))))
     q = (select(posts.c.id)
-         .where(and_(posts.c.channel_id == channel_id, posts.c.update_at >= since,
+         .where(and_(posts.c.channel_id == channel_id,
+                     (posts.c.update_at >= since) | posts.c.id.in_(queued),
                      posts.c.type.not_like("system\\_%", escape="\\")))
          .order_by(posts.c.create_at, posts.c.id))
     return [r[0] for r in (await conn.execute(q)).all()]
