@@ -145,3 +145,27 @@ async def _tried(cluster: Cluster, host: str, needle: bytes) -> bool:
 
 async def _failed(node: Node, remote_id: str) -> bool:
     return _failures(node, remote_id) >= 1
+
+
+async def test_a_remote_deleting_its_copy_never_deletes_the_home_channel(cluster: Cluster) -> None:
+    """Beta archives its copy while cut off; alpha's next sync gets FAIL "...; channel was deleted" from beta.
+    Only a channel's home may delete it: alpha just stops sharing with beta and keeps its channel."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann = await person(a, channel_id=ch)
+    cluster.net.down.add("alpha.test")  # beta's notice cannot reach alpha; alpha still reaches beta
+    a.connections.topics.pop("sharedchannel_unshare")  # and alpha would ignore it anyway: only the FAIL tells
+    r = await b.http.delete(f"/api/v4/channels/{ch}")
+    assert r.status_code == 200
+    await ann.post(ch, "still here")
+    await eventually(lambda: _flag_off(a, ch))  # alpha learned from the FAIL and stopped sharing
+    cluster.net.down.clear()
+    assert not await _archived(a, ch)
+    r = await a.http.get(f"/api/v4/sharedchannels/{ch}/remotes")
+    assert r.json() == []
+
+
+async def _flag_off(node: Node, channel_id: str) -> bool:
+    return not await _shared_flag(node, channel_id)

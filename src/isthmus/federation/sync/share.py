@@ -252,9 +252,9 @@ class ShareService:
     async def on_not_shared(self, rc: RemoteCluster, channel_id: str, err: str) -> None:
         """``rc`` answered our sync FAIL "channel is no longer shared" (§5.5), maybe "; channel was deleted"."""
         share = await shares.get_share(self.d, channel_id)
-        if share is not None and not share.home:
+        if share is not None and not share.home and share.remote_id == rc.remote_id:
             await self.home_stopped_sharing(rc, channel_id, channel_deleted=CHANNEL_DELETED_TEXT in err)
-        else:  # rc was a remote of ours that left: what it says about deletion is not its business
+        else:  # not the channel's home (a remote of ours that left): it cannot delete our channel
             await self.stop_sharing_with(rc.remote_id, channel_id)
 
     async def home_stopped_sharing(self, rc: RemoteCluster, channel_id: str, *, channel_deleted: bool) -> None:
