@@ -7,7 +7,17 @@ import pytest
 
 from isthmus.core.events import Event
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, eventually, invite, person, posts_of, share, share_node, wait_converged
+from tests.testlib.sharing import (
+    channel,
+    eventually,
+    invite,
+    person,
+    posts_of,
+    restart,
+    share,
+    share_node,
+    wait_converged,
+)
 
 UNSHARED = "This channel is no longer shared."
 
@@ -114,6 +124,23 @@ async def test_deleting_on_the_home_while_the_remote_is_down_archives_it_when_ba
     await eventually(lambda: _not_shared(b, ch))
     posts = await posts_of(b, ch)
     assert sum(1 for p in posts.values() if p["message"] == UNSHARED) == 1
+
+
+async def test_the_pending_deletion_notice_survives_a_restart_of_the_home(cluster: Cluster) -> None:
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    deletions = _watch_deletions(b)
+    cluster.net.down.add("beta.test")
+    r = await a.http.delete(f"/api/v4/channels/{ch}")
+    assert r.status_code == 200
+    await eventually(lambda: _tried(cluster, "beta.test", b"sharedchannel_unshare"))
+    a = await restart(cluster, a)  # nothing in memory survives: the notice is in the database
+    cluster.net.down.clear()
+    await eventually(lambda: _archived(b, ch))
+    assert [e.data["channel_id"] for e in deletions] == [ch]
+    await eventually(lambda: _not_shared(b, ch))
 
 
 async def test_remote_that_syncs_first_after_the_deletion_archives_too(cluster: Cluster) -> None:
