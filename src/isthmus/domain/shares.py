@@ -7,8 +7,8 @@ the network never runs inside their transactions.
 
 Cursor rule: a new or restored remote row starts at the current end of the outbox, so history from
 before the invitation is not replayed (as in Mattermost), while everything written after the admin
-invited (even if the peer was offline and the invite is still pending) will be delivered. A restored row
-also replays what changed while it was not receiving (``share_resume``).
+invited (even if the peer was offline and the invite is still pending) will be delivered (a restored row
+also replays what it missed meanwhile: ``share_resume``).
 """
 
 from __future__ import annotations
@@ -269,10 +269,10 @@ async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
 
 async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: int) -> list[str]:
     """Delete the share and every remote row (each to be told ``notice``); returns the remotes that were live."""
-    rows = await repo.select_remotes_for_channel(tx.conn, channel_id)
-    for row in rows:
+    live = []
+    for row in await repo.select_remotes_for_channel(tx.conn, channel_id):
         await stop_receiving(tx.conn, row, now, notice)
-    live = [r["remote_id"] for r in rows]
+        live.append(row["remote_id"])
     if await repo.delete_shared_channel(tx.conn, channel_id):
         await repo.set_channel_shared(tx.conn, channel_id, False, now)
         await _emit_channel_updated(tx, channel_id)
@@ -284,8 +284,7 @@ async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: i
 
 async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *,
                              notice: int = UNSHARE_NOTICE_NONE) -> tuple[bool, bool]:
-    """Soft-delete the remote row (the peer is to be told ``notice``); unshare when it was the last one.
-    Returns (removed, unshared)."""
+    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared)."""
     async with transaction(d) as tx:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"]:
