@@ -153,6 +153,7 @@ class Post:
     last_reply_at: int
     participants: list[str]
     remote_id: str | None
+    pin_at: int = 0  # when is_pinned was last set (last writer wins across servers)
     # Filled on read for the API (metadata.reactions / metadata.files); not columns.
     reactions: list[Reaction] = field(default_factory=list)
     files: list[FileInfo] = field(default_factory=list)

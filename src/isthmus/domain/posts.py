@@ -314,6 +314,8 @@ async def _save_edit(d: Domain, tx: Tx, post: Post, channel: Channel, values: di
         raise invalid("api.post.update_post.can_not_update_post_in_deleted.error",
                       "Can not update a post in a deleted channel.")
     values["update_at"] = max(d.now(), post.update_at + 1)
+    if "is_pinned" in values:  # the pin clock: a local pin supersedes every pin state this server has seen
+        values["pin_at"] = max(values["update_at"], post.pin_at + 1)
     await repo.update_post(tx.conn, post.id, values)
     for key, value in values.items():
         setattr(post, key, value)
@@ -323,7 +325,7 @@ async def _save_edit(d: Domain, tx: Tx, post: Post, channel: Channel, values: di
     # A pin travels apart from an edit, so a peer applies only what changed (concurrent pin + edit both survive).
     if "is_pinned" in values:
         await record_change(tx, channel, "pin", post.id, origin, now=values["update_at"])
-    if values.keys() - {"is_pinned", "update_at"}:
+    if values.keys() - {"is_pinned", "pin_at", "update_at"}:
         await record_change(tx, channel, "post", post.id, origin, now=values["update_at"])
     return post
 

@@ -7,7 +7,8 @@ the network never runs inside their transactions.
 
 Cursor rule: a new or restored remote row starts at the current end of the outbox, so history from
 before the invitation is not replayed (as in Mattermost), while everything written after the admin
-invited (even if the peer was offline and the invite is still pending) will be delivered.
+invited (even if the peer was offline and the invite is still pending) will be delivered (a restored row
+also replays what it missed meanwhile: ``share_resume``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from isthmus.domain.remote_users import ensure_channel_member, member_sync_enabl
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
+from isthmus.domain.share_resume import UNSHARE_NOTICE_NONE, replay_missed, stop_receiving
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
@@ -73,6 +75,8 @@ class SharedChannelRemote:
     last_post_create_id: str
     last_members_sync_at: int
     outbox_cursor: int
+    unsent_since: int = 0
+    unshare_notice: int = 0
 
 
 def shared_channel_json(s: SharedChannel) -> dict[str, Any]:
@@ -233,7 +237,8 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
         values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
                                   "is_invite_confirmed": confirmed, "creator_id": actor.user_id,
                                   "outbox_cursor": cursor, "last_post_update_at": now, "last_post_create_at": now,
-                                  "last_post_update_id": "", "last_post_create_id": ""}
+                                  "last_post_update_id": "", "last_post_create_id": "",
+                                  "unshare_notice": UNSHARE_NOTICE_NONE}
         if existing is not None:
             await repo.update_remote(tx.conn, existing["id"], values)
             row = {**existing, **values}
@@ -245,6 +250,8 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
             shared_channel = dataclasses.replace(channel, shared=True)
             for user_id in await repo.select_local_member_ids(tx.conn, channel.id):
                 await record_change(tx, shared_channel, "member", user_id, None, now=now)
+        if existing is not None:
+            await replay_missed(tx, channel, existing, now)
         _remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
 
@@ -260,10 +267,12 @@ async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
     return True
 
 
-async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int) -> list[str]:
-    """Delete the share and every remote row; returns the remotes that were live."""
-    live = [r["remote_id"] for r in await repo.select_remotes_for_channel(tx.conn, channel_id)]
-    await repo.soft_delete_remotes_for_channel(tx.conn, channel_id, now)
+async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: int) -> list[str]:
+    """Delete the share and every remote row (each to be told ``notice``); returns the remotes that were live."""
+    live = []
+    for row in await repo.select_remotes_for_channel(tx.conn, channel_id):
+        await stop_receiving(tx.conn, row, now, notice)
+        live.append(row["remote_id"])
     if await repo.delete_shared_channel(tx.conn, channel_id):
         await repo.set_channel_shared(tx.conn, channel_id, False, now)
         await _emit_channel_updated(tx, channel_id)
@@ -273,29 +282,30 @@ async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int) -> list[s
     return live
 
 
-async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str) -> tuple[bool, bool]:
-    """Soft-delete the remote row; unshare when it was the last one. Returns (removed, unshared)."""
+async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *,
+                             notice: int = UNSHARE_NOTICE_NONE) -> tuple[bool, bool]:
+    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared)."""
     async with transaction(d) as tx:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"]:
             return False, False
         now = d.now()
-        await repo.update_remote(tx.conn, row["id"], {"delete_at": now, "update_at": now})
+        await stop_receiving(tx.conn, row, now, notice)
         _remote_updated(tx, channel_id, remote_id)
         if await repo.select_remotes_for_channel(tx.conn, channel_id):
             return True, False
-        await _unshare_in_tx(d, tx, channel_id, now)
+        await _unshare_in_tx(d, tx, channel_id, now, UNSHARE_NOTICE_NONE)
         return True, True
 
 
-async def do_unshare_channel(d: Domain, channel_id: str) -> list[str]:
-    """Stop sharing; returns the connection ids that were still invited (to notify them)."""
+async def do_unshare_channel(d: Domain, channel_id: str, *, notice: int = UNSHARE_NOTICE_NONE) -> list[str]:
+    """Stop sharing; returns the connection ids that were still invited (each to be told ``notice``)."""
     if not is_valid_id(channel_id):
         raise AppError("api.context.invalid_url_param.app_error", "Invalid or missing channel_id in request URL.", 400)
     async with transaction(d) as tx:
         if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
             raise _not_shared_error(channel_id)
-        return await _unshare_in_tx(d, tx, channel_id, d.now())
+        return await _unshare_in_tx(d, tx, channel_id, d.now(), notice)
 
 
 async def _unshare_orphans(tx: Tx, remote_id: str, now: int) -> None:

@@ -7,7 +7,8 @@ with that origin, so a home server relays the change to its other remotes but ne
 
 Idempotent: applying the same item twice changes nothing the second time (no event, no outbox row).
 Conflict rules: a delete is final; message/file/props edits apply when the incoming ``edit_at`` is newer
-(or equal with different content); reactions follow their owner's ``update_at`` (only the owner's server
+(or equal with different content); the pin is last-writer-wins on its clock ``pin_at`` (a tie goes to
+"pinned"); reactions follow their owner's ``update_at`` (only the owner's server
 can change a user's reaction, so its clock orders them), honouring ``delete_at`` both ways.
 """
 
@@ -35,6 +36,9 @@ from isthmus.store.repo import reactions as reactions_repo
 # Key an Isthmus sender adds to each synced post: the parts that changed ("content", "pin"). A post without it
 # (from Mattermost) updates every part, as Mattermost does.
 CHANGES_KEY = "isthmus_changes"
+# Key an Isthmus sender adds to each synced post: its pin clock (``posts.pin_at``). With it the pin is a
+# last-writer-wins register; a post without it (from Mattermost) is pinned as the pin scope says.
+PIN_AT_KEY = "isthmus_pin_at"
 # Outcomes of an upsert, for the sync response and tests.
 CREATED, UPDATED, DELETED, UNCHANGED = "created", "updated", "deleted", "unchanged"
 
@@ -105,6 +109,7 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
         "type": _str(p.get("type"), 64), "props": _props(p.get("props")), "hashtags": parse_hashtags(message),
         "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "", "has_reactions": False,
         "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
+        "pin_at": _int(p.get(PIN_AT_KEY)),
     }
     await repo.insert_post(tx.conn, row_values)
     if deleted:  # it was created and deleted before we ever saw it: keep the tombstone, announce nothing
@@ -159,10 +164,14 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     props = _props(p.get("props"))
     if content and "props" in p and props != stored.props and edit_at >= stored.edit_at:
         values["props"] = props
-    pinned = p.get("is_pinned") is True
-    if pin and pinned != stored.is_pinned:
-        values["is_pinned"] = pinned
+    values.update(_pin_change(stored, p, pin, now))
     if not values:
+        return UNCHANGED
+    if values.keys() == {"is_pinned", "pin_at"} and values["is_pinned"] == stored.is_pinned:
+        # Only the clock moved (a concurrent pin with the same outcome). Keep and relay it: servers that still
+        # hold the older clock would otherwise let a stale unpin win there and not here. Nothing to show.
+        await repo.update_post(tx.conn, stored.id, {"pin_at": values["pin_at"]})
+        await record_change(tx, channel, "pin", stored.id, origin, now=now)
         return UNCHANGED
     values["update_at"] = now
     await repo.update_post(tx.conn, stored.id, values)
@@ -173,9 +182,24 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
                   team_id=channel.team_id, origin=origin))
     if "is_pinned" in values:
         await record_change(tx, channel, "pin", stored.id, origin, now=now)
-    if values.keys() - {"is_pinned", "update_at"}:
+    if values.keys() - {"is_pinned", "pin_at", "update_at"}:
         await record_change(tx, channel, "post", stored.id, origin, now=now)
     return UPDATED
+
+
+def _pin_change(stored: Post, p: dict[str, Any], in_scope: bool, now: int) -> dict[str, Any]:
+    """The incoming pin state, if it wins. With a clock, (pin_at, is_pinned) is a last-writer-wins register:
+    the later write wins whatever the scope says, and an exact tie goes to "pinned", so every server picks
+    the same winner whatever order the changes arrive in. Without one (Mattermost), the pin scope decides."""
+    pinned = p.get("is_pinned") is True
+    if PIN_AT_KEY not in p:
+        if in_scope and pinned != stored.is_pinned:
+            return {"is_pinned": pinned, "pin_at": max(now, stored.pin_at + 1)}
+        return {}
+    pin_at = _int(p.get(PIN_AT_KEY))
+    if (pin_at, pinned) > (stored.pin_at, stored.is_pinned):
+        return {"is_pinned": pinned, "pin_at": pin_at}
+    return {}
 
 
 async def do_upsert_post_from_remote(d: Domain, origin: str, channel_id: str, p: dict[str, Any],

@@ -179,12 +179,13 @@ class Outbound:
         self.running = True
         self.d.bus.subscribe(self.on_event)
         async with self.d.db.read() as conn:
-            from sqlalchemy import select
+            from sqlalchemy import or_, select
 
             from isthmus.store.schema.shared import shared_channel_remotes as scr
 
-            ids = [r[0] for r in (await conn.execute(select(scr.c.remote_id).where(scr.c.delete_at == 0)
-                                                     .distinct())).all()]
+            # Also peers left with nothing shared but an unshare notice still to deliver (e.g. a deletion).
+            ids = [r[0] for r in (await conn.execute(select(scr.c.remote_id).where(
+                or_(scr.c.delete_at == 0, scr.c.unshare_notice > 0)).distinct())).all()]
         for remote_id in ids:
             q = self.queue(remote_id)
             q.hello_pending = True

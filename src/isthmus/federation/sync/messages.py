@@ -26,15 +26,17 @@ TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
 TOPIC_HELLO = "isthmus_sync_hello"
 
 NOT_SHARED_TEXT = "channel is no longer shared"
+# Appended to that FAIL text by a home that deleted the channel (our extension; Mattermost matches a substring).
+CHANNEL_DELETED_TEXT = "; channel was deleted"
 NOT_ENABLED_TEXT = "Shared channels are not enabled"
 UNSHARE_MESSAGE = "This channel is no longer shared."
 MAX_ITEMS_PER_MSG = 1000
 
 
-def not_shared_error(channel_id: str) -> AppError:
+def not_shared_error(channel_id: str, *, deleted: bool = False) -> AppError:
     # The sender looks for the substring "channel is no longer shared" in the FAIL text (§5.5).
-    return AppError("api.shared_channel.not_shared", f"cannot process sync message; {NOT_SHARED_TEXT}: {channel_id}",
-                    400)
+    return AppError("api.shared_channel.not_shared", f"cannot process sync message; {NOT_SHARED_TEXT}: {channel_id}"
+                    f"{CHANNEL_DELETED_TEXT if deleted else ''}", 400)
 
 
 def bad_payload(detail: str) -> AppError:

@@ -53,6 +53,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
 from isthmus.federation.wire import Msg
+from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
@@ -137,7 +138,7 @@ class Receiver:
             share = await shares_repo.select_shared_channel(tx.conn, sm.channel_id)
             row = await shares_repo.select_remote(tx.conn, sm.channel_id, rc.remote_id)
             if share is None or row is None or row["delete_at"] or not row["is_invite_confirmed"]:
-                raise not_shared_error(sm.channel_id)
+                raise not_shared_error(sm.channel_id, deleted=await _deleted_for(tx, row))
             refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
@@ -236,3 +237,11 @@ class Receiver:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.reaction_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
+
+
+async def _deleted_for(tx: Tx, row: dict[str, Any] | None) -> bool:
+    """The channel was shared with the sender and is deleted here (its FAIL says so: issue "sync engine")."""
+    if row is None or not row["delete_at"]:
+        return False
+    channel = await access_repo.select_channel(tx.conn, row["channel_id"])
+    return channel is not None and bool(channel["delete_at"])

@@ -28,7 +28,7 @@ from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
 from isthmus.domain.statuses import Status, status_json
-from isthmus.domain.synced import CHANGES_KEY
+from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import posts as posts_repo
@@ -180,6 +180,7 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         # Our extension (ignored by Mattermost): which parts changed, so an update never reverts a concurrent
         # change of the other part. Thread roots sent only as context carry an empty list.
         body[CHANGES_KEY] = sorted(batch.changes.get(p.id, ()))
+        body[PIN_AT_KEY] = p.pin_at  # the pin clock: concurrent pins/unpins converge on the latest
         batch.msg.posts.append(body)
         authors.append(p.user_id)
     reactions = await repo.select_reactions_for_posts(conn, reaction_posts)

@@ -154,6 +154,7 @@ class SharedChannels:
             if rc is None or not rc.is_confirmed or rc.is_plugin:
                 return False
             invites = await self.share.pending_invites(conn, rc)
+            notices = await self.share.pending_notices(conn, rc)
             pending = await pending_channels(conn, rc.remote_id)  # queue depth: computed at scrape time
             if pending and not invites:
                 first = await collect(self.d, rc, pending[0], max_posts, conn=conn)
@@ -161,6 +162,8 @@ class SharedChannels:
             await self.share.send_invites(rc, invites)
             async with self.d.db.read() as conn:  # confirmed invites may have made channels sendable
                 pending = await pending_channels(conn, rc.remote_id)
+        if notices:
+            await self.share.send_notices(rc, notices)
         more = await self._send_pending(rc, pending, first, max_posts)
         if q.hello_pending:
             await self._hello(rc)  # a transport error keeps it pending: the queue backs off and retries
@@ -182,8 +185,8 @@ class SharedChannels:
             if batch.has_payload:
                 try:
                     response = await self._deliver(rc, batch)
-                except ChannelNotShared:
-                    await self.share.stop_sharing_with(rc.remote_id, batch.channel_id)
+                except ChannelNotShared as err:
+                    await self.share.on_not_shared(rc, batch.channel_id, str(err))
                     continue
                 except Exception:
                     await self._offline_notice(rc, batch)

@@ -6,8 +6,13 @@
   answered OK the row is confirmed and sync starts from the cursor taken at invite time.
 * **Uninvite / unshare / connection removal / channel deletion**: unlike Mattermost, which tells the remote
   nothing, we send ``sharedchannel_unshare`` (``channel_deleted: true`` when the home deleted the channel).
-  A Mattermost peer that does not know the topic answers OK and ignores it; it still learns lazily, because
-  its next sync gets FAIL "channel is no longer shared" and posts "This channel is no longer shared.".
+  The notice is durable (``unshare_notice`` on the remote row, written with the uninvite itself) and goes
+  out on the connection's single-flight sender like a pending invite, so a peer that was down learns when
+  it is back. A Mattermost peer that does not know the topic answers OK and ignores it; it still learns
+  lazily, because its next sync gets FAIL "channel is no longer shared" and posts "This channel is no
+  longer shared.". For a deleted channel that FAIL text ends with "; channel was deleted" (a substring
+  check, as Mattermost's, still matches), so our remote archives its copy even when its own sync reaches
+  the home before the notice does.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Post
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.share_resume import (
+    UNSHARE_NOTICE_DELETED,
+    UNSHARE_NOTICE_UNSHARED,
+    do_clear_notice,
+    pending_notices,
+)
 from isthmus.domain.synced import do_archive_channel_from_remote, post_system_message
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
+    CHANNEL_DELETED_TEXT,
     NOT_ENABLED_TEXT,
     TOPIC_INVITE,
     TOPIC_UNSHARE,
@@ -93,19 +105,20 @@ class ShareService:
 
     async def uninvite(self, actor: Actor, channel_id: str, remote_id: str) -> bool:
         shares.authorize(self.d, actor)
-        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id)
+        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id, notice=UNSHARE_NOTICE_UNSHARED)
         if removed:
-            self._notify(remote_id, channel_id, deleted=False)
+            self.outbound.poke(remote_id)  # the sender delivers the notice (now, or once the peer is back)
         return removed
 
     async def unshare(self, actor: Actor, channel_id: str) -> list[str]:
         shares.authorize(self.d, actor)
         share = await shares.get_share(self.d, channel_id)
-        remotes = await shares.do_unshare_channel(self.d, channel_id)
-        if share is not None and not share.home and share.remote_id and share.remote_id not in remotes:
-            remotes.append(share.remote_id)
+        remotes = await shares.do_unshare_channel(self.d, channel_id, notice=UNSHARE_NOTICE_UNSHARED)
         for remote_id in remotes:
-            self._notify(remote_id, channel_id, deleted=False)
+            self.outbound.poke(remote_id)
+        if share is not None and not share.home and share.remote_id and share.remote_id not in remotes:
+            self._notify(share.remote_id, channel_id, deleted=False)  # no live row to keep the notice on
+            remotes.append(share.remote_id)
         return remotes
 
     async def status(self, actor: Actor, channel_id: str) -> list[RemoteStatus]:
@@ -137,6 +150,24 @@ class ShareService:
         """Send those invites. A transport error propagates (the queue backs off)."""
         for row in rows:
             await self._send_invite(rc, row["channel_id"], row["creator_id"])
+
+    @staticmethod
+    async def pending_notices(conn: AsyncConnection, rc: RemoteCluster) -> list[dict[str, Any]]:
+        """Unshare notices still to deliver to ``rc`` (read in the sender's pass transaction)."""
+        return await pending_notices(conn, rc.remote_id)
+
+    async def send_notices(self, rc: RemoteCluster, rows: list[dict[str, Any]]) -> None:
+        """Deliver them; a transport error propagates (the queue backs off and the notices stay pending)."""
+        for row in rows:
+            notice = int(row["unshare_notice"])
+            response = await self._send(rc, TOPIC_UNSHARE, unshare_obj(
+                row["channel_id"], rc.remote_id, channel_deleted=notice == UNSHARE_NOTICE_DELETED))
+            if not response.ok and NOT_ENABLED_TEXT in response.err:
+                raise TransportError(f"{rc.remote_id} has shared channels disabled", status=200)
+            if not response.ok:  # e.g. it no longer has the channel: retrying cannot help
+                log.info("%s answered the unshare notice for %s: %s", rc.remote_id, row["channel_id"],
+                         response.err[:300])
+            await do_clear_notice(self.d, row["id"], notice)
 
     async def _send_invite(self, rc: RemoteCluster, channel_id: str, creator_id: str) -> None:
         share = await shares.get_share(self.d, channel_id)
@@ -216,8 +247,20 @@ class ShareService:
         if share.home:  # the remote left our channel
             await shares.do_uninvite_remote(self.d, channel_id, rc.remote_id)
             return
-        if share.remote_id != rc.remote_id:
-            return  # only the home may unshare its channel
+        await self.home_stopped_sharing(rc, channel_id, channel_deleted=channel_deleted)
+
+    async def on_not_shared(self, rc: RemoteCluster, channel_id: str, err: str) -> None:
+        """``rc`` answered our sync FAIL "channel is no longer shared" (§5.5), maybe "; channel was deleted"."""
+        share = await shares.get_share(self.d, channel_id)
+        if share is not None and not share.home and share.remote_id == rc.remote_id:
+            await self.home_stopped_sharing(rc, channel_id, channel_deleted=CHANNEL_DELETED_TEXT in err)
+        else:  # not the channel's home (a remote of ours that left): it cannot delete our channel
+            await self.stop_sharing_with(rc.remote_id, channel_id)
+
+    async def home_stopped_sharing(self, rc: RemoteCluster, channel_id: str, *, channel_deleted: bool) -> None:
+        share = await shares.get_share(self.d, channel_id)
+        if share is None or share.home or share.remote_id != rc.remote_id:
+            return  # only the home may unshare (or delete) its channel
         await self.stop_sharing_with(rc.remote_id, channel_id)
         if channel_deleted:
             await do_archive_channel_from_remote(self.d, channel_id, rc.remote_id)
@@ -247,8 +290,9 @@ class ShareService:
         share = await shares.get_share(self.d, channel_id)
         if share is None:
             return
-        remotes = await shares.do_unshare_channel(self.d, channel_id)
-        if not share.home and share.remote_id and share.remote_id not in remotes:
-            remotes.append(share.remote_id)
+        notice = UNSHARE_NOTICE_DELETED if share.home else UNSHARE_NOTICE_UNSHARED
+        remotes = await shares.do_unshare_channel(self.d, channel_id, notice=notice)
         for remote_id in remotes:
-            self._notify(remote_id, channel_id, deleted=share.home)
+            self.outbound.poke(remote_id)  # the notice is durable: delivered when the peer is reachable
+        if not share.home and share.remote_id and share.remote_id not in remotes:
+            self._notify(share.remote_id, channel_id, deleted=False)

@@ -110,10 +110,29 @@ async def advance_cursor(conn: AsyncConnection, scr_id: str, seq: int, values: d
     return (await conn.execute(q)).rowcount
 
 
-async def soft_delete_remotes_for_channel(conn: AsyncConnection, channel_id: str, now: int) -> int:
-    q = (update(scr).where(and_(scr.c.channel_id == channel_id, scr.c.delete_at == 0))
-         .values(delete_at=now, update_at=now))
-    return (await conn.execute(q)).rowcount
+def _unacknowledged(channel_id: str, remote_id: str, cursor: int) -> Any:
+    return and_(out.c.channel_id == channel_id, out.c.seq > cursor,
+                out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id))
+
+
+async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_id: str, cursor: int) -> int | None:
+    """The oldest time among the outbox rows of the channel past ``cursor`` still to go to ``remote_id`` and
+    the ``update_at`` of their posts (a post relayed from another server keeps that server's clock)."""
+    from isthmus.store.schema.posts import posts
+
+    rows = await conn.execute(select(func.min(out.c.create_at)).where(_unacknowledged(channel_id, remote_id, cursor)))
+    posts_q = select(func.min(posts.c.update_at)).where(posts.c.id.in_(
+        select(out.c.entity_id).where(and_(_unacknowledged(channel_id, remote_id, cursor),
+                                           out.c.kind.in_(("post", "pin", "reaction"))))))
+    found = [int(v) for v in (rows.scalar(), (await conn.execute(posts_q)).scalar()) if v is not None]
+    return min(found) if found else None
+
+
+async def select_unshare_notices(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
+    """Soft-deleted rows of ``remote_id`` whose ``sharedchannel_unshare`` is still to be delivered."""
+    q = (select(scr).where(and_(scr.c.remote_id == remote_id, scr.c.delete_at > 0, scr.c.unshare_notice > 0))
+         .order_by(scr.c.delete_at, scr.c.id))
+    return _all(await conn.execute(q))
 
 
 async def select_orphan_shared_channels(conn: AsyncConnection, channel_ids: list[str]) -> list[str]:
@@ -291,3 +310,37 @@ async def select_member_ids_in(conn: AsyncConnection, channel_id: str, user_ids:
     q = select(channel_members.c.user_id).where(and_(channel_members.c.channel_id == channel_id,
                                                      channel_members.c.user_id.in_(user_ids)))
     return [r[0] for r in (await conn.execute(q)).all()]
+
+
+async def clear_unshare_notice(conn: AsyncConnection, scr_id: str, notice: int) -> int:
+    q = update(scr).where(and_(scr.c.id == scr_id, scr.c.unshare_notice == notice)).values(unshare_notice=0)
+    return (await conn.execute(q)).rowcount
+
+
+async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int,
+                                     after_seq: int) -> list[str]:
+    """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
+    named by an outbox row past ``after_seq`` still kept; oldest first. A reaction change bumps its post's
+    ``update_at``, so these cover reactions too."""
+    from isthmus.store.schema.posts import posts
+
+    queued = select(out.c.entity_id).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                                                out.c.kind.in_(("post", "pin", "reaction"))))
+    q = (select(posts.c.id)
+         .where(and_(posts.c.channel_id == channel_id,
+                     (posts.c.update_at >= since) | posts.c.id.in_(queued),
+                     posts.c.type.not_like("system\\_%", escape="\\")))
+         .order_by(posts.c.create_at, posts.c.id))
+    return [r[0] for r in (await conn.execute(q)).all()]
+
+
+async def select_posts_with_reactions(conn: AsyncConnection, post_ids: list[str]) -> list[str]:
+    """Those of ``post_ids`` with any reaction row (removed ones too)."""
+    from isthmus.store.schema.posts import reactions
+
+    found: set[str] = set()
+    for i in range(0, len(post_ids), 500):
+        chunk = post_ids[i:i + 500]
+        q = select(reactions.c.post_id).where(reactions.c.post_id.in_(chunk)).distinct()
+        found.update(r[0] for r in (await conn.execute(q)).all())
+    return [p for p in post_ids if p in found]

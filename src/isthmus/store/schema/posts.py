@@ -28,6 +28,9 @@ posts = Table(
     Column("last_reply_at", Ms, nullable=False, default=0),
     Column("participants", JSON, nullable=False, default=list),
     Column("remote_id", Id, nullable=True),
+    # When is_pinned was last set, here or on the server it came from: concurrent pins/unpins on two servers
+    # converge on the latest (0: never, as of the post's creation).
+    Column("pin_at", Ms, nullable=False, default=0, server_default="0"),
 )
 
 Index("ix_posts_channel_id_create_at", posts.c.channel_id, posts.c.create_at)

@@ -52,6 +52,12 @@ shared_channel_remotes = Table(
     # Our durable cursor: every sync_outbox row of this channel with seq <= outbox_cursor was acknowledged
     # by (or deliberately not sent to) this remote.
     Column("outbox_cursor", BigInteger, nullable=False, default=0),
+    # Set when the remote is uninvited/unshared: every change before it was acknowledged, so a re-invite
+    # replays what changed since (the outbox rows in between may be gone or were never written).
+    Column("unsent_since", Ms, nullable=False, default=0, server_default="0"),
+    # A sharedchannel_unshare still to deliver (UNSHARE_NOTICE_* in domain.shares); the connection's sender
+    # delivers it whenever the peer is reachable, so a peer that was down still learns of a deletion.
+    Column("unshare_notice", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("channel_id", "remote_id", name="uq_shared_channel_remotes_channel_id_remote_id"),
 )
 Index("ix_shared_channel_remotes_remote_id", shared_channel_remotes.c.remote_id)
