@@ -132,6 +132,16 @@ async def insert_change(conn: AsyncConnection, row: dict[str, Any]) -> int:
     return int(result.scalar_one())
 
 
+_INSERT_CHANGES = insert(out).returning(out.c.seq)  # one multi-row INSERT (SQLAlchemy's insertmanyvalues)
+
+
+async def insert_changes(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Many outbox rows in one statement; their seqs (in no particular order)."""
+    if not rows:
+        return []
+    return [int(s) for s in (await conn.execute(_INSERT_CHANGES, rows)).scalars().all()]
+
+
 async def max_seq(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.max(out.c.seq)))).scalar() or 0)
 
