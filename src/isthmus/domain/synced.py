@@ -18,12 +18,12 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files
+from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
-from isthmus.domain.models import Channel, Post, Reaction, User
-from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_reactions, mentioned_usernames, parse_hashtags
+from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
+from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_metadata, mentioned_usernames, parse_hashtags
 from isthmus.domain.reactions import EMOJI_NAME_RE
 from isthmus.domain.remote_users import owned_user
 from isthmus.domain.shapes import dumps, post_json, reaction_json
@@ -63,16 +63,19 @@ def _props(value: object) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(k, str)}
 
 
-async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: str, file_ids: list[str]) -> None:
-    """Attach the files that arrived (pushed before the post); a missing one stays listed but unattached."""
+async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: str,
+                                file_ids: list[str]) -> list[FileInfo]:
+    """Attach the files that arrived (pushed before the post); a missing one stays listed but unattached.
+    Returns the attached ones (for ``metadata.files``)."""
     rows = await files_repo.select_file_infos_by_ids(tx.conn, file_ids, for_update=True)
     ok = [r["id"] for r in rows if r["channel_id"] == channel_id and r["creator_id"] == user_id
           and not r["delete_at"] and r["post_id"] in ("", post_id)]
     if ok:
         try:
-            await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
+            return await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
         except AppError:
             pass  # pre-filtered above; never refuse the post half-way through its writes
+    return []
 
 
 async def _mention_ids(tx: Tx, channel_id: str, message: str, sender_id: str, is_root: bool, now: int) -> list[str]:
@@ -127,13 +130,14 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
     if row_values["delete_at"]:  # created and deleted before we ever saw it: keep the tombstone, announce nothing
         await record_change(tx, channel, "post", p["id"], origin, now=d.now())
         return DELETED
+    infos: list[FileInfo] = []
     if row_values["file_ids"]:
-        await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
+        infos = await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
     await repo.update_channel_for_post(tx.conn, channel.id, create_at, not root_id)
     if root is not None:
         await add_reply_to_summary(tx.conn, root, author.id, create_at)
     mentions = await _mention_ids(tx, channel.id, message, author.id, not root_id, create_at)
-    post = Post(**row_values)
+    post = Post(**row_values, files=post_files.ordered(infos))  # metadata.files as a local create has them
     tx.emit(posted_event(channel, origin, author, dumps(post_json(post)), mentions))
     await record_change(tx, channel, "post", post.id, origin, now=d.now())
     return CREATED
@@ -147,10 +151,12 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     if _int(p.get("delete_at")):
         await repo.update_post(tx.conn, stored.id, {"delete_at": _int(p.get("delete_at")), "update_at": now})
         stored.delete_at, stored.update_at = _int(p.get("delete_at")), now
+        reply_ids: list[str] = []
         if stored.root_id:
             await recompute_summary(tx.conn, stored.root_id, now)
         else:
-            await repo.soft_delete_replies(tx.conn, stored.id, now)
+            reply_ids = await repo.soft_delete_replies(tx.conn, stored.id, now)
+        await post_files.delete_with_posts(tx, stored, reply_ids, now)  # as a local delete: no longer downloadable
         tx.emit(Event("post_deleted", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         await record_change(tx, channel, "post", stored.id, origin, now=now)
@@ -179,7 +185,7 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     await repo.update_post(tx.conn, stored.id, values)
     for key, value in values.items():
         setattr(stored, key, value)
-    await attach_reactions(tx.conn, [stored])
+    await attach_metadata(tx.conn, [stored])
     tx.emit(Event("post_edited", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
     if "is_pinned" in values:
