@@ -36,7 +36,7 @@ from isthmus.domain.changes import record_changes
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, Post, User
 from isthmus.domain.posts import mentioned_usernames
-from isthmus.domain.remote_users import owned_user
+from isthmus.domain.remote_users import load_owned_users, owned_user
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.synced import (
     CREATED,
@@ -72,10 +72,12 @@ class _Run:
         self.new_ids: set[str] = set()
         self.roots: dict[str, dict[str, Any]] = {}  # stored roots whose thread summary the run changed
 
-    async def load(self, ids: list[str]) -> None:
+    async def load(self, ids: list[str], authors: list[tuple[str, Any]]) -> None:
         found = await repo.select_posts_locked(self.tx.conn, ids)
         self.rows = {r["id"]: r for r in found}
         self.absent = set(ids) - self.rows.keys()
+        # One query for the authors instead of one per author (owned_user still checks each item)
+        await load_owned_users(self.tx, [a for i, a in authors if i in self.absent], self.origin)
 
     async def row(self, post_id: str) -> dict[str, Any] | None:
         if post_id in self.rows:
@@ -184,7 +186,8 @@ async def upsert_posts(d: Domain, tx: Tx, origin: str, channel: Channel,
     valid = [p for (p, _), refusal in zip(items, refusals, strict=True) if refusal is None]
     run = _Run(d, tx, origin, channel)
     await run.load(list(dict.fromkeys([p["id"] for p in valid] +
-                                      [p["root_id"] for p in valid if is_valid_id(p.get("root_id"))])))
+                                      [p["root_id"] for p in valid if is_valid_id(p.get("root_id"))])),
+                   [(p["id"], p.get("user_id")) for p in valid])
     outcomes: list[Outcome] = []
     for (p, message), refusal in zip(items, refusals, strict=True):
         if refusal is not None:
