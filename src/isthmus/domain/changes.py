@@ -19,6 +19,8 @@ home would refuse their content) cannot post or react in a read-only channel hom
 
 from __future__ import annotations
 
+from typing import Any
+
 from isthmus.core.clock import now_ms
 from isthmus.core.errors import forbidden
 from isthmus.core.events import Event
@@ -39,13 +41,9 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     if not channel.shared:
         return 0
     assert kind in KINDS, kind
-    key = f"shared_channel_locked:{channel.id}"
-    share = tx.cache.get(key)
-    if share is None:  # lock once per transaction; later appends of the same transaction reuse it
-        share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
-        if share is None:
-            return 0
-        tx.cache[key] = share
+    share = await _locked_share(tx, channel)
+    if share is None:
+        return 0
     # Everyone, admins included: the home refuses every remote post in a read-only channel, so a post
     # accepted here would exist on this server only.
     if share["readonly"] and not share["home"] and origin is None and kind in _READONLY_KINDS \
@@ -57,6 +55,38 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     # Wakes the federation sender after commit (internal event: no websocket client sees it).
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
     return seq
+
+
+async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[str], origin: str, *,
+                         now: int = 0) -> int:
+    """:func:`record_change` for many entities of one channel, with ONE insert (a synced message's new posts).
+
+    Only for changes that came from ``origin`` (a connection), so there is no read-only check to make. One
+    wake-up event for all the rows: it only pokes the senders. Returns the highest seq (0: nothing written).
+    """
+    if not channel.shared or not entity_ids:
+        return 0
+    assert kind in KINDS, kind
+    if await _locked_share(tx, channel) is None:
+        return 0
+    at = now or now_ms()
+    seqs = await repo.insert_changes(tx.conn, [
+        {"channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin, "create_at": at}
+        for entity_id in entity_ids])
+    seq = max(seqs)
+    tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
+    return seq
+
+
+async def _locked_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
+    """The channel's ``shared_channels`` row, locked before the first seq of this transaction is taken."""
+    key = f"shared_channel_locked:{channel.id}"
+    share: dict[str, Any] | None = tx.cache.get(key)
+    if share is None:  # lock once per transaction; later appends of the same transaction reuse it
+        share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
+        if share is not None:
+            tx.cache[key] = share
+    return share
 
 
 async def record_user_changed(d: Domain, user_id: str, origin: str | None) -> int:

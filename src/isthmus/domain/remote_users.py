@@ -205,6 +205,16 @@ async def owned_user(tx: Tx, user_id: object, remote_id: str) -> User:
     return user
 
 
+async def load_owned_users(tx: Tx, user_ids: list[Any], remote_id: str) -> None:
+    """Warm :func:`owned_user`'s cache with one query for many users (a sync message's authors); the check
+    itself is still :func:`owned_user`'s, per item."""
+    wanted = [u for u in dict.fromkeys(user_ids)
+              if is_valid_id(u) and not isinstance(tx.cache.get(f"owned_user:{remote_id}:{u}"), User)]
+    for row in await repo.select_users_by_ids(tx.conn, wanted):
+        if row["remote_id"] == remote_id:
+            tx.cache[f"owned_user:{remote_id}:{row['id']}"] = User(**row)
+
+
 def member_sync_enabled(d: Domain) -> bool:
     """Mattermost's ``EnableSharedChannelsMemberSync`` (§8.2): membership travels as ``membership_changes``."""
     return bool(d.config.FeatureFlags.EnableSharedChannelsMemberSync)

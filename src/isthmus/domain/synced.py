@@ -19,12 +19,12 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files
+from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
-from isthmus.domain.models import Channel, Post, Reaction
-from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_reactions, mentioned_usernames, parse_hashtags
+from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
+from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_metadata, mentioned_usernames, parse_hashtags
 from isthmus.domain.reactions import EMOJI_NAME_RE
 from isthmus.domain.remote_users import owned_user
 from isthmus.domain.shapes import dumps, post_json, reaction_json
@@ -67,16 +67,19 @@ def _props(value: object) -> dict[str, Any]:
     return {k: v for k, v in value.items() if isinstance(k, str)}
 
 
-async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: str, file_ids: list[str]) -> None:
-    """Attach the files that arrived (pushed before the post); a missing one stays listed but unattached."""
+async def _attach_present_files(tx: Tx, post_id: str, channel_id: str, user_id: str,
+                                file_ids: list[str]) -> list[FileInfo]:
+    """Attach the files that arrived (pushed before the post); a missing one stays listed but unattached.
+    Returns the attached ones (for ``metadata.files``)."""
     rows = await files_repo.select_file_infos_by_ids(tx.conn, file_ids, for_update=True)
     ok = [r["id"] for r in rows if r["channel_id"] == channel_id and r["creator_id"] == user_id
           and not r["delete_at"] and r["post_id"] in ("", post_id)]
     if ok:
         try:
-            await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
+            return await files.attach_to_post(tx, post_id, channel_id, user_id, ok)
         except AppError:
             pass  # pre-filtered above; never refuse the post half-way through its writes
+    return []
 
 
 async def _mention_ids(tx: Tx, channel_id: str, message: str, sender_id: str, is_root: bool, now: int) -> list[str]:
@@ -87,6 +90,32 @@ async def _mention_ids(tx: Tx, channel_id: str, message: str, sender_id: str, is
     ids = list(dict.fromkeys(found[n] for n in names if n in found and found[n] != sender_id))
     await repo.increment_mentions(tx.conn, channel_id, ids, is_root, now)
     return ids
+
+
+def new_post_row(d: Domain, channel: Channel, origin: str, author_id: str, p: dict[str, Any], message: str,
+                 root_id: str) -> dict[str, Any]:
+    """The row a new synced post is stored as (the per-post and the bulk path share it)."""
+    create_at = _int(p.get("create_at")) or d.now()
+    return {
+        "id": p["id"], "create_at": create_at, "update_at": max(_int(p.get("update_at")), create_at),
+        "edit_at": _int(p.get("edit_at")), "delete_at": _int(p.get("delete_at")),
+        "is_pinned": p.get("is_pinned") is True, "user_id": author_id, "channel_id": channel.id, "root_id": root_id,
+        "original_id": "", "message": message, "type": _str(p.get("type"), 64), "props": _props(p.get("props")),
+        "hashtags": parse_hashtags(message), "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "",
+        "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
+        "pin_at": _int(p.get(PIN_AT_KEY)),
+    }
+
+
+def posted_event(channel: Channel, origin: str, author: User, post: str, mentions: list[str]) -> Event:
+    """``posted`` for a synced post (``post``: its JSON as created); the bulk path emits the same."""
+    data: dict[str, Any] = {
+        "post": post, "channel_type": channel.type, "channel_name": channel.name,
+        "channel_display_name": channel.display_name, "sender_name": f"@{author.username}",
+        "team_id": channel.team_id, "set_online": False}
+    if mentions:
+        data["mentions"] = dumps(mentions)
+    return Event("posted", data, channel_id=channel.id, team_id=channel.team_id, origin=origin)
 
 
 async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str, Any], message: str) -> str:
@@ -100,35 +129,21 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
         if row is not None and row["channel_id"] != channel.id:
             raise ItemRefused("root post is in another channel")
         root = Post(**row) if row is not None and not row["delete_at"] else None
-    create_at = _int(p.get("create_at")) or d.now()
-    deleted = _int(p.get("delete_at"))
-    row_values: dict[str, Any] = {
-        "id": p["id"], "create_at": create_at, "update_at": max(_int(p.get("update_at")), create_at),
-        "edit_at": _int(p.get("edit_at")), "delete_at": deleted, "is_pinned": p.get("is_pinned") is True,
-        "user_id": author.id, "channel_id": channel.id, "root_id": root_id, "original_id": "", "message": message,
-        "type": _str(p.get("type"), 64), "props": _props(p.get("props")), "hashtags": parse_hashtags(message),
-        "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "", "has_reactions": False,
-        "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
-        "pin_at": _int(p.get(PIN_AT_KEY)),
-    }
+    row_values = new_post_row(d, channel, origin, author.id, p, message, root_id)
+    create_at = row_values["create_at"]
     await repo.insert_post(tx.conn, row_values)
-    if deleted:  # it was created and deleted before we ever saw it: keep the tombstone, announce nothing
+    if row_values["delete_at"]:  # created and deleted before we ever saw it: keep the tombstone, announce nothing
         await record_change(tx, channel, "post", p["id"], origin, now=d.now())
         return DELETED
+    infos: list[FileInfo] = []
     if row_values["file_ids"]:
-        await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
+        infos = await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
     await repo.update_channel_for_post(tx.conn, channel.id, create_at, not root_id)
     if root is not None:
         await add_reply_to_summary(tx.conn, root, author.id, create_at)
     mentions = await _mention_ids(tx, channel.id, message, author.id, not root_id, create_at)
-    post = Post(**row_values)
-    data: dict[str, Any] = {
-        "post": dumps(post_json(post)), "channel_type": channel.type, "channel_name": channel.name,
-        "channel_display_name": channel.display_name, "sender_name": f"@{author.username}",
-        "team_id": channel.team_id, "set_online": False}
-    if mentions:
-        data["mentions"] = dumps(mentions)
-    tx.emit(Event("posted", data, channel_id=channel.id, team_id=channel.team_id, origin=origin))
+    post = Post(**row_values, files=post_files.ordered(infos))  # metadata.files as a local create has them
+    tx.emit(posted_event(channel, origin, author, dumps(post_json(post)), mentions))
     await record_change(tx, channel, "post", post.id, origin, now=d.now())
     return CREATED
 
@@ -141,10 +156,12 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     if _int(p.get("delete_at")):
         await repo.update_post(tx.conn, stored.id, {"delete_at": _int(p.get("delete_at")), "update_at": now})
         stored.delete_at, stored.update_at = _int(p.get("delete_at")), now
+        reply_ids: list[str] = []
         if stored.root_id:
             await recompute_summary(tx.conn, stored.root_id, now)
         else:
-            await repo.soft_delete_replies(tx.conn, stored.id, now)
+            reply_ids = await repo.soft_delete_replies(tx.conn, stored.id, now)
+        await post_files.delete_with_posts(tx, stored, reply_ids, now)  # as a local delete: no longer downloadable
         tx.emit(Event("post_deleted", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         await record_change(tx, channel, "post", stored.id, origin, now=now)
@@ -177,7 +194,7 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     await repo.update_post(tx.conn, stored.id, values)
     for key, value in values.items():
         setattr(stored, key, value)
-    await attach_reactions(tx.conn, [stored])
+    await attach_metadata(tx.conn, [stored])
     tx.emit(Event("post_edited", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                   team_id=channel.team_id, origin=origin))
     if "is_pinned" in values:
@@ -213,13 +230,24 @@ async def upsert_post(d: Domain, tx: Tx, origin: str, channel: Channel, p: dict[
     """Create, update or delete one synced post inside the caller's transaction. ``message`` is already
     mention-transformed. Every refusal (:class:`ItemRefused`, AppError) is raised before anything is written,
     so a caller applying a whole sync message in one transaction can skip the item and go on."""
+    check_post(channel, p, message)
+    return await apply_post(d, tx, origin, channel, await repo.select_post(tx.conn, p["id"], for_update=True),
+                            p, message)
+
+
+def check_post(channel: Channel, p: dict[str, Any], message: str) -> None:
+    """The checks of a synced post that need no database (raises :class:`ItemRefused`)."""
     if not is_valid_id(p.get("id")):
         raise ItemRefused("invalid post id")
     if p.get("channel_id") != channel.id:
         raise ItemRefused("post is not in the synced channel")
     if len(message) > MESSAGE_MAX_RUNES:
         raise ItemRefused("message too long")
-    stored = await repo.select_post(tx.conn, p["id"], for_update=True)
+
+
+async def apply_post(d: Domain, tx: Tx, origin: str, channel: Channel, stored: dict[str, Any] | None,
+                     p: dict[str, Any], message: str) -> str:
+    """:func:`upsert_post` after :func:`check_post`, given the post's current row, read and locked (None: new)."""
     if stored is None:
         return await _create(d, tx, channel, origin, p, message)
     if stored["channel_id"] != channel.id:

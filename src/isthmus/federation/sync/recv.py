@@ -39,7 +39,8 @@ from isthmus.domain.remote_users import (
 )
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.snapshot import channel_snapshot
-from isthmus.domain.synced import ItemRefused, refused, upsert_post, upsert_reaction
+from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
+from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
@@ -207,22 +208,25 @@ class Receiver:
 
     async def _posts(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse,
                      refuse: bool, rewrite: Any) -> None:
-        for p in sm.posts:
+        # New plain posts are applied in bulk, the rest one by one, with the same result (domain.synced_bulk).
+        outcomes: list[Any]
+        if refuse:
+            outcomes = [ItemRefused("read-only channel: remotes may not post")] * len(sm.posts)
+        else:
+            items = [(p, rewrite(p["message"] if isinstance(p.get("message"), str) else "")) for p in sm.posts]
+            outcomes = await upsert_posts(self.d, tx, rc.remote_id, channel, items)
+        for p, outcome in zip(sm.posts, outcomes, strict=True):
             post_id = str(p.get("id")) if isinstance(p.get("id"), str) else ""
-            message = str(p.get("message")) if isinstance(p.get("message"), str) else ""
-            try:
-                if refuse:
-                    raise ItemRefused("read-only channel: remotes may not post")
-                outcome = await upsert_post(self.d, tx, rc.remote_id, channel, p, rewrite(message))
-                self.metrics.items_received.labels(rc.remote_id, "post").inc()
-                update_at = p.get("update_at")
-                if isinstance(update_at, int) and not isinstance(update_at, bool):
-                    response.posts_last_update_at = max(response.posts_last_update_at, update_at)
-                log.debug("remote %s: post %s %s", rc.remote_id, post_id, outcome)
-            except (ItemRefused, AppError) as err:
-                log.info("remote %s: post %s refused: %s", rc.remote_id, post_id[:26], err)
+            if isinstance(outcome, Exception):
+                log.info("remote %s: post %s refused: %s", rc.remote_id, post_id[:26], outcome)
                 response.post_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "post").inc()
+                continue
+            self.metrics.items_received.labels(rc.remote_id, "post").inc()
+            update_at = p.get("update_at")
+            if isinstance(update_at, int) and not isinstance(update_at, bool):
+                response.posts_last_update_at = max(response.posts_last_update_at, update_at)
+            log.debug("remote %s: post %s %s", rc.remote_id, post_id, outcome)
 
     async def _reactions(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg, response: SyncResponse,
                          refuse: bool) -> None:

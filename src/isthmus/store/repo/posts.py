@@ -60,6 +60,24 @@ _VIEWED = (update(channel_members)
                    msg_count_root=_total(channels.c.total_msg_count_root)))
 
 
+# A synced message's new posts are applied in bulk (domain.synced_bulk): its statements are prebuilt too.
+_POSTS_LOCKED = (select(posts).where(posts.c.id.in_(bindparam("b_ids", expanding=True)))
+                 .order_by(posts.c.id).with_for_update())  # one lock order for every receiver: no deadlock
+_BUMP_MANY = update(channels).where(channels.c.id == bindparam("b_cid")).values(
+    last_post_at=_greatest(channels.c.last_post_at), total_msg_count=channels.c.total_msg_count + bindparam("b_n"),
+    last_root_post_at=case((channels.c.last_root_post_at < bindparam("b_root_at"), bindparam("b_root_at")),
+                           else_=channels.c.last_root_post_at),
+    total_msg_count_root=channels.c.total_msg_count_root + bindparam("b_n_root"))
+_SUMMARY = update(posts).where(posts.c.id == bindparam("b_id")).values(
+    reply_count=bindparam("b_reply_count"), last_reply_at=bindparam("b_last_reply_at"),
+    participants=bindparam("b_participants", type_=posts.c.participants.type), update_at=bindparam("b_update_at"))
+_MENTIONS = (update(channel_members)
+             .where(and_(_cm.c.channel_id == bindparam("b_cid"), _cm.c.user_id == bindparam("b_uid")))
+             .values(mention_count=_cm.c.mention_count + bindparam("b_n"),
+                     mention_count_root=_cm.c.mention_count_root + bindparam("b_n_root"),
+                     last_update_at=bindparam("b_at")))
+
+
 async def select_post_context(conn: AsyncConnection, channel_id: str, user_id: str) -> dict[str, Any] | None:
     """Channel row plus the caller's channel roles, team membership and username in ONE query.
 
@@ -81,6 +99,39 @@ async def update_channel_for_post(conn: AsyncConnection, channel_id: str, create
 async def update_member_viewed(conn: AsyncConnection, channel_id: str, user_id: str, now: int) -> int:
     """The poster has read everything up to their own post (Mattermost's MarkChannelsAsViewed)."""
     return (await conn.execute(_VIEWED, {"b_cid": channel_id, "b_uid": user_id, "b_at": now})).rowcount
+
+
+async def insert_posts(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Many posts with one executemany (every row has every column)."""
+    if rows:
+        await conn.execute(_INSERT_POST, rows)
+
+
+async def update_channel_for_posts(conn: AsyncConnection, channel_id: str, *, count: int, last_at: int,
+                                   roots: int, last_root_at: int) -> None:
+    """``update_channel_for_post`` for ``count`` posts at once, ``roots`` of them thread roots."""
+    await conn.execute(_BUMP_MANY, {"b_cid": channel_id, "b_n": count, "b_at": last_at, "b_n_root": roots,
+                                    "b_root_at": last_root_at})
+
+
+async def select_posts_locked(conn: AsyncConnection, ids: list[str]) -> list[dict[str, Any]]:
+    """The stored ones of ``ids``, deleted too, row-locked (PostgreSQL) in id order."""
+    return _rows(await conn.execute(_POSTS_LOCKED, {"b_ids": ids})) if ids else []
+
+
+async def update_thread_summaries(conn: AsyncConnection, roots: list[dict[str, Any]]) -> None:
+    """Write ``reply_count``, ``last_reply_at``, ``participants`` and ``update_at`` of many post rows."""
+    if roots:
+        await conn.execute(_SUMMARY, [{"b_id": r["id"], "b_reply_count": r["reply_count"],
+                                       "b_last_reply_at": r["last_reply_at"], "b_participants": r["participants"],
+                                       "b_update_at": r["update_at"]} for r in roots])
+
+
+async def add_mentions(conn: AsyncConnection, channel_id: str, counts: list[tuple[str, int, int, int]]) -> None:
+    """Per (user_id, mentions, root mentions, last_update_at): ``increment_mentions`` for many posts at once."""
+    if counts:
+        await conn.execute(_MENTIONS, [{"b_cid": channel_id, "b_uid": uid, "b_n": n, "b_n_root": n_root, "b_at": at}
+                                       for uid, n, n_root, at in counts])
 
 
 async def select_post(conn: AsyncConnection, post_id: str, *, for_update: bool = False) -> dict[str, Any] | None:

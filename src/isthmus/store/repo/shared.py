@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
@@ -35,12 +35,15 @@ async def insert_shared_channel(conn: AsyncConnection, row: dict[str, Any]) -> N
     await conn.execute(insert(sc).values(**row))
 
 
+# Read for every inbound sync message and every outbox append: built once, only bound per call.
+_SHARE = select(sc).where(sc.c.channel_id == bindparam("b_cid"))
+_SHARE_LOCKED = _SHARE.with_for_update()  # serialises outbox appends per channel on PostgreSQL
+_REMOTE = select(scr).where(and_(scr.c.channel_id == bindparam("b_cid"), scr.c.remote_id == bindparam("b_rid")))
+
+
 async def select_shared_channel(conn: AsyncConnection, channel_id: str, *,
                                 for_update: bool = False) -> dict[str, Any] | None:
-    q = select(sc).where(sc.c.channel_id == channel_id)
-    if for_update:
-        q = q.with_for_update()  # serialises outbox appends per channel on PostgreSQL
-    return _one(await conn.execute(q))
+    return _one(await conn.execute(_SHARE_LOCKED if for_update else _SHARE, {"b_cid": channel_id}))
 
 
 async def update_shared_channel(conn: AsyncConnection, channel_id: str, values: dict[str, Any]) -> int:
@@ -71,8 +74,7 @@ async def insert_remote(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 
 async def select_remote(conn: AsyncConnection, channel_id: str, remote_id: str) -> dict[str, Any] | None:
-    return _one(await conn.execute(select(scr).where(and_(scr.c.channel_id == channel_id,
-                                                          scr.c.remote_id == remote_id))))
+    return _one(await conn.execute(_REMOTE, {"b_cid": channel_id, "b_rid": remote_id}))
 
 
 async def select_remotes_for_channel(conn: AsyncConnection, channel_id: str, *,
@@ -149,6 +151,16 @@ async def select_orphan_shared_channels(conn: AsyncConnection, channel_ids: list
 async def insert_change(conn: AsyncConnection, row: dict[str, Any]) -> int:
     result = await conn.execute(insert(out).values(**row).returning(out.c.seq))
     return int(result.scalar_one())
+
+
+_INSERT_CHANGES = insert(out).returning(out.c.seq)  # one multi-row INSERT (SQLAlchemy's insertmanyvalues)
+
+
+async def insert_changes(conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """Many outbox rows in one statement; their seqs (in no particular order)."""
+    if not rows:
+        return []
+    return [int(s) for s in (await conn.execute(_INSERT_CHANGES, rows)).scalars().all()]
 
 
 async def max_seq(conn: AsyncConnection) -> int:
