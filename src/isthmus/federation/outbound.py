@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from isthmus.core.events import Event
+from isthmus.core.waiting import wait_event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.remotes import EVENT_DELETED
@@ -88,6 +89,7 @@ class RemoteQueue:
         self.lock = asyncio.Lock()  # single flight: held for every request to this peer
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.stopping = False  # checked by the loop too, so a stop never depends on the cancellation alone
         self.last_error = ""
         # Posts per message: halved after a timeout (a slow peer still makes progress), doubled back after
         # each success up to MaxPostsPerSync.
@@ -97,6 +99,7 @@ class RemoteQueue:
         self.hello_pending = False
 
     def start(self) -> None:
+        self.stopping = False
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
 
@@ -113,12 +116,9 @@ class RemoteQueue:
 
     async def _run(self) -> None:
         sweep = self.outbound.timings.sweep_interval_s
-        while True:
+        while not self.stopping:
             timeout = sweep if self.backoff.ready() else min(sweep, self.backoff.wait_ms() / 1000)
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=max(timeout, 0.001))
-            except TimeoutError:
-                pass
+            await wait_event(self.wake, max(timeout, 0.001))
             self.wake.clear()
             if not self.backoff.ready():
                 continue
@@ -152,6 +152,7 @@ class RemoteQueue:
                         self.backoff.failures, delay / 1000, self.last_error)
 
     async def stop(self) -> None:
+        self.stopping = True
         if self.task is not None:
             self.task.cancel()
             try:

@@ -21,6 +21,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from isthmus.core.events import Event
+from isthmus.core.waiting import wait_event
 from isthmus.domain.context import Domain
 from isthmus.domain.remotes import RemoteCluster, do_record_ping, list_remotes
 from isthmus.federation.backoff import Backoff
@@ -89,10 +90,7 @@ class Pinger:
             except Exception:
                 log.exception("remote cluster ping round failed")
             assert self._wake is not None
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.timings.ping_interval_s)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, self.timings.ping_interval_s)
             self._wake.clear()
 
     async def ping_all(self) -> None:
