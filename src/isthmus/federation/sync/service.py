@@ -47,6 +47,8 @@ OFFLINE_NOTICE = ("One or more messages could not be delivered to remote site {r
                   "The message(s) will be delivered when the site is online.")
 MAX_NOTIFIED = 10_000
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Messages one pass sends for one channel before the queue looks at its other work (invites, other channels).
+PIPELINE_BATCHES = 16
 
 
 class ChannelNotShared(Exception):
@@ -175,25 +177,49 @@ class SharedChannels:
         more = False
         for i, scr in enumerate(pending):
             batch = first if i == 0 and first is not None else await collect(self.d, rc, scr, max_posts)
-            # Keep each message well under the peer's frame limit (8 MiB here, less elsewhere): halve the
-            # batch until it fits, down to a single post.
-            limit = max_posts
-            while limit > 1 and len(go_json(batch.msg.to_obj())) > MAX_MESSAGE_BYTES:
-                limit //= 2
-                batch = await collect(self.d, rc, scr, limit)
-            response: SyncResponse | None = None
-            if batch.has_payload:
-                try:
-                    response = await self._deliver(rc, batch)
-                except ChannelNotShared as err:
-                    await self.share.on_not_shared(rc, batch.channel_id, str(err))
-                    continue
-                except Exception:
-                    await self._offline_notice(rc, batch)
-                    raise
-            await commit(self.d, rc, batch, response)
-            more = more or batch.more
+            more = await self._send_channel(rc, scr, batch, max_posts) or more
         return more
+
+    async def _fitting(self, rc: RemoteCluster, scr: dict[str, Any], batch: Batch, max_posts: int) -> Batch:
+        """Keep each message well under the peer's frame limit (8 MiB here, less elsewhere): halve the batch
+        until it fits, down to a single post."""
+        limit = max_posts
+        while limit > 1 and len(go_json(batch.msg.to_obj())) > MAX_MESSAGE_BYTES:
+            limit //= 2
+            batch = await collect(self.d, rc, scr, limit)
+        return batch
+
+    async def _send_channel(self, rc: RemoteCluster, scr: dict[str, Any], batch: Batch, max_posts: int) -> bool:
+        """Deliver a channel's backlog, up to PIPELINE_BATCHES messages. Still one request in flight; but
+        while the peer applies batch N this server already reads batch N+1 (from N's end, as if it were
+        acknowledged), so in a catch-up the two servers work at the same time instead of taking turns.
+        A refused or failed batch discards the read-ahead: only acknowledged batches move the cursor. The
+        read-ahead may repeat a user or file that batch N sends for the first time; receivers upsert them."""
+        for _ in range(PIPELINE_BATCHES):
+            batch = await self._fitting(rc, {**scr, "outbox_cursor": batch.start_seq}, batch, max_posts)
+            ahead: asyncio.Task[Batch] | None = None
+            if batch.more and batch.end_seq > batch.start_seq:
+                ahead = asyncio.create_task(collect(self.d, rc, {**scr, "outbox_cursor": batch.end_seq}, max_posts))
+            response: SyncResponse | None = None
+            try:
+                if batch.has_payload:
+                    try:
+                        response = await self._deliver(rc, batch)
+                    except ChannelNotShared as err:
+                        await self.share.on_not_shared(rc, batch.channel_id, str(err))
+                        return False
+                    except Exception:
+                        await self._offline_notice(rc, batch)
+                        raise
+                await commit(self.d, rc, batch, response)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
+            if ahead is None:
+                return batch.more
+            batch = await ahead
+        return True
 
     async def _deliver(self, rc: RemoteCluster, batch: Batch) -> SyncResponse:
         for info, uploader in batch.files:
