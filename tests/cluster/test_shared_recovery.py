@@ -70,9 +70,10 @@ async def test_reinvite_backfills_what_the_remote_missed(cluster: Cluster, other
     kept = await ann.post(ch, "before the uninvite")
     edited = await ann.post(ch, "will be edited")
     doomed = await ann.post(ch, "will be deleted")
+    nodes = [a] + [n for n, _ in remotes]
+    await wait_converged(nodes, ch, min_posts=3)  # beta replies to a post it must have first
     reply = await bob.post(ch, "beta's reply", root_id=kept["id"])
     assert (await bob.react(kept["id"], "wave")).status_code == 200
-    nodes = [a] + [n for n, _ in remotes]
     await wait_converged(nodes, ch, min_posts=4)
     r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
     assert r.status_code == 200
