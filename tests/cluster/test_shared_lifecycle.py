@@ -7,28 +7,15 @@ from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
     channel,
     eventually,
+    not_shared,
     person,
     posts_of,
     share,
     share_node,
+    shared_flag,
+    unshared_notice,
     wait_converged,
 )
-
-UNSHARED = "This channel is no longer shared."
-
-
-async def _shared_flag(node: Node, channel_id: str) -> bool:
-    r = await node.http.get(f"/api/v4/channels/{channel_id}")
-    return bool(r.json()["shared"])
-
-
-async def _notice(node: Node, channel_id: str) -> bool:
-    posts = await posts_of(node, channel_id)
-    return any(p["message"] == UNSHARED and p["type"] == "system_generic" for p in posts.values())
-
-
-async def _not_shared(node: Node, channel_id: str) -> bool:
-    return not await _shared_flag(node, channel_id) and await _notice(node, channel_id)
 
 
 async def test_uninvite_tells_the_remote_and_stops_sync(cluster: Cluster) -> None:
@@ -36,23 +23,23 @@ async def test_uninvite_tells_the_remote_and_stops_sync(cluster: Cluster) -> Non
     ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
     ch = await channel(a)
     await share(a, ch, (b, ab), (c, ac))
-    assert await _shared_flag(a, ch) and await _shared_flag(b, ch)
+    assert await shared_flag(a, ch) and await shared_flag(b, ch)
     r = await a.http.get(f"/api/v4/sharedchannels/{ch}/remotes")
     assert sorted(x["name"] for x in r.json()) == ["beta", "gamma"]
     r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
     assert (r.status_code, r.json()) == (200, {"status": "OK"})
     r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
     assert r.status_code == 204  # not shared with beta any more
-    await eventually(lambda: _not_shared(b, ch))
-    assert await _shared_flag(a, ch)  # still shared with gamma
+    await eventually(lambda: not_shared(b, ch))
+    assert await shared_flag(a, ch)  # still shared with gamma
     ann = await person(a, channel_id=ch)
     after = await ann.post(ch, "only gamma sees this")
     await wait_converged([a, c], ch, min_posts=1)
     assert after["id"] not in await posts_of(b, ch)
     r = await a.http.post(f"/api/v4/remotecluster/{ac}/channels/{ch}/uninvite")
     assert r.status_code == 200
-    await eventually(lambda: _not_shared(c, ch))
-    assert not await _shared_flag(a, ch)  # the last remote left: unshared on the home too
+    await eventually(lambda: not_shared(c, ch))
+    assert not await shared_flag(a, ch)  # the last remote left: unshared on the home too
 
 
 async def test_unshare_tells_every_remote(cluster: Cluster) -> None:
@@ -61,9 +48,9 @@ async def test_unshare_tells_every_remote(cluster: Cluster) -> None:
     ch = await channel(a)
     await share(a, ch, (b, ab), (c, ac))
     await a.server.shared_channels.share.unshare(_admin(a), ch)
-    await eventually(lambda: _not_shared(b, ch))
-    await eventually(lambda: _not_shared(c, ch))
-    assert not await _shared_flag(a, ch)
+    await eventually(lambda: not_shared(b, ch))
+    await eventually(lambda: not_shared(c, ch))
+    assert not await shared_flag(a, ch)
 
 
 async def test_mattermost_peer_learns_lazily(cluster: Cluster) -> None:
@@ -76,9 +63,9 @@ async def test_mattermost_peer_learns_lazily(cluster: Cluster) -> None:
     await a.server.shared_channels.share.unshare(_admin(a), ch)
     bob = await person(b, channel_id=ch)
     await eventually(lambda: _notice_sent(cluster))
-    assert await _shared_flag(b, ch)
+    assert await shared_flag(b, ch)
     lost = await bob.post(ch, "hello?")
-    await eventually(lambda: _not_shared(b, ch))  # alpha answered FAIL "channel is no longer shared"
+    await eventually(lambda: not_shared(b, ch))  # alpha answered FAIL "channel is no longer shared"
     assert lost["id"] not in await posts_of(a, ch)
 
 
@@ -94,7 +81,7 @@ async def test_deleting_the_channel_on_its_home_deletes_it_everywhere(cluster: C
     r = await a.http.delete(f"/api/v4/channels/{ch}")
     assert r.status_code == 200
     await eventually(lambda: _archived(b, ch))
-    assert not await _shared_flag(b, ch) and await _notice(b, ch)
+    assert not await shared_flag(b, ch) and await unshared_notice(b, ch)
 
 
 async def _archived(node: Node, channel_id: str) -> bool:
@@ -111,16 +98,16 @@ async def test_removing_the_connection_unshares_on_both_sides(cluster: Cluster) 
     await share(b, home_b, (a, ab))
     r = await a.http.delete(f"/api/v4/remotecluster/{ab}")
     assert r.status_code == 200
-    assert not await _shared_flag(a, home_a)
-    await eventually(lambda: _not_shared(a, home_b))  # our copy of beta's channel says so
-    await eventually(lambda: _not_shared(b, home_a))  # beta was told about alpha's channel
+    assert not await shared_flag(a, home_a)
+    await eventually(lambda: not_shared(a, home_b))  # our copy of beta's channel says so
+    await eventually(lambda: not_shared(b, home_a))  # beta was told about alpha's channel
     await eventually(lambda: _flag_off(b, home_b))  # and dropped alpha from its own channel
     r = await b.http.get(f"/api/v4/sharedchannels/{home_b}/remotes")
     assert r.json() == []
 
 
 async def _flag_off(node: Node, channel_id: str) -> bool:
-    return not await _shared_flag(node, channel_id)
+    return not await shared_flag(node, channel_id)
 
 
 def _admin(node: Node) -> Actor:

@@ -8,32 +8,19 @@ import pytest
 from isthmus.core.events import Event
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
+    UNSHARED,
     channel,
     eventually,
     invite,
+    not_shared,
     person,
     posts_of,
     restart,
     share,
     share_node,
+    shared_flag,
     wait_converged,
 )
-
-UNSHARED = "This channel is no longer shared."
-
-
-async def _shared_flag(node: Node, channel_id: str) -> bool:
-    r = await node.http.get(f"/api/v4/channels/{channel_id}")
-    return bool(r.json()["shared"])
-
-
-async def _unshared_notice(node: Node, channel_id: str) -> bool:
-    posts = await posts_of(node, channel_id)
-    return any(p["message"] == UNSHARED and p["type"] == "system_generic" for p in posts.values())
-
-
-async def _not_shared(node: Node, channel_id: str) -> bool:
-    return not await _shared_flag(node, channel_id) and await _unshared_notice(node, channel_id)
 
 
 async def _archived(node: Node, channel_id: str) -> bool:
@@ -77,7 +64,7 @@ async def test_reinvite_backfills_what_the_remote_missed(cluster: Cluster, other
     await wait_converged(nodes, ch, min_posts=4)
     r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
     assert r.status_code == 200
-    await eventually(lambda: _not_shared(b, ch))
+    await eventually(lambda: not_shared(b, ch))
     missed = [await ann.post(ch, f"while beta was out {i}") for i in range(3)]
     missed.append(await ann.post(ch, "a reply beta missed", root_id=kept["id"]))
     await ann.edit(edited["id"], "edited while beta was out")
@@ -99,7 +86,7 @@ async def test_reinvite_backfills_what_the_remote_missed(cluster: Cluster, other
     assert by_id[kept["id"]]["is_pinned"]
     assert by_id[reply["id"]]["reactions"] == [[ann.user_id, "eyes"]]
     assert by_id[kept["id"]]["reactions"] == [[bob.user_id, "wave"]]
-    assert await _shared_flag(b, ch)
+    assert await shared_flag(b, ch)
     after = await bob.post(ch, "and beta is back")  # and it syncs both ways again
     await wait_converged(nodes, ch, min_posts=9)
     assert after["id"] in await posts_of(a, ch)
@@ -118,11 +105,11 @@ async def test_deleting_on_the_home_while_the_remote_is_down_archives_it_when_ba
     r = await a.http.delete(f"/api/v4/channels/{ch}")
     assert r.status_code == 200
     await eventually(lambda: _tried(cluster, "beta.test", b"sharedchannel_unshare"))  # and could not get through
-    assert not await _archived(b, ch) and await _shared_flag(b, ch)
+    assert not await _archived(b, ch) and await shared_flag(b, ch)
     cluster.net.down.clear()
     await eventually(lambda: _archived(b, ch))
     assert [e.data["channel_id"] for e in deletions] == [ch]
-    await eventually(lambda: _not_shared(b, ch))
+    await eventually(lambda: not_shared(b, ch))
     posts = await posts_of(b, ch)
     assert sum(1 for p in posts.values() if p["message"] == UNSHARED) == 1
 
@@ -141,7 +128,7 @@ async def test_the_pending_deletion_notice_survives_a_restart_of_the_home(cluste
     cluster.net.down.clear()
     await eventually(lambda: _archived(b, ch))
     assert [e.data["channel_id"] for e in deletions] == [ch]
-    await eventually(lambda: _not_shared(b, ch))
+    await eventually(lambda: not_shared(b, ch))
 
 
 async def test_remote_that_syncs_first_after_the_deletion_archives_too(cluster: Cluster) -> None:
@@ -163,7 +150,7 @@ async def test_remote_that_syncs_first_after_the_deletion_archives_too(cluster: 
     cluster.net.down.clear()
     await eventually(lambda: _archived(b, ch))
     assert [e.data["channel_id"] for e in deletions] == [ch]
-    assert await _not_shared(b, ch)
+    assert await not_shared(b, ch)
 
 
 async def _tried(cluster: Cluster, host: str, needle: bytes) -> bool:
@@ -196,4 +183,4 @@ async def test_a_remote_deleting_its_copy_never_deletes_the_home_channel(cluster
 
 
 async def _flag_off(node: Node, channel_id: str) -> bool:
-    return not await _shared_flag(node, channel_id)
+    return not await shared_flag(node, channel_id)

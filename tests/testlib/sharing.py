@@ -185,3 +185,21 @@ async def restart(cluster: Cluster, node: Node) -> Node:
     cluster._stack.push_async_callback(node.http.aclose)
     cluster.net.apps[node.host] = app
     return node
+
+
+UNSHARED = "This channel is no longer shared."
+
+
+async def shared_flag(node: Node, channel_id: str) -> bool:
+    r = await node.http.get(f"/api/v4/channels/{channel_id}")
+    return bool(r.json()["shared"])
+
+
+async def unshared_notice(node: Node, channel_id: str) -> bool:
+    """The channel shows the system post "This channel is no longer shared."."""
+    posts = await posts_of(node, channel_id)
+    return any(p["message"] == UNSHARED and p["type"] == "system_generic" for p in posts.values())
+
+
+async def not_shared(node: Node, channel_id: str) -> bool:
+    return not await shared_flag(node, channel_id) and await unshared_notice(node, channel_id)
