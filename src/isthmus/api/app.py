@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from isthmus import SERVER_VERSION
-from isthmus.api import errors
+from isthmus.api import errors, hot_routes
 from isthmus.api.routes import ROUTERS, sharedchannels, webapp
 from isthmus.core.errors import AppError
 from isthmus.core.ids import new_id
@@ -33,9 +33,11 @@ class EdgeMiddleware:
     re-raises after answering, and uvicorn then closes the keep-alive connection under the client.
     """
 
-    def __init__(self, app: ASGIApp, max_body: Callable[[], int] = lambda: 1 << 20) -> None:
+    def __init__(self, app: ASGIApp, max_body: Callable[[], int] = lambda: 1 << 20,
+                 root: ASGIApp | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.root = root  # the FastAPI app: hot routes skip its stack but still read its state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -84,8 +86,12 @@ class EdgeMiddleware:
                     raise errors.too_large_error()
             return message
 
+        hot = hot_routes.lookup(scope) if self.root is not None else None
         try:
-            await self.app(scope, counting_receive, send_with_headers)
+            if hot is not None and self.root is not None:
+                await hot_routes.serve(self.root, hot, scope, counting_receive, send_with_headers)
+            else:
+                await self.app(scope, counting_receive, send_with_headers)
         except Exception as exc:  # every route error is already an AppError answer; this is a bug
             if isinstance(exc, AppError):
                 err = exc
@@ -140,5 +146,5 @@ def create_app(server: Server) -> FastAPI:
         # Uploads are the largest legitimate bodies; JSON bodies are capped again in params.json_body.
         return max(server.config_store.config.FileSettings.MaxFileSize + (1 << 20), 1 << 20)
 
-    app.add_middleware(EdgeMiddleware, max_body=max_body)
+    app.add_middleware(EdgeMiddleware, max_body=max_body, root=app)
     return app
