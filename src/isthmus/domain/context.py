@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.config import Config, ConfigStore
 from isthmus.core.clock import Clock
 from isthmus.core.events import Event, EventBus
-from isthmus.store.engine import Database
+from isthmus.store.engine import Database, is_retryable_conflict
+
+T = TypeVar("T")
+RETRY_ATTEMPTS = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,3 +63,20 @@ async def transaction(d: Domain) -> AsyncIterator[Tx]:
         hook()
     if tx.events:
         await d.bus.publish(tx.events)
+
+
+async def retrying(work: Callable[[], Awaitable[T]], *, attempts: int = RETRY_ATTEMPTS) -> T:
+    """Run ``work`` (one whole :func:`transaction` and what it computes) again when PostgreSQL aborted it to
+    break a deadlock or a serialization conflict. For writes that take several ``shared_channels`` locks in
+    an order a concurrent writer can cross (a received status relayed while a local status changes): the
+    rolled-back attempt left nothing behind and published nothing, so the retry is the whole effect.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except Exception as exc:
+            if attempt == attempts or not is_retryable_conflict(exc):
+                raise
+            log.info("write aborted by the database to break a lock conflict (attempt %d): retrying", attempt)
+            await asyncio.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")

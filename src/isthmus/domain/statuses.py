@@ -33,7 +33,7 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id
 from isthmus.domain.access import access_channel
 from isthmus.domain.changes import record_status_changed
-from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Actor
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.users import get_user
@@ -122,12 +122,14 @@ def _write(d: Domain, tx: Tx, new: Status, *, announce: bool, origin: str | None
 
 async def _save(d: Domain, new: Status, *, announce: bool, sync: bool) -> Status:
     """Write ``new`` and, if the visible status changed, emit ``status_change`` after commit."""
-    async with transaction(d) as tx:
-        await repo.upsert_status(tx.conn, dataclasses.asdict(new))
-        _write(d, tx, new, announce=announce)
-        if sync:
-            await record_status_changed(d, tx, new.user_id, None)
-    return new
+    async def write() -> Status:
+        async with transaction(d) as tx:
+            await repo.upsert_status(tx.conn, dataclasses.asdict(new))
+            _write(d, tx, new, announce=announce)
+            if sync:  # locks shared_channels rows: may cross a received, relayed status (PostgreSQL)
+                await record_status_changed(d, tx, new.user_id, None)
+        return new
+    return await retrying(write)
 
 
 async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Status | None]) -> Status:
@@ -280,10 +282,11 @@ async def sweep(d: Domain, away_after_ms: int, connected: Callable[[str], bool])
 async def reset_automatic(d: Domain) -> None:
     """At startup nobody is connected: automatic statuses left over from the last run are offline (and
     connected workspaces are told, or they would show a crashed server's users online forever)."""
-    async with transaction(d) as tx:
-        user_ids = await repo.update_automatic_to_offline(tx.conn)
-        for user_id in user_ids:
-            await record_status_changed(d, tx, user_id, None)
+    async def write() -> None:
+        async with transaction(d) as tx:
+            for user_id in await repo.update_automatic_to_offline(tx.conn):
+                await record_status_changed(d, tx, user_id, None)
+    await retrying(write)
     _cache(d).clear()
 
 

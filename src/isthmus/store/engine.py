@@ -22,6 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from isthmus.store import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL aborts one transaction of a lock cycle (40P01) or of a serialization conflict (40001); the
+# other one commits, and the aborted one succeeds when run again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_retryable_conflict(exc: BaseException) -> bool:
+    """The database rolled this transaction back to let a concurrent one through: running it again is safe."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None) or \
+        getattr(getattr(orig, "__cause__", None), "sqlstate", None)
+    return code in _RETRYABLE_SQLSTATES
 
 
 def sqlalchemy_url(driver: str, data_source: str) -> str:

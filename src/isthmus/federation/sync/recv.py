@@ -25,7 +25,7 @@ from isthmus.core.ids import is_valid_id
 from isthmus.domain import shares
 from isthmus.domain.access import get_channel_row, get_team_row
 from isthmus.domain.changes import record_change
-from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
 from isthmus.domain.remote_statuses import apply_remote_statuses
 from isthmus.domain.remote_users import (
@@ -127,9 +127,15 @@ class Receiver:
     async def on_sync(self, msg: Msg, rc: RemoteCluster) -> Any:
         self._accept(rc)
         sm = parse_sync_msg(msg.payload)
-        response = SyncResponse()
         if not sm.channel_id:
-            return response.to_obj()  # global user sync is not enabled here: accept and ignore
+            return SyncResponse().to_obj()  # global user sync is not enabled here: accept and ignore
+        # Relayed statuses lock other channels' shares after this channel's: on PostgreSQL that order can
+        # cross a local status change, and the database aborts one side. Applying is idempotent and the
+        # aborted attempt left nothing, so run it again rather than answer the peer with an error.
+        return await retrying(lambda: self._apply_sync(rc, sm))
+
+    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+        response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
         # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
         # is raised before its item writes anything, so a refused item is skipped without a rollback; any
