@@ -184,3 +184,26 @@ async def test_a_remote_deleting_its_copy_never_deletes_the_home_channel(cluster
 
 async def _flag_off(node: Node, channel_id: str) -> bool:
     return not await shared_flag(node, channel_id)
+
+
+async def test_the_deletion_notice_commits_with_the_deletion(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The home dies right after the deletion commits, before any after-commit listener ran: the notice was
+    written in the deletion's own transaction, so the restarted home still tells beta."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    cluster.net.down.add("beta.test")
+
+    async def lost(_events: object) -> None:  # the crash: committed, nothing published
+        return None
+
+    monkeypatch.setattr(a.server.bus, "publish", lost)
+    r = await a.http.delete(f"/api/v4/channels/{ch}")
+    assert r.status_code == 200
+    monkeypatch.undo()
+    a = await restart(cluster, a)
+    cluster.net.down.clear()
+    await eventually(lambda: _archived(b, ch))
+    await eventually(lambda: not_shared(b, ch))
+    assert not await shared_flag(a, ch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -326,6 +327,13 @@ async def do_patch_channel(d: Domain, actor: Actor, channel_id: str, patch: dict
     return updated
 
 
+# Run inside the transaction that archives a shared channel here (``domain.shares`` ends the share there,
+# so the peers' durable "channel was deleted" notice commits with the archive: a crash right after the
+# commit cannot lose it). A registry because shares imports this module.
+ArchiveHook = Callable[[Domain, Tx, Channel], Awaitable[None]]
+ARCHIVE_HOOKS: list[ArchiveHook] = []
+
+
 async def do_delete_channel(d: Domain, actor: Actor, channel_id: str, origin: str | None = None) -> Channel:
     async with transaction(d) as tx:
         channel = await access_channel(d, tx.conn, actor, channel_id)
@@ -342,6 +350,9 @@ async def do_delete_channel(d: Domain, actor: Actor, channel_id: str, origin: st
         now = d.now()
         await repo.update_channel(tx.conn, channel.id, {"delete_at": now, "update_at": now})
         channel.delete_at = channel.update_at = now
+        if channel.shared and origin is None:
+            for hook in ARCHIVE_HOOKS:
+                await hook(d, tx, channel)
         # Public channels are announced to the whole team (they appear in everyone's browse list).
         tx.emit(Event("channel_deleted", {"channel_id": channel.id, "delete_at": now},
                       channel_id="" if channel.type == "O" else channel.id, team_id=channel.team_id,

@@ -22,7 +22,7 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import record_change
-from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
+from isthmus.domain.channels import ADMIN_ROLES, ARCHIVE_HOOKS, check_channel_name, new_channel_row
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
 from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
@@ -30,7 +30,13 @@ from isthmus.domain.remote_users import ensure_channel_member, member_sync_enabl
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
-from isthmus.domain.share_resume import UNSHARE_NOTICE_NONE, replay_missed, stop_receiving
+from isthmus.domain.share_resume import (
+    UNSHARE_NOTICE_DELETED,
+    UNSHARE_NOTICE_NONE,
+    UNSHARE_NOTICE_UNSHARED,
+    replay_missed,
+    stop_receiving,
+)
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
@@ -40,6 +46,8 @@ EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
 EVENT_SHARES_CHANGED = "shared_channels_changed"
 # Internal: a connection was removed; data = channel ids it shared and our copies of its channels.
 EVENT_CONNECTION_UNSHARED = "shared_channels_connection_removed"
+# A shared channel archived here was unshared in the same transaction: the federation layer pokes the senders.
+EVENT_ARCHIVED_UNSHARED = "shared_channel_archived"
 
 
 @dataclass(slots=True)
@@ -331,6 +339,23 @@ async def _unshare_orphans(tx: Tx, remote_id: str, now: int) -> None:
 
 if _unshare_orphans not in DELETE_HOOKS:
     DELETE_HOOKS.append(_unshare_orphans)
+
+
+async def _unshare_archived(d: Domain, tx: Tx, channel: Channel) -> None:
+    """A shared channel archived here: the home deletes it everywhere (v10.10+), a remote copy leaves."""
+    if not shares_enabled(d):
+        return
+    share = await repo.select_shared_channel(tx.conn, channel.id, for_update=True)
+    if share is None:
+        return
+    notice = UNSHARE_NOTICE_DELETED if share["home"] else UNSHARE_NOTICE_UNSHARED
+    live = await _unshare_in_tx(d, tx, channel.id, channel.delete_at, notice)
+    tx.emit(Event(EVENT_ARCHIVED_UNSHARED, {"channel_id": channel.id, "remotes": live, "home": bool(share["home"]),
+                                            "home_remote_id": share["remote_id"] or ""}))
+
+
+if _unshare_archived not in ARCHIVE_HOOKS:
+    ARCHIVE_HOOKS.append(_unshare_archived)
 
 
 # --- receiving side of a channel invite (§5.2 step 5) ----------------------------------------------------

@@ -130,8 +130,8 @@ class SharedChannels:
     async def _on_event(self, event: Event) -> None:
         if self._stopped or not shares.shares_enabled(self.d):
             return
-        if event.kind == "channel_deleted":
-            await self.share.on_channel_deleted(event)
+        if event.kind == shares.EVENT_ARCHIVED_UNSHARED:
+            await self.share.on_archived_unshared(event)
         elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
             await self.share.on_connection_removed(event)
         elif event.kind == "user_updated":

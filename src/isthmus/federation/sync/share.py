@@ -280,19 +280,14 @@ class ShareService:
         for channel_id in channel_ids:
             self._notify(remote_id, channel_id, deleted=False, include_deleted=True)
 
-    async def on_channel_deleted(self, event: Event) -> None:
-        """A shared channel was archived here: the home deletes it everywhere (v10.10+); a remote copy leaves."""
-        if event.origin is not None:
+    async def on_archived_unshared(self, event: Event) -> None:
+        """A shared channel archived here was unshared in the archive's own transaction, its notices written
+        (``domain.shares``): wake the senders; a remote copy also tells its home, best effort as before."""
+        channel_id, remotes = event.data.get("channel_id"), event.data.get("remotes")
+        if not isinstance(channel_id, str) or not isinstance(remotes, list):
             return
-        channel_id = event.data.get("channel_id")
-        if not isinstance(channel_id, str):
-            return
-        share = await shares.get_share(self.d, channel_id)
-        if share is None:
-            return
-        notice = UNSHARE_NOTICE_DELETED if share.home else UNSHARE_NOTICE_UNSHARED
-        remotes = await shares.do_unshare_channel(self.d, channel_id, notice=notice)
         for remote_id in remotes:
             self.outbound.poke(remote_id)  # the notice is durable: delivered when the peer is reachable
-        if not share.home and share.remote_id and share.remote_id not in remotes:
-            self._notify(share.remote_id, channel_id, deleted=False)
+        home_remote_id = event.data.get("home_remote_id")
+        if not event.data.get("home") and home_remote_id and home_remote_id not in remotes:
+            self._notify(home_remote_id, channel_id, deleted=False)
