@@ -25,7 +25,7 @@ from typing import Any
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import posts, users
+from isthmus.domain import post_fields, posts, users
 from isthmus.domain.access import access_channel, get_team_row, team_member_of, team_permissions
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor, Channel, Post
@@ -36,7 +36,7 @@ from .autocomplete import SYSTEM_ADMIN_ROLE, SYSTEM_USER_ROLE, Arg, Autocomplete
 
 ACTION_KEY = "-action"  # prefixed with a hyphen so it cannot collide with an argument named "action"
 EPHEMERAL, IN_CHANNEL = "ephemeral", "in_channel"
-MAX_COMMAND_CHARS = posts.MESSAGE_MAX_RUNES  # a command is typed where a message is; no longer than one
+MAX_COMMAND_CHARS = post_fields.MESSAGE_MAX_RUNES  # a command is typed where a message is; no longer than one
 MAX_TRIGGER_SHOWN = 512
 MAX_BACKGROUND_TASKS = 100  # /echo's semaphore in Mattermost
 _SLACK_LINK = re.compile(r"<([^<|]+)\|([^>]+)>")

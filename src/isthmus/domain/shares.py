@@ -3,7 +3,9 @@
 A channel is *shared* when it has a ``shared_channels`` row (and ``channels.shared`` is true). On its
 home server it has one ``shared_channel_remotes`` row per invited connection; on every other server it
 has exactly one, pointing at the home. Federation (``isthmus.federation.sync``) calls these functions;
-the network never runs inside their transactions.
+the network never runs inside their transactions. Accepting an invite (our copy of a channel shared with
+us) is in ``share_accept``, reads guarded for REST in ``share_reads``, re-invite catch-up and the durable
+unshare notice in ``share_resume``.
 
 Cursor rule: a new or restored remote row starts at the current end of the outbox, so history from
 before the invitation is not replayed (as in Mattermost), while everything written after the admin
@@ -22,11 +24,11 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import record_change
-from isthmus.domain.channels import ADMIN_ROLES, ARCHIVE_HOOKS, check_channel_name, new_channel_row
+from isthmus.domain.channels import ARCHIVE_HOOKS
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
 from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
-from isthmus.domain.remote_users import ensure_channel_member, member_sync_enabled
+from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
@@ -37,8 +39,6 @@ from isthmus.domain.share_resume import (
     replay_missed,
     stop_receiving,
 )
-from isthmus.store.repo import access as access_repo
-from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
@@ -178,19 +178,19 @@ async def list_team_shares(d: Domain, team_id: str, *, member_id: str = "", page
 
 # --- writes ---------------------------------------------------------------------------------------------
 
-async def _emit_channel_updated(tx: Tx, channel_id: str) -> Channel:
+async def emit_channel_updated(tx: Tx, channel_id: str) -> Channel:
     channel = await get_channel_row(tx.conn, channel_id)
     tx.emit(Event("channel_updated", {"channel": dumps(channel_json(channel))}, channel_id=channel.id,
                   team_id=channel.team_id))
     return channel
 
 
-def _remote_updated(tx: Tx, channel_id: str, remote_id: str) -> None:
+def emit_remote_updated(tx: Tx, channel_id: str, remote_id: str) -> None:
     tx.emit(Event(EVENT_REMOTE_UPDATED, {"channel_id": channel_id, "remote_id": remote_id}, channel_id=channel_id))
     tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel_id, "remote_id": remote_id}))
 
 
-def _share_row(d: Domain, channel: Channel, creator_id: str, *, home: bool, readonly: bool,
+def share_row(d: Domain, channel: Channel, creator_id: str, *, home: bool, readonly: bool,
                remote_id: str = "") -> dict[str, Any]:
     now = d.now()
     return {"channel_id": channel.id, "team_id": channel.team_id, "home": home, "readonly": readonly,
@@ -209,10 +209,10 @@ async def share_in_tx(d: Domain, tx: Tx, channel: Channel, creator_id: str, *, r
                        "Only public and private channels can be shared.", 400)
     if channel.delete_at:
         raise AppError("api.command_share.channel_archived.error", "An archived channel cannot be shared.", 400)
-    row = _share_row(d, channel, creator_id, home=True, readonly=readonly)
+    row = share_row(d, channel, creator_id, home=True, readonly=readonly)
     await repo.insert_shared_channel(tx.conn, row)
     await repo.set_channel_shared(tx.conn, channel.id, True, d.now())
-    await _emit_channel_updated(tx, channel.id)
+    await emit_channel_updated(tx, channel.id)
     tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel.id}))
     return SharedChannel(**row)
 
@@ -260,7 +260,7 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
                 await record_change(tx, shared_channel, "member", user_id, None, now=now)
         if existing is not None:
             await replay_missed(tx, channel, existing, now)
-        _remote_updated(tx, channel.id, remote_id)
+        emit_remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
 
 
@@ -271,7 +271,7 @@ async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
         if row is None or row["delete_at"] or row["is_invite_confirmed"]:
             return False
         await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": d.now()})
-        _remote_updated(tx, channel_id, remote_id)
+        emit_remote_updated(tx, channel_id, remote_id)
     return True
 
 
@@ -283,9 +283,9 @@ async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: i
         live.append(row["remote_id"])
     if await repo.delete_shared_channel(tx.conn, channel_id):
         await repo.set_channel_shared(tx.conn, channel_id, False, now)
-        await _emit_channel_updated(tx, channel_id)
+        await emit_channel_updated(tx, channel_id)
     for remote_id in live:
-        _remote_updated(tx, channel_id, remote_id)
+        emit_remote_updated(tx, channel_id, remote_id)
     tx.emit(Event(EVENT_SHARES_CHANGED, {"channel_id": channel_id}))
     return live
 
@@ -299,7 +299,7 @@ async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *,
             return False, False
         now = d.now()
         await stop_receiving(tx.conn, row, now, notice)
-        _remote_updated(tx, channel_id, remote_id)
+        emit_remote_updated(tx, channel_id, remote_id)
         if await repo.select_remotes_for_channel(tx.conn, channel_id):
             return True, False
         await _unshare_in_tx(d, tx, channel_id, now, UNSHARE_NOTICE_NONE)
@@ -328,9 +328,9 @@ async def _unshare_orphans(tx: Tx, remote_id: str, now: int) -> None:
             copies[channel_id] = gone[channel_id] or share["creator_id"]
         await repo.delete_shared_channel(tx.conn, channel_id)
         await repo.set_channel_shared(tx.conn, channel_id, False, now)
-        await _emit_channel_updated(tx, channel_id)
+        await emit_channel_updated(tx, channel_id)
     for channel_id in gone:
-        _remote_updated(tx, channel_id, remote_id)
+        emit_remote_updated(tx, channel_id, remote_id)
     if gone:
         # After commit the federation layer tells the peer and posts "no longer shared" in our copies.
         tx.emit(Event(EVENT_CONNECTION_UNSHARED, {"remote_id": remote_id, "channel_ids": sorted(gone),
@@ -356,76 +356,3 @@ async def _unshare_archived(d: Domain, tx: Tx, channel: Channel) -> None:
 
 if _unshare_archived not in ARCHIVE_HOOKS:
     ARCHIVE_HOOKS.append(_unshare_archived)
-
-
-# --- receiving side of a channel invite (§5.2 step 5) ----------------------------------------------------
-
-def _invite_text(invite: dict[str, Any], key: str, limit: int) -> str:
-    value = invite.get(key)
-    return value[:limit] if isinstance(value, str) else ""
-
-
-async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str, default_team_id: str,
-                                   invite: dict[str, Any]) -> Channel:
-    """Create (or restore) the local copy of a channel shared with us: same id and name, in the connection's
-    default team, creator = the admin who accepted the connection (who joins it). Idempotent."""
-    channel_id = invite.get("channel_id")
-    if not is_valid_id(channel_id):
-        raise AppError("api.command_share.invalid_invite.error", "Invalid channel id in the invitation.", 400)
-    assert isinstance(channel_id, str)
-    channel_type = invite.get("type") or "O"
-    if channel_type not in ("O", "P"):
-        raise AppError("api.command_share.channel_type.error", "Only public and private channels can be shared.", 400)
-    name = check_channel_name(invite.get("name"))
-    async with transaction(d) as tx:
-        existing = await repo.select_remote(tx.conn, channel_id, remote_id)
-        row = await access_repo.select_channel(tx.conn, channel_id)
-        if existing is not None and existing["delete_at"] == 0 and row is not None:
-            return Channel(**row)
-        if row is None:
-            if existing is not None:
-                raise AppError("api.command_share.channel_gone.error", "The local copy of this channel is gone.", 400)
-            team_id = default_team_id or await repo.select_first_team_id(tx.conn)
-            if not team_id:
-                raise AppError("api.command_share.no_team.error", "There is no team to put the shared channel in.",
-                               400)
-            if await channels_repo.select_channel_by_name(tx.conn, team_id, name) is not None:
-                raise AppError("store.sql_channel.save_channel.exists.app_error",
-                               f"A channel named {name} already exists in the destination team.", 400)
-            row = new_channel_row(d, team_id=team_id, type_=channel_type, name=name,
-                                  display_name=_invite_text(invite, "display_name", 64) or name,
-                                  creator_id=creator_id, purpose=_invite_text(invite, "purpose", 250),
-                                  header=_invite_text(invite, "header", 1024))
-            row.update(id=channel_id, shared=True)
-            await channels_repo.insert_channel(tx.conn, row)
-            channel = Channel(**row)
-            if creator_id:
-                await ensure_channel_member(d, tx, channel, creator_id, remote_id)
-                await channels_repo.update_channel_member(tx.conn, channel_id, creator_id, {
-                    "roles": ADMIN_ROLES, "scheme_admin": True})
-            tx.emit(Event("channel_created", {"channel_id": channel_id, "team_id": team_id}, team_id=team_id,
-                          origin=remote_id))
-        elif existing is None:
-            raise AppError("api.command_share.channel_already_exists.error",
-                           "A channel with this id already exists on this server.", 400, f"channel_id={channel_id}")
-        channel = Channel(**row)
-        if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
-            share = _share_row(d, channel, creator_id, home=False, readonly=invite.get("read_only") is True,
-                               remote_id=remote_id)
-            await repo.insert_shared_channel(tx.conn, share)
-        await repo.set_channel_shared(tx.conn, channel_id, True, d.now())
-        now, cursor = d.now(), await repo.max_seq(tx.conn)
-        values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
-                                  "is_invite_confirmed": True, "creator_id": creator_id, "outbox_cursor": cursor,
-                                  "last_post_update_at": now, "last_post_create_at": now}
-        if existing is not None:
-            await repo.update_remote(tx.conn, existing["id"], values)
-        else:
-            await repo.insert_remote(tx.conn, {"id": new_id(), "channel_id": channel_id, "create_at": now,
-                                               "remote_id": remote_id, "last_post_update_id": "",
-                                               "last_post_create_id": "", "last_members_sync_at": 0, **values})
-        if creator_id and member_sync_enabled(d):
-            await record_change(tx, dataclasses.replace(channel, shared=True), "member", creator_id, None, now=now)
-        _remote_updated(tx, channel_id, remote_id)
-        return await _emit_channel_updated(tx, channel_id)
-

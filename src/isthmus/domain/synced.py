@@ -24,7 +24,8 @@ from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
-from isthmus.domain.posts import MESSAGE_MAX_RUNES, attach_metadata, mentioned_usernames, parse_hashtags
+from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
+from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
 from isthmus.domain.remote_users import owned_user
 from isthmus.domain.shapes import dumps, post_json, reaction_json

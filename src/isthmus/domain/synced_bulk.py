@@ -35,7 +35,7 @@ from isthmus.core.ids import is_valid_id
 from isthmus.domain.changes import record_changes
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, Post, User
-from isthmus.domain.posts import mentioned_usernames
+from isthmus.domain.post_fields import mentioned_usernames
 from isthmus.domain.remote_users import load_owned_users, owned_user
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.synced import (

@@ -22,7 +22,7 @@ from typing import Any
 
 from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
-from isthmus.domain import shares
+from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
@@ -90,8 +90,9 @@ class Receiver:
         self._accept(rc)
         if not isinstance(msg.payload, dict):
             raise bad_payload("invite")
-        channel = await shares.do_accept_channel_invite(self.d, remote_id=rc.remote_id, creator_id=rc.creator_id,
-                                                        default_team_id=rc.default_team_id, invite=msg.payload)
+        channel = await share_accept.do_accept_channel_invite(self.d, remote_id=rc.remote_id,
+                                                              creator_id=rc.creator_id,
+                                                              default_team_id=rc.default_team_id, invite=msg.payload)
         log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
         return None
 
