@@ -41,7 +41,7 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     if not channel.shared:
         return 0
     assert kind in KINDS, kind
-    share = await _locked_share(tx, channel)
+    share = await lock_share(tx, channel)
     if share is None:
         return 0
     # Everyone, admins included: the home refuses every remote post in a read-only channel, so a post
@@ -67,7 +67,7 @@ async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[s
     if not channel.shared or not entity_ids:
         return 0
     assert kind in KINDS, kind
-    if await _locked_share(tx, channel) is None:
+    if await lock_share(tx, channel) is None:
         return 0
     at = now or now_ms()
     seqs = await repo.insert_changes(tx.conn, [
@@ -78,8 +78,12 @@ async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[s
     return seq
 
 
-async def _locked_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
-    """The channel's ``shared_channels`` row, locked before the first seq of this transaction is taken."""
+async def lock_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
+    """The channel's ``shared_channels`` row, locked before the first seq of this transaction is taken.
+
+    Also called FIRST by writers that would otherwise lock the ``channels`` row (or a post) before it:
+    the sync receiver takes this lock at the start of a message, so every writer takes it before any
+    other row of the channel and two writers of one channel can never wait on each other in a cycle."""
     key = f"shared_channel_locked:{channel.id}"
     share: dict[str, Any] | None = tx.cache.get(key)
     if share is None:  # lock once per transaction; later appends of the same transaction reuse it

@@ -23,7 +23,7 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import files, post_files
 from isthmus.domain.access import access_channel
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, FileInfo, Post, Reaction
 from isthmus.domain.post_fields import (
@@ -142,6 +142,8 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
     if channel.delete_at:
         raise invalid("api.post.create_post.can_not_post_to_deleted.error",
                       "Can not post to a deleted channel.")
+    if channel.shared:  # the share lock before the root and channel rows: the receiver's lock order
+        await lock_share(tx, channel)
     root: Post | None = None
     if fields["root_id"]:
         root = await _thread_root(conn, fields["root_id"], channel_id)

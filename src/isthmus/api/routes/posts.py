@@ -19,6 +19,7 @@ from isthmus.api.params import (
 )
 from isthmus.core.errors import invalid_param
 from isthmus.domain import post_lists, posts
+from isthmus.domain.context import retrying
 from isthmus.domain.post_lists import PostPage
 from isthmus.domain.shapes import post_json, post_list_json
 
@@ -35,7 +36,10 @@ async def create_post(request: Request) -> dict[str, Any]:
     actor = await require_actor(request)
     body = await json_object(request)
     set_online = bool_param(request, "set_online", True)
-    return post_json(await posts.do_create_post(domain_of(request), actor, body, set_online=set_online))
+    # Post writes lock a post or the channel and then the share; a sync message applied at the same time takes
+    # the share first. PostgreSQL breaks such a cycle by aborting one side: run ours again, never answer 500.
+    return post_json(await retrying(lambda: posts.do_create_post(domain_of(request), actor, body,
+                                                                 set_online=set_online)))
 
 
 @router.post("/posts/ephemeral", status_code=201)
@@ -66,34 +70,34 @@ async def update_post(request: Request, post_id: str) -> dict[str, Any]:
     body = await json_object(request)
     if body.get("id") != post_id:  # the post in the body must be the one in the URL
         raise invalid_param("id")
-    return post_json(await posts.do_update_post(domain_of(request), actor, post_id, body))
+    return post_json(await retrying(lambda: posts.do_update_post(domain_of(request), actor, post_id, body)))
 
 
 @router.put("/posts/{post_id}/patch")
 async def patch_post(request: Request, post_id: str) -> dict[str, Any]:
     actor = await require_actor(request)
     body = await json_object(request)
-    return post_json(await posts.do_update_post(domain_of(request), actor, post_id, body))
+    return post_json(await retrying(lambda: posts.do_update_post(domain_of(request), actor, post_id, body)))
 
 
 @router.delete("/posts/{post_id}")
 async def delete_post(request: Request, post_id: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await posts.do_delete_post(domain_of(request), actor, post_id)
+    await retrying(lambda: posts.do_delete_post(domain_of(request), actor, post_id))
     return STATUS_OK
 
 
 @router.post("/posts/{post_id}/pin")
 async def pin_post(request: Request, post_id: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await posts.do_set_pinned(domain_of(request), actor, post_id, True)
+    await retrying(lambda: posts.do_set_pinned(domain_of(request), actor, post_id, True))
     return STATUS_OK
 
 
 @router.post("/posts/{post_id}/unpin")
 async def unpin_post(request: Request, post_id: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await posts.do_set_pinned(domain_of(request), actor, post_id, False)
+    await retrying(lambda: posts.do_set_pinned(domain_of(request), actor, post_id, False))
     return STATUS_OK
 
 

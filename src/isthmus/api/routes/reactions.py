@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
 from isthmus.api.params import STATUS_OK, json_object, json_string_list
 from isthmus.domain import reactions
+from isthmus.domain.context import retrying
 from isthmus.domain.shapes import reaction_json
 
 router = APIRouter()
@@ -19,7 +20,8 @@ async def save_reaction(request: Request) -> dict[str, Any]:
     # 200, not the spec's 201: the Go handler writes 200 and clients accept either.
     actor = await require_actor(request)
     body = await json_object(request)
-    return reaction_json(await reactions.do_add_reaction(domain_of(request), actor, body))
+    # Locks the post, then the share: may cross a sync message (share first); re-run if PostgreSQL aborts us.
+    return reaction_json(await retrying(lambda: reactions.do_add_reaction(domain_of(request), actor, body)))
 
 
 @router.get("/posts/{post_id}/reactions")
@@ -31,8 +33,8 @@ async def get_reactions(request: Request, post_id: str) -> list[dict[str, Any]]:
 @router.delete("/users/{user_id}/posts/{post_id}/reactions/{emoji_name}")
 async def delete_reaction(request: Request, user_id: str, post_id: str, emoji_name: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await reactions.do_remove_reaction(domain_of(request), actor, resolve_user_id(user_id, actor), post_id,
-                                       emoji_name)
+    user = resolve_user_id(user_id, actor)
+    await retrying(lambda: reactions.do_remove_reaction(domain_of(request), actor, user, post_id, emoji_name))
     return STATUS_OK
 
 
