@@ -27,6 +27,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 from isthmus.core.events import Event
@@ -40,12 +41,15 @@ from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.transport import TransportError
+from isthmus.store.repo import outbox as outbox_repo
 from isthmus.store.repo import shared as repo
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "ISTHMUS_SYNC_"
 PRUNE_EVERY_MS = 60_000
+PRUNE_BATCH = 500  # outbox rows deleted per transaction
+METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,7 @@ class Outbound:
         self.sync_once: SyncOnce | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
+        self._pruning = False
         self.running = False
 
     async def start(self) -> None:
@@ -249,14 +254,9 @@ class Outbound:
     async def run_once(self, q: RemoteQueue) -> bool:
         """One pass for one remote under its single-flight lock; True if more is pending right now."""
         now = self.d.now()
-        if now - self._pruned_at > PRUNE_EVERY_MS:
-            self._pruned_at = now
-            try:
-                removed = await self.prune()
-                if removed:
-                    log.debug("pruned %d acknowledged outbox rows", removed)
-            except Exception:  # housekeeping must never stop the sender
-                log.exception("outbox pruning failed")
+        if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning:
+            self._pruned_at, self._pruning = now, True
+            self.spawn(self._prune_in_background())  # not on this sender's path: it syncs meanwhile
         if self.sync_once is None:
             return False
         async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
@@ -279,20 +279,58 @@ class Outbound:
         task.add_done_callback(self._background.discard)
 
     async def prune(self) -> int:
-        """Drop outbox rows every live (channel, remote) cursor has passed. The newest row always stays, so
-        SQLite never hands out a sequence number twice."""
-        async with transaction(self.d) as tx:
-            floor = await repo.min_live_cursor(tx.conn)
-            if floor is None:
-                return 0
-            return await repo.delete_acknowledged(tx.conn, floor)
+        """Drop outbox rows every live remote of their channel has acknowledged, in bounded batches.
+
+        The floor is per channel (its lowest live cursor; everything when no live remote is left): a global
+        minimum would stop at the cursor of an idle channel, which only moves when that channel has rows.
+        Each batch is its own short transaction of at most PRUNE_BATCH rows and the loop yields between
+        them, so a large backlog never holds the write lock (or the event loop) for long. The newest row
+        always stays, so SQLite never hands out a sequence number twice."""
+        async with self.d.db.read() as conn:
+            newest = await repo.max_seq(conn)
+            floors = await outbox_repo.select_prune_floors(conn)
+            global_floor = await repo.min_live_cursor(conn)
+        removed = 0
+        for channel_id, (floor, oldest) in sorted(floors.items()):
+            upto = newest - 1 if floor is None else min(floor, newest - 1)
+            if oldest > upto:
+                continue  # nothing acknowledged yet: no write transaction for it
+            removed += await self._prune_batches(partial(outbox_repo.delete_channel_rows_upto, channel_id=channel_id,
+                                                         upto_seq=upto))
+        # Rows of channels no share names any more (none is written without one, but a share can go): the old
+        # rule, every live cursor passed them.
+        below = min(newest, global_floor) if global_floor is not None else newest
+        removed += await self._prune_batches(partial(outbox_repo.delete_rows_below, below_seq=below))
+        return removed
+
+    async def _prune_batches(self, delete_batch: Callable[..., Awaitable[int]]) -> int:
+        removed = 0
+        while True:
+            async with transaction(self.d) as tx:
+                n = await delete_batch(tx.conn, limit=PRUNE_BATCH)
+            removed += n
+            if n < PRUNE_BATCH:
+                return removed
+            await asyncio.sleep(0)  # let requests and senders in between batches
+
+    async def _prune_in_background(self) -> None:
+        try:
+            removed = await self.prune()
+            if removed:
+                log.debug("pruned %d acknowledged outbox rows", removed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # housekeeping must never stop the sender
+            log.exception("outbox pruning failed")
+        finally:
+            self._pruning = False
 
     async def refresh_metrics(self) -> None:
-        """Queue depth and lag per remote, straight from the outbox (called before a metrics scrape)."""
+        """Queue depth and lag per remote, straight from the outbox (called before a metrics scrape). Bounded:
+        at most METRICS_DEPTH_CAP rows per share are looked at, so a scrape costs the same with any backlog
+        (the depth gauge saturates there; the lag is that of the oldest row, exact)."""
         now = self.d.now()
         for remote_id in list(self.queues):
             async with self.d.db.read() as conn:
-                pending = await repo.select_pending(conn, remote_id)
-            depth = sum(int(p["pending"] or 0) for p in pending)
-            oldest = min((int(p["oldest"]) for p in pending if p["oldest"] is not None), default=now)
-            self.metrics.set_queue(remote_id, depth, oldest, now)
+                depth, oldest = await outbox_repo.select_queue_figures(conn, remote_id, METRICS_DEPTH_CAP)
+            self.metrics.set_queue(remote_id, depth, now if oldest is None else oldest, now)

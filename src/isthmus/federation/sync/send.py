@@ -44,10 +44,9 @@ ROW_WINDOW_MIN = 200  # outbox rows read per batch at least (rows of one post co
 async def pending_channels(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
     """The live, confirmed (channel, ``remote_id``) rows with outbox rows past their cursor, oldest first.
 
-    One index seek per shared channel (the next ``seq`` past the cursor), whatever the backlog. The
-    ``repo.select_pending`` aggregate counts every pending row instead; run before each batch of 50 it made a
-    backlog of N posts cost O(N²) (0.46 s per batch with 86k pending, measured by bench/sync), so it is kept
-    for the metrics scrape only."""
+    One index seek per shared channel (the next ``seq`` past the cursor), whatever the backlog. An aggregate
+    counting every pending row, run before each batch of 50, made a backlog of N posts cost O(N²) (0.46 s per
+    batch with 86k pending, measured by bench/sync)."""
     next_seq = (select(out_t.c.seq)
                 .where(and_(out_t.c.channel_id == scr_t.c.channel_id, out_t.c.seq > scr_t.c.outbox_cursor))
                 .order_by(out_t.c.seq).limit(1).scalar_subquery())

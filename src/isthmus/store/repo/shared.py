@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
@@ -172,25 +172,6 @@ async def select_changes(conn: AsyncConnection, channel_id: str, after_seq: int,
     q = (select(out).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq))
          .order_by(out.c.seq).limit(limit))
     return _all(await conn.execute(q))
-
-
-async def select_pending(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
-    """Per live, confirmed (channel, remote_id) with rows past its cursor: the scr row, how many of them are
-    to be sent and the oldest one's time. Rows that came from ``remote_id`` itself are listed too (the sender
-    skips them but must move its cursor past them) without counting as pending.
-    """
-    mine = out.c.origin_remote_id == remote_id
-    q = (select(scr, func.sum(case((mine, 0), else_=1)).label("pending"),
-                func.min(case((mine, None), else_=out.c.create_at)).label("oldest"))
-         .select_from(scr.join(out, and_(out.c.channel_id == scr.c.channel_id, out.c.seq > scr.c.outbox_cursor)))
-         .where(and_(scr.c.remote_id == remote_id, scr.c.delete_at == 0, scr.c.is_invite_confirmed.is_(True)))
-         .group_by(*scr.c).order_by(func.min(out.c.seq)))
-    return _all(await conn.execute(q))
-
-
-async def delete_acknowledged(conn: AsyncConnection, below_seq: int) -> int:
-    """Drop outbox rows every live remote has acknowledged (housekeeping)."""
-    return (await conn.execute(delete(out).where(out.c.seq < below_seq))).rowcount
 
 
 async def min_live_cursor(conn: AsyncConnection) -> int | None:
