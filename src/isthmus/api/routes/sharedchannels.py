@@ -2,7 +2,7 @@
 
 Writes need ``manage_shared_channels`` and answer 501 while ``EnableSharedChannels`` (or the remote
 cluster service) is off. ``GET /metrics`` (outside ``/api/v4``) serves the sync metrics in Prometheus'
-text format.
+text format, to system admins only.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from starlette.responses import Response
 
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
-from isthmus.core.errors import AppError
+from isthmus.core.errors import AppError, forbidden
 from isthmus.domain import share_reads
 from isthmus.domain.remotes import remote_cluster_info_json
+from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shares import shared_channel_json, shared_channel_remote_json
 from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync.service import SharedChannels
@@ -110,6 +111,11 @@ async def get_shared_channels(team_id: str, request: Request) -> list[dict[str, 
 
 @metrics_router.get("/metrics")
 async def metrics(request: Request) -> Response:
+    # System admins only: the figures name every connection and its last error, and a scrape reads the
+    # database (see README "Metrics"). A Prometheus scraper uses an admin's personal access token.
+    actor = await require_actor(request)
+    if not has_system_permission(domain_of(request), actor, "manage_system"):
+        raise forbidden("manage_system")
     svc = _service(request)
     await svc.outbound.refresh_metrics()
     return Response(content=svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
