@@ -4,16 +4,18 @@ Two servers that share a channel and have caught up produce equal snapshots. Eve
 legitimately local is normalized away: usernames in mentions become ``@<user id>`` (``@bob:beta`` here,
 ``@bob`` there), ``update_at`` and local counters are left out, deleted posts are reduced to their id,
 files are compared by content hash, and local system messages (``system_*`` posts) are skipped.
-Used by the cluster tests and by ``isthmus verify --channel``.
+Used by the cluster tests and by ``isthmus verify --channel``; a peer asks for it one bounded page at a
+time (:func:`channel_snapshot_page`), so a huge channel never holds the event loop for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 
 from isthmus.domain.context import Domain
 from isthmus.store.schema.channels import channel_members
@@ -25,21 +27,60 @@ _MENTION = re.compile(r"(?<![\w.@-])@([a-z0-9][a-z0-9._\-]*(?::[a-z0-9][a-z0-9._
 _PERMALINK = re.compile(r"https?://[^\s/]+(?:/[^\s/]+)*?/[a-z0-9\-_]+/pl(?:shared)?/([a-z0-9]{26})")
 
 
+SNAPSHOT_PAGE = 500  # posts per page: what one peer request (or one read of a local snapshot) may cost
+
+
 async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dict[str, Any]:
-    """Posts created at or after ``since`` (ms), their reactions and files, and the channel's members."""
+    """Posts created at or after ``since`` (ms), their reactions and files, and the channel's members: the
+    pages of :func:`channel_snapshot_page` put together, yielding to the event loop between them."""
+    page = await channel_snapshot_page(d, channel_id, since=since)
+    out_posts, members = list(page["posts"]), page["members"]
+    while page["next"] is not None:
+        await asyncio.sleep(0)
+        page = await channel_snapshot_page(d, channel_id, since=since, after=page["next"])
+        out_posts.extend(page["posts"])
+    return {"channel_id": channel_id, "posts": out_posts, "members": members}
+
+
+def page_cursor(value: object) -> dict[str, Any] | None:
+    """A ``next`` cursor as a peer sent it back, or None when it is not one (then: the first page)."""
+    if isinstance(value, dict) and isinstance(value.get("create_at"), int) and isinstance(value.get("id"), str) \
+            and not isinstance(value.get("create_at"), bool) and len(value["id"]) <= 26:
+        return {"create_at": value["create_at"], "id": value["id"]}
+    return None
+
+
+async def channel_snapshot_page(d: Domain, channel_id: str, *, since: int = 0, after: dict[str, Any] | None = None,
+                                limit: int = 0) -> dict[str, Any]:
+    """At most ``limit`` (default SNAPSHOT_PAGE) posts of the snapshot, in (create_at, id) order after
+    ``after``; ``next`` is the cursor of the following page, None on the last one. The members come with
+    the first page only. Each page is a few indexed reads, whatever the size of the channel."""
+    limit = limit or SNAPSHOT_PAGE
+    not_system = ~posts.c.type.startswith("system_", autoescape=True)  # local system messages are skipped
+    cond = and_(posts.c.channel_id == channel_id, posts.c.create_at >= since, not_system)
+    if after is not None:
+        cond = and_(cond, or_(posts.c.create_at > after["create_at"],
+                              and_(posts.c.create_at == after["create_at"], posts.c.id > after["id"])))
     async with d.db.read() as conn:
         prows = [dict(r) for r in (await conn.execute(
-            select(posts).where(and_(posts.c.channel_id == channel_id, posts.c.create_at >= since))
-            .order_by(posts.c.create_at, posts.c.id))).mappings().all()]
-        prows = [p for p in prows if not str(p["type"]).startswith("system_")]
+            select(posts).where(cond).order_by(posts.c.create_at, posts.c.id).limit(limit + 1))).mappings().all()]
+        more = len(prows) > limit
+        prows = prows[:limit]
         ids = [p["id"] for p in prows]
         rrows = (await conn.execute(select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name)
                                     .where(and_(reactions.c.post_id.in_(ids), reactions.c.delete_at == 0)))).all()
         frows = (await conn.execute(select(file_infos.c.post_id, file_infos.c.id, file_infos.c.content_hash,
                                            file_infos.c.name, file_infos.c.size)
                                     .where(and_(file_infos.c.post_id.in_(ids), file_infos.c.delete_at == 0)))).all()
+        # Replies may sit on later pages: count them in the database (the same rule: live, not system, since).
+        live_replies: dict[str, int] = {r[0]: int(r[1]) for r in (await conn.execute(
+            select(posts.c.root_id, func.count()).where(and_(
+                posts.c.root_id.in_([p["id"] for p in prows if not p["root_id"]]), posts.c.delete_at == 0,
+                posts.c.create_at >= since, not_system))
+            .group_by(posts.c.root_id))).all()}
         members = sorted(r[0] for r in (await conn.execute(
-            select(channel_members.c.user_id).where(channel_members.c.channel_id == channel_id))).all())
+            select(channel_members.c.user_id).where(channel_members.c.channel_id == channel_id))).all()) \
+            if after is None else []
         names: set[str] = set()
         for p in prows:
             names.update(m.group(1).lower() for m in _MENTION.finditer(p["message"]))
@@ -51,21 +92,19 @@ async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dic
     files: dict[str, list[list[Any]]] = defaultdict(list)
     for post_id, file_id, digest, name, size in frows:
         files[post_id].append([file_id, digest, name, int(size)])
-    live_replies: dict[str, int] = defaultdict(int)
-    for p in prows:
-        if p["root_id"] and not p["delete_at"]:
-            live_replies[p["root_id"]] += 1
     out_posts: list[dict[str, Any]] = []
     for p in prows:
         item: dict[str, Any] = {"id": p["id"], "create_at": p["create_at"], "user_id": p["user_id"],
                                 "root_id": p["root_id"], "deleted": bool(p["delete_at"])}
         if not p["delete_at"]:
             item.update(message=_normalize(p["message"], by_name), edit_at=p["edit_at"],
-                        is_pinned=bool(p["is_pinned"]), type=p["type"], reply_count=live_replies[p["id"]],
+                        is_pinned=bool(p["is_pinned"]), type=p["type"], reply_count=live_replies.get(p["id"], 0),
                         file_ids=sorted(p["file_ids"] or []), files=sorted(files[p["id"]]),
                         reactions=sorted(reacts[p["id"]]))
         out_posts.append(item)
-    return {"channel_id": channel_id, "posts": out_posts, "members": members}
+    last = prows[-1] if prows else None
+    cursor = {"create_at": last["create_at"], "id": last["id"]} if more and last is not None else None
+    return {"channel_id": channel_id, "posts": out_posts, "members": members, "next": cursor}
 
 
 def _normalize(message: str, by_name: dict[str, str]) -> str:

@@ -38,7 +38,7 @@ from isthmus.domain.remote_users import (
     upsert_remote_user,
 )
 from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.snapshot import channel_snapshot
+from isthmus.domain.snapshot import channel_snapshot_page, page_cursor
 from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
 from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
@@ -121,7 +121,9 @@ class Receiver:
         if row is None or row.delete_at:
             raise not_shared_error(channel_id)
         since = payload.get("since")
-        return await channel_snapshot(self.d, channel_id, since=since if isinstance(since, int) else 0)
+        # One bounded page per request (any peer may ask): the asker follows ``next`` for the rest.
+        return await channel_snapshot_page(self.d, channel_id, since=since if isinstance(since, int) else 0,
+                                           after=page_cursor(payload.get("after")))
 
     # --- sharedchannel_sync --------------------------------------------------------------------------
 

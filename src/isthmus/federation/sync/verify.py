@@ -2,7 +2,9 @@
 
 The peer answers topic ``isthmus_channel_snapshot`` with its normalized snapshot (domain/snapshot.py)
 of the posts created since the invitation; a Mattermost peer does not know the topic and answers OK
-with no payload, reported as "unsupported". Read-only: nothing is changed on either side.
+with no payload, reported as "unsupported". The peer answers one bounded page per request (``next`` says where
+the following one starts), so a huge channel never holds its event loop. Read-only: nothing is changed on
+either side.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from isthmus.domain import shares
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
 from isthmus.domain.remote_users import member_sync_enabled
-from isthmus.domain.remotes import get_remote
-from isthmus.domain.snapshot import channel_snapshot, diff_snapshots
+from isthmus.domain.remotes import RemoteCluster, get_remote
+from isthmus.domain.snapshot import channel_snapshot, diff_snapshots, page_cursor
 from isthmus.federation.sync.messages import TOPIC_SNAPSHOT
 from isthmus.federation.transport import RemoteClient, TransportError
 from isthmus.federation.wire import Msg
+
+MAX_SNAPSHOT_PAGES = 10_000  # a peer that never ends its pages is reported, not followed forever
 
 
 async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, channel_id: str) -> dict[str, Any]:
@@ -38,18 +42,40 @@ async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, c
         since = row.create_at
         local = await channel_snapshot(d, channel_id, since=since)
         try:
-            msg = Msg.new(TOPIC_SNAPSHOT, {"channel_id": channel_id, "since": since}, d.now())
-            reply = await client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+            remote, failure = await _peer_snapshot(d, client, rc, channel_id, since)
         except TransportError as err:
             results.append({**item, "status": "unreachable", "error": str(err), "differences": []})
             continue
-        if not reply.ok:
-            results.append({**item, "status": "error", "error": reply.err[:300], "differences": []})
+        if remote is None:
+            results.append({**item, **failure, "differences": []})
             continue
-        if not isinstance(reply.payload, dict) or not isinstance(reply.payload.get("posts"), list):
-            results.append({**item, "status": "unsupported", "differences": []})
-            continue
-        differences = diff_snapshots(local, reply.payload, members=member_sync_enabled(d))
+        differences = diff_snapshots(local, remote, members=member_sync_enabled(d))
         results.append({**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
                         "differences": differences})
     return {"channel_id": channel_id, "home": share.home, "remotes": results}
+
+
+async def _peer_snapshot(d: Domain, client: RemoteClient, rc: RemoteCluster, channel_id: str, since: int
+                         ) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The peer's whole snapshot, asked for one bounded page at a time (it follows ``next``); or None and why."""
+    posts: list[Any] = []
+    members: list[Any] = []
+    after: dict[str, Any] | None = None
+    for _ in range(MAX_SNAPSHOT_PAGES):
+        payload: dict[str, Any] = {"channel_id": channel_id, "since": since}
+        if after is not None:
+            payload["after"] = after
+        reply = await client.send_msg(rc.site_url, Msg.new(TOPIC_SNAPSHOT, payload, d.now()), remote_id=rc.remote_id,
+                                      token=rc.remote_token)
+        if not reply.ok:
+            return None, {"status": "error", "error": reply.err[:300]}
+        page = reply.payload
+        if not isinstance(page, dict) or not isinstance(page.get("posts"), list):
+            return None, {"status": "unsupported"}
+        posts.extend(page["posts"])
+        if after is None and isinstance(page.get("members"), list):
+            members = page["members"]
+        after = page_cursor(page.get("next"))
+        if after is None:
+            return {"channel_id": channel_id, "posts": posts, "members": members}, {}
+    return None, {"status": "error", "error": f"{rc.display_name} sent more than {MAX_SNAPSHOT_PAGES} pages"}
