@@ -74,7 +74,14 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # The inline driver waits for a locked database on the event loop (sqlite_inline.when_unlocked);
+            # a busy timeout would sleep on the loop's thread. aiosqlite's worker thread may sleep.
+            busy_ms = 0 if "async_creator" in kwargs else SQLITE_BUSY_TIMEOUT_MS
+
+            def pragmas(dbapi_conn: Any, _record: Any) -> None:
+                _sqlite_pragmas(dbapi_conn, busy_ms)
+
+            event.listen(self.engine.sync_engine, "connect", pragmas)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -95,9 +102,9 @@ class Database:
         await self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, busy_ms: int) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms}")
     cur.close()

@@ -7,9 +7,12 @@ the sync engine's per-statement latency). A SQLite statement on this workload ta
 running it inline is cheaper than handing it off. What makes that safe here:
 
 * writes are already serialised by the process-wide write lock (``engine.Database.write``), and
-  readers never wait for writers in WAL mode, so a call only blocks on another *process* writing the
-  same file (the CLI against a running server): then it waits up to the busy timeout, which is rare
-  and short, and the event loop resumes afterwards;
+  readers never wait for writers in WAL mode, so a call only finds the database locked while another
+  *process* writes the same file (the CLI against a running server). SQLite's own busy timeout would
+  sleep on the event-loop thread then, stalling every request; so it is 0 here, and a statement that
+  finds the database locked is run again after an ``asyncio.sleep`` (backing off up to BUSY_WAIT_S in
+  all), letting every other coroutine run meanwhile. A locked database leaves the statement undone, so
+  running it again is safe;
 * the commit is cheap with ``synchronous=NORMAL`` in WAL mode (no fsync per commit).
 
 SQLAlchemy's ``sqlite+aiosqlite`` dialect is kept (same SQL, same type handling); only the object
@@ -23,7 +26,34 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+BUSY_WAIT_S = 10.0  # how long one statement waits, in all, for another process to release the database
+_FIRST_PAUSE_S, _LONGEST_PAUSE_S = 0.001, 0.05
+
+
+def _is_locked(err: sqlite3.OperationalError) -> bool:
+    # Plain SQLITE_BUSY only: waiting helps there. SQLITE_BUSY_SNAPSHOT (a read transaction that can no longer
+    # become a write) needs a new transaction, which no amount of waiting gives; it fails at once, as before.
+    code = getattr(err, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_BUSY if code is not None else "database is locked" in str(err)
+
+
+async def when_unlocked(call: Callable[[], T]) -> T:
+    """``call()``; while another process holds the database, wait on the event loop (not in SQLite) and retry."""
+    pause, waited = _FIRST_PAUSE_S, 0.0
+    while True:
+        try:
+            return call()
+        except sqlite3.OperationalError as err:
+            if not _is_locked(err) or waited >= BUSY_WAIT_S:
+                raise
+        await asyncio.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, _LONGEST_PAUSE_S)
 
 
 class InlineCursor:
@@ -60,13 +90,14 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
         if parameters is None:
-            self._cur.execute(sql)
+            await when_unlocked(lambda: self._cur.execute(sql))
         else:
-            self._cur.execute(sql, parameters)
+            await when_unlocked(lambda: self._cur.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> InlineCursor:
-        self._cur.executemany(sql, seq_of_parameters)
+        rows = list(seq_of_parameters)  # an iterator would be used up by a first, locked attempt
+        await when_unlocked(lambda: self._cur.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -120,7 +151,7 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        self._live().commit()
+        await when_unlocked(self._live().commit)
 
     async def rollback(self) -> None:
         self._live().rollback()
@@ -146,6 +177,7 @@ def connector(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Callable[[], An
     async def create() -> InlineConnection:
         # The pool may hand a connection to another task, and the final close can come from a
         # finaliser; all use stays on the event-loop thread, so the same-thread check only gets in the way.
-        return InlineConnection(sqlite3.connect(*args, **{**kwargs, "check_same_thread": False}))
+        # timeout=0: SQLite's busy handler would sleep on this thread; when_unlocked waits on the loop instead.
+        return InlineConnection(sqlite3.connect(*args, **{**kwargs, "check_same_thread": False, "timeout": 0}))
 
     return create
