@@ -30,7 +30,10 @@ from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
-KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel", "status"})
+# "replay": not a change but a durable "queue the posts changed since ..." marker (domain/share_resume.py);
+# senders stop before it and expand it, nothing is sent for it.
+REPLAY_KIND = "replay"
+KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel", "status", REPLAY_KIND})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
 

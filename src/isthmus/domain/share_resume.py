@@ -4,9 +4,10 @@
   and changes either go to the outbox for the other remotes, get pruned by housekeeping once those
   acknowledged, or are not recorded at all (an unshared channel has no outbox). So the cursor cannot
   be resumed; instead, when the remote stops receiving we note ``unsent_since`` (every change before it
-  was acknowledged), and the re-invite records a ``post`` row (and a ``reaction`` row where there are
-  reactions) for every post changed since, in the invite's transaction. Receivers upsert by id, so what
-  the remote already has is a no-op there: no duplicates.
+  was acknowledged), and the re-invite records a durable ``replay`` marker in the invite's transaction,
+  which the sender expands into a ``post`` row (and a ``reaction`` row where there are reactions) for
+  every post changed since, a bounded chunk per transaction. Receivers upsert by id, so what the remote
+  already has is a no-op there: no duplicates.
 * **Durable unshare notice.** ``unshare_notice`` on the soft-deleted remote row says that the peer must
   still be told (``UNSHARE_NOTICE_DELETED``: the home deleted the channel). The connection's sender
   delivers it when the peer is reachable and clears it, so a peer that was down still learns.
@@ -19,12 +20,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import REPLAY_KIND, lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
+from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import outbox as outbox_repo
 from isthmus.store.repo import shared as repo
 
 UNSHARE_NOTICE_NONE, UNSHARE_NOTICE_UNSHARED, UNSHARE_NOTICE_DELETED = 0, 1, 2
+REPLAY_CHUNK = 200  # posts a replay queues per transaction
 
 
 async def unsent_since(conn: AsyncConnection, row: dict[str, Any], now: int) -> int:
@@ -45,15 +49,83 @@ async def replay_missed(tx: Tx, channel: Channel, row: dict[str, Any], now: int)
     those the outbox still names past its old cursor (a post relayed from another server keeps that server's
     ``update_at``, which may be older). Rows from before this module have no ``unsent_since``: replay since
     the first invite. Known gap: a post relayed late while the remote was out, whose outbox row was
-    pruned meanwhile, is found only if its origin's clock says it changed after ``unsent_since``."""
+    pruned meanwhile, is found only if its origin's clock says it changed after ``unsent_since``.
+
+    The invite's transaction writes ONE durable ``replay`` marker, not a row per post (a channel with a long
+    history made that one write transaction, and the event loop, as long as the history): the sender expands
+    it REPLAY_CHUNK posts at a time (:func:`expand_replay`). Returns 1 (the marker)."""
     since = int(row.get("unsent_since") or 0) or int(row["create_at"])
     shared = dataclasses.replace(channel, shared=True)
-    post_ids = await repo.select_posts_changed_since(tx.conn, channel.id, since, int(row["outbox_cursor"]))
-    for post_id in post_ids:
-        await record_change(tx, shared, "post", post_id, None, now=now)
-    for post_id in await repo.select_posts_with_reactions(tx.conn, post_ids):
-        await record_change(tx, shared, "reaction", post_id, None, now=now)
-    return len(post_ids)
+    marker = ReplayMarker(since=since, after_seq=int(row["outbox_cursor"]), create_at=-1, post_id="")
+    await record_change(tx, shared, REPLAY_KIND, marker.encode(), None, now=now)
+    return 1
+
+
+async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
+    """Turn the next REPLAY_CHUNK posts of the replay marker at ``marker_seq`` into ``post`` (and ``reaction``)
+    outbox rows and move the marker after them, in one transaction; True if the marker is still there after.
+
+    The senders of the channel stop before a marker (they never move a cursor past it) and call this, so the
+    rows it adds (seqs after the marker) are sent next and a crash resumes from the marker's last position.
+    Under the channel's share lock, so two senders expanding at once do it once."""
+    async with transaction(d) as tx:
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        channel = dataclasses.replace(Channel(**row), shared=True) if row is not None else None
+        share = await lock_share(tx, channel) if channel is not None else None
+        found = await outbox_repo.select_row(tx.conn, marker_seq)
+        if found is None or found["kind"] != REPLAY_KIND:
+            return False  # expanded (or moved) by another sender meanwhile
+        await outbox_repo.delete_row(tx.conn, marker_seq)
+        marker = ReplayMarker.decode(str(found["entity_id"]))
+        if share is None or channel is None or marker is None:
+            return False  # unshared since, or not ours to read: nothing to replay to
+        after = (marker.create_at, marker.post_id) if marker.post_id else None
+        chunk = await repo.select_posts_changed_since(tx.conn, channel_id, marker.since, marker.after_seq,
+                                                      after=after, limit=REPLAY_CHUNK)
+        post_ids = [post_id for post_id, _ in chunk]
+        now = d.now()
+        for post_id in post_ids:
+            await record_change(tx, channel, "post", post_id, None, now=now)
+        for post_id in await repo.select_posts_with_reactions(tx.conn, post_ids):
+            await record_change(tx, channel, "reaction", post_id, None, now=now)
+        if len(chunk) < REPLAY_CHUNK:
+            return False
+        last_id, last_create_at = chunk[-1]
+        moved = dataclasses.replace(marker, create_at=last_create_at, post_id=last_id)
+        await record_change(tx, channel, REPLAY_KIND, moved.encode(), None, now=now)
+        return True
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayMarker:
+    """Where a replay stands, in an outbox row's ``entity_id`` (64 characters): base-36 numbers, the post id."""
+
+    since: int
+    after_seq: int
+    create_at: int  # the (create_at, post_id) of the last post queued so far; -1 and "" before the first
+    post_id: str
+
+    def encode(self) -> str:
+        return ".".join((_b36(self.since), _b36(self.after_seq), _b36(self.create_at + 1), self.post_id))
+
+    @staticmethod
+    def decode(text: str) -> ReplayMarker | None:
+        parts = text.split(".")
+        try:
+            since, after_seq, create_at = (int(p, 36) for p in parts[:3])
+        except ValueError:
+            return None
+        return ReplayMarker(since, after_seq, create_at - 1, parts[3]) if len(parts) == 4 else None
+
+
+def _b36(value: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        value, rest = divmod(value, 36)
+        out = digits[rest] + out
+        if not value:
+            return out
 
 
 async def pending_notices(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:

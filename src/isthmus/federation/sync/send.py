@@ -21,6 +21,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.ids import new_id
+from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
@@ -72,6 +73,7 @@ class Batch:
     oldest_row_at: int = 0
     changes: dict[str, set[str]] = field(default_factory=dict)  # post id -> {"content", "pin"}
     synced_before: set[str] = field(default_factory=set)  # users of msg.users that rc had been sent already
+    replay_seq: int = 0  # the batch stopped before this replay marker: expand it, then go on
 
     @property
     def has_payload(self) -> bool:
@@ -123,6 +125,9 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     member_sync = member_sync_enabled(d)
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
+        if kind == REPLAY_KIND:  # a replay not expanded yet: nothing past it is sent (nor acknowledged) before it
+            batch.replay_seq, batch.more = int(row["seq"]), True
+            break
         if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
             target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
                 else user_ids if kind == "user" else member_ids if kind == "member" and member_sync \

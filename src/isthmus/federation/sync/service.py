@@ -19,6 +19,7 @@ from isthmus.domain.context import Domain
 from isthmus.domain.models import Post
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.share_resume import expand_replay
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound, RemoteQueue, SyncTimings
 from isthmus.federation.sync import files as sync_files
@@ -216,6 +217,11 @@ class SharedChannels:
                 if ahead is not None:
                     ahead.cancel()
                 raise
+            if batch.replay_seq:  # stopped before a replay marker: queue its next chunk, then send that
+                if ahead is not None:
+                    ahead.cancel()
+                await expand_replay(self.d, batch.channel_id, batch.replay_seq)
+                return True
             if ahead is None:
                 return batch.more
             batch = await ahead

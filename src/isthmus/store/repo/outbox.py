@@ -65,3 +65,12 @@ async def select_queue_figures(conn: AsyncConnection, remote_id: str, cap: int) 
         if first is not None:
             oldest = int(first) if oldest is None else min(oldest, int(first))
     return depth, oldest
+
+
+async def select_row(conn: AsyncConnection, seq: int) -> dict[str, Any] | None:
+    row = (await conn.execute(select(out).where(out.c.seq == seq))).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def delete_row(conn: AsyncConnection, seq: int) -> int:
+    return (await conn.execute(out.delete().where(out.c.seq == seq))).rowcount

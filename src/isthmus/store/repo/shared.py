@@ -311,21 +311,23 @@ async def clear_unshare_notice(conn: AsyncConnection, scr_id: str, notice: int) 
     return (await conn.execute(q)).rowcount
 
 
-async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int,
-                                     after_seq: int) -> list[str]:
+async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int, after_seq: int, *,
+                                     after: tuple[int, str] | None = None, limit: int = 0
+                                     ) -> list[tuple[str, int]]:
     """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
-    named by an outbox row past ``after_seq`` still kept; oldest first. A reaction change bumps its post's
-    ``update_at``, so these cover reactions too."""
+    named by an outbox row past ``after_seq`` still kept; oldest first, as (id, create_at), past the
+    (create_at, id) position ``after`` and at most ``limit`` of them (0: all). A reaction change bumps its
+    post's ``update_at``, so these cover reactions too."""
     from isthmus.store.schema.posts import posts
 
     queued = select(out.c.entity_id).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
                                                 out.c.kind.in_(("post", "pin", "reaction"))))
-    q = (select(posts.c.id)
-         .where(and_(posts.c.channel_id == channel_id,
-                     (posts.c.update_at >= since) | posts.c.id.in_(queued),
-                     posts.c.type.not_like("system\\_%", escape="\\")))
-         .order_by(posts.c.create_at, posts.c.id))
-    return [r[0] for r in (await conn.execute(q)).all()]
+    cond = and_(posts.c.channel_id == channel_id, (posts.c.update_at >= since) | posts.c.id.in_(queued),
+                posts.c.type.not_like("system\\_%", escape="\\"))
+    if after is not None:
+        cond = and_(cond, (posts.c.create_at > after[0]) | and_(posts.c.create_at == after[0], posts.c.id > after[1]))
+    q = select(posts.c.id, posts.c.create_at).where(cond).order_by(posts.c.create_at, posts.c.id)
+    return [(r[0], int(r[1])) for r in (await conn.execute(q.limit(limit) if limit else q)).all()]
 
 
 async def select_posts_with_reactions(conn: AsyncConnection, post_ids: list[str]) -> list[str]:
