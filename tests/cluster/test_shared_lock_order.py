@@ -16,6 +16,7 @@ import asyncio
 from sqlalchemy import text
 
 from isthmus.domain.changes import lock_share, record_change
+from isthmus.domain.channels import insert_member
 from isthmus.domain.context import transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import access as access_repo
@@ -65,3 +66,30 @@ async def test_a_post_crossing_a_received_sync_message_lands_and_answers_201(clu
         kinds = (await conn.execute(text("SELECT kind FROM sync_outbox WHERE channel_id = :c ORDER BY seq"),
                                     {"c": ch})).scalars().all()
     assert "member" in kinds and kinds[-1] == "post"  # the receiver's row, then the client's after it
+
+
+async def test_a_member_add_crossing_a_received_membership_change_answers_201(cluster: Cluster) -> None:
+    """Member writes lock the member row, then the share; the receiver's membership change the other way round
+    (share first). PostgreSQL aborts the client's side of the cycle: the route runs it again (``retrying``)."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    rid = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, rid))
+    joiner = await person(a)  # in the team, not yet in the channel
+    d = a.server.domain
+    client: asyncio.Task[object] | None = None
+    async with transaction(d) as tx:  # the receiver applying a membership change for the same user
+        row = await access_repo.select_channel(tx.conn, ch)
+        assert row is not None
+        assert await lock_share(tx, Channel(**row)) is not None
+        client = asyncio.create_task(a.http.post(f"/api/v4/channels/{ch}/members", json={"user_id": joiner.user_id}))
+        if d.db.is_sqlite:
+            for _ in range(20):
+                await asyncio.sleep(0)
+        else:
+            await eventually(lambda: _someone_waits_on_a_lock(a))  # the client holds the new row, waits on the share
+        await insert_member(d, tx.conn, ch, joiner.user_id)  # and now we wait on the client's row: a cycle
+    assert client is not None
+    response = await client
+    assert getattr(response, "status_code", None) == 201, getattr(response, "text", response)
+    assert response.json()["user_id"] == joiner.user_id  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from isthmus.api.params import (
     valid_id,
 )
 from isthmus.domain import channel_purge, channels, members, teams
+from isthmus.domain.context import retrying
 from isthmus.domain.models import Actor
 from isthmus.domain.shapes import channel_json, channel_member_json
 
@@ -201,20 +202,24 @@ async def add_channel_member(request: Request, channel_id: str) -> JSONResponse:
         if not isinstance(user_ids, list) or not user_ids or len(user_ids) > 1000 \
                 or not all(isinstance(u, str) for u in user_ids):
             raise bad_body("user_ids")
-        added = await members.do_add_channel_members(domain_of(request), actor, channel_id, user_ids)
+        # Member writes lock member rows, then the share: re-run if PostgreSQL aborts one to break a lock cycle
+        # with a sync message applied at the same time (it takes the share first).
+        added = await retrying(lambda: members.do_add_channel_members(domain_of(request), actor, channel_id,
+                                                                      user_ids))
         return JSONResponse([channel_member_json(m) for m in added], status_code=201)
     user_id = body.get("user_id")
     if not isinstance(user_id, str):
         raise bad_body("user_id")
-    added = await members.do_add_channel_members(domain_of(request), actor, channel_id,
-                                                 [resolve_user_id(user_id, actor)])
+    one = [resolve_user_id(user_id, actor)]
+    added = await retrying(lambda: members.do_add_channel_members(domain_of(request), actor, channel_id, one))
     return JSONResponse(channel_member_json(added[0]), status_code=201)
 
 
 @router.delete("/channels/{channel_id}/members/{user_id}")
 async def remove_channel_member(request: Request, channel_id: str, user_id: str) -> dict[str, str]:
     actor = await require_actor(request)
-    await members.do_remove_channel_member(domain_of(request), actor, channel_id, resolve_user_id(user_id, actor))
+    user = resolve_user_id(user_id, actor)
+    await retrying(lambda: members.do_remove_channel_member(domain_of(request), actor, channel_id, user))
     return STATUS_OK
 
 
