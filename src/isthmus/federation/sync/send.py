@@ -8,8 +8,10 @@ touched posts (``delete_at`` included). Receivers upsert by global id, so sendin
 harmless and several changes to one post collapse into one item.
 
 Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
-reactions, files and statuses that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct
-posts; ``end_seq`` says how far the cursor moves once the peer acknowledged this batch.
+files and statuses that the target itself owns, and reactions whose last change came from the target
+(``reactions.remote_id``: a home admin's removal of the target's user's reaction does go to it).
+Batches stop at ``MaxPostsPerSync`` distinct posts; ``end_seq`` says how far the cursor moves once the
+peer acknowledged this batch.
 """
 
 from __future__ import annotations
