@@ -26,6 +26,7 @@ from isthmus.domain.changes import record_change
 from isthmus.domain.channels import TOWN_SQUARE, deleted_error, insert_member
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Channel, ChannelMember
+from isthmus.domain.ownership import member_added, member_removed
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_member_json, dumps
 from isthmus.store.repo import access as access_repo
@@ -96,6 +97,8 @@ async def _add_channel_members(d: Domain, actor: Actor, channel_id: str, user_id
                 raise invalid("api.channel.add_user.to.channel.failed.deleted.app_error",
                               "Failed to add user to channel because they are not a member of the team.")
             added.append(await insert_member(d, tx.conn, channel.id, uid))
+            if channel.shared:
+                await member_added(tx, channel.id, uid)
             tx.emit(Event("user_added", {"user_id": uid, "team_id": channel.team_id}, channel_id=channel.id,
                           team_id=channel.team_id, origin=origin))
             await record_change(tx, channel, "member", uid, origin, now=d.now())
@@ -122,6 +125,8 @@ async def do_remove_channel_member(d: Domain, actor: Actor, channel_id: str, use
                           "Unable to remove user from the default channel town-square.")
         if await repo.delete_channel_member(tx.conn, channel.id, user_id) == 0:
             raise member_missing()
+        if channel.shared and origin is None:
+            await member_removed(tx, channel.id, user_id, d.now())
         tx.emit(Event("user_removed", {"remover_id": actor.user_id, "user_id": user_id}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         tx.emit(Event("user_removed", {"remover_id": actor.user_id, "channel_id": channel.id}, user_id=user_id,

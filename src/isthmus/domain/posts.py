@@ -26,6 +26,7 @@ from isthmus.domain.access import access_channel
 from isthmus.domain.changes import lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, FileInfo, Post, Reaction
+from isthmus.domain.ownership import refuse_remote_delete, refuse_remote_edit
 from isthmus.domain.post_fields import (
     bad_field,
     check_message,
@@ -245,6 +246,10 @@ async def do_update_post(d: Domain, actor: Actor, post_id: str, body: dict[str, 
             raise invalid("api.post.update_post.system_message.app_error", "Unable to update system message.")
         now = d.now()
         values: dict[str, Any] = {}
+        props = check_props(changes["props"], post.props) if "props" in changes else post.props
+        if origin is None and (changes.get("message", post.message) != post.message or props != post.props
+                               or changes.get("file_ids", post.file_ids) != post.file_ids):
+            await refuse_remote_edit(tx, channel.id, post.user_id)  # its own server would refuse it
         if "message" in changes and changes["message"] != post.message:
             values.update(message=changes["message"], hashtags=parse_hashtags(changes["message"]), edit_at=now)
         if "file_ids" in changes and changes["file_ids"] != post.file_ids:
@@ -253,7 +258,7 @@ async def do_update_post(d: Domain, actor: Actor, post_id: str, body: dict[str, 
         if "is_pinned" in changes:
             values["is_pinned"] = changes["is_pinned"]
         if "props" in changes:
-            values["props"] = check_props(changes["props"], post.props)
+            values["props"] = props
         return await _save_edit(d, tx, post, channel, values, origin)
 
 
@@ -280,6 +285,8 @@ async def do_delete_post(d: Domain, actor: Actor, post_id: str, origin: str | No
         if channel.delete_at:
             raise invalid("api.post.delete_post.can_not_delete_post_in_deleted.error",
                           "Can not delete a post in a deleted channel.")
+        if origin is None and post.user_id != actor.user_id:
+            await refuse_remote_delete(tx, channel.id, post.user_id)
         now = max(d.now(), post.update_at + 1)
         await repo.update_post(tx.conn, post.id, {"delete_at": now, "update_at": now})
         post.delete_at = post.update_at = now
@@ -292,6 +299,8 @@ async def do_delete_post(d: Domain, actor: Actor, post_id: str, origin: str | No
         tx.emit(Event("post_deleted", {"post": dumps(post_json(post))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         await record_change(tx, channel, "post", post.id, origin, now=now)
+        for reply_id in reply_ids:  # the cascade syncs too: a peer may hold a reply we never saw deleted here
+            await record_change(tx, channel, "post", reply_id, origin, now=now)
     return post
 
 

@@ -21,6 +21,7 @@ from isthmus.domain.access import access_channel
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, Post, Reaction
+from isthmus.domain.ownership import refuse_remote_delete
 from isthmus.domain.post_lists import MAX_IDS, readable_channels
 from isthmus.domain.posts import bad_post_id, post_not_found
 from isthmus.domain.shapes import dumps, reaction_json
@@ -113,8 +114,12 @@ async def do_remove_reaction(d: Domain, actor: Actor, user_id: str, post_id: str
         existing = await repo.select_reaction(tx.conn, user_id, post_id, emoji_name)
         if existing is None or existing["delete_at"]:
             return
+        if origin is None and user_id != actor.user_id:
+            await refuse_remote_delete(tx, channel.id, user_id, "reaction")
         now = max(d.now(), existing["update_at"] + 1)
-        values = {"delete_at": now, "update_at": now}
+        # remote_id: where this change came from. The sender skips reactions whose last change came from the
+        # target, so keeping the reactor's connection here kept a moderator's removal from its server.
+        values = {"delete_at": now, "update_at": now, "remote_id": origin}
         await repo.update_reaction(tx.conn, user_id, post_id, emoji_name, values)
         await repo.refresh_post_has_reactions(tx.conn, post.id, max(now, post.update_at + 1))
         _emit(tx, "reaction_removed", Reaction(**{**existing, **values}), channel, origin)

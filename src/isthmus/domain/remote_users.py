@@ -1,10 +1,11 @@
 """Synthetic users: local rows for users homed on a connected workspace (``mattermost-protocol.md`` §7).
 
 A synthetic user keeps its global id; ``remote_id`` is the connection it was received from (for a
-user relayed by a channel's home, that is the home) and only that connection may change it, post or
-react as it. Its username is munged with the connection's local name (``alice:beta``), with ``-2``,
-``-3`` … suffixes on collision; its email is a random id, the real values stay in props. It has no
-password, so nobody can log in as it.
+user relayed by a channel's home, that is the home) and only that connection may change it. A relayed
+record never changes the owner; the user's own server sending it as its own takes over a user we only
+knew through a relay (a mesh). Who may post or react as it: ``domain.ownership``. Its username is
+munged with the connection's local name (``alice:beta``), with ``-2``, ``-3`` … suffixes on collision;
+its email is a random id, the real values stay in props. It has no password, so nobody can log in as it.
 """
 
 from __future__ import annotations
@@ -128,16 +129,21 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         tx.emit(Event("new_user", {"user_id": user_id}, origin=peer.remote_id))
         return User(**row)
     user = User(**existing)
-    if user.remote_id != peer.remote_id:
-        raise UserSyncError(f"user {user_id} is not owned by connection {peer.remote_id} (remoteID mismatch)")
     values: dict[str, Any] = {}
+    if user.remote_id != peer.remote_id:
+        if not _claims_relayed(user, peer, incoming):
+            raise UserSyncError(f"user {user_id} is not owned by connection {peer.remote_id} (remoteID mismatch)")
+        # Its own server, which we only knew it through a relay from: from now on the user is that server's
+        # (a mesh: the relaying home still vouches for its content in its channels, domain.ownership).
+        values["remote_id"] = user.remote_id = peer.remote_id
     for key in _TEXT_LIMITS:
         value = _text(incoming, key) or (user.locale if key == "locale" else "")
         if value != getattr(user, key):
             values[key] = value
     props = {**_clean_props(incoming.get("props")), PROP_REMOTE_USERNAME: user.props.get(PROP_REMOTE_USERNAME, ""),
              PROP_REMOTE_EMAIL: user.props.get(PROP_REMOTE_EMAIL, ""),
-             PROP_ORIGINAL_REMOTE_ID: user.props.get(PROP_ORIGINAL_REMOTE_ID, UNKNOWN_REMOTE)}
+             PROP_ORIGINAL_REMOTE_ID: peer.remote_id if "remote_id" in values
+             else user.props.get(PROP_ORIGINAL_REMOTE_ID, UNKNOWN_REMOTE)}
     # The real username/email change only when they come from the user's own server (no colon).
     if ":" not in username and username != props[PROP_REMOTE_USERNAME]:
         props[PROP_REMOTE_USERNAME] = username
@@ -160,6 +166,15 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         setattr(user, key, value)
     tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id, origin=peer.remote_id))
     return user
+
+
+def _claims_relayed(user: User, peer: Peer, incoming: dict[str, Any]) -> bool:
+    """``peer`` sends ``user`` as one of its own (no ``remote_id``) and we know the user only through a relay
+    (created from a record naming another owner, never claimed since): the first direct owner takes it. A relayed
+    record (with ``remote_id``) or a user we know directly never changes owner."""
+    original = user.props.get(PROP_ORIGINAL_REMOTE_ID)
+    return (user.remote_id is not None and not incoming.get("remote_id") and isinstance(original, str)
+            and original not in (user.remote_id, UNKNOWN_REMOTE))
 
 
 async def ensure_channel_member(d: Domain, tx: Tx, channel: Channel, user_id: str, origin: str | None) -> bool:

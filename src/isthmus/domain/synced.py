@@ -21,18 +21,19 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_change, record_changes
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
+from isthmus.domain.ownership import NotAllowed, author_from, check_content_change, check_deletion, sender_is_home
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
 from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
-from isthmus.domain.remote_users import owned_user
 from isthmus.domain.shapes import dumps, post_json, reaction_json
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import posts as repo
 from isthmus.store.repo import reactions as reactions_repo
+from isthmus.store.repo import users as users_repo
 
 # Key an Isthmus sender adds to each synced post: the parts that changed ("content", "pin"). A post without it
 # (from Mattermost) updates every part, as Mattermost does.
@@ -120,17 +121,21 @@ def posted_event(channel: Channel, origin: str, author: User, post: str, mention
 
 
 async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str, Any], message: str) -> str:
-    author = await owned_user(tx, p.get("user_id"), origin)
+    author = await author_from(tx, p.get("user_id"), origin, channel.id)
     root_id = p.get("root_id") or ""
     if root_id and not is_valid_id(root_id):
         raise ItemRefused("invalid root_id")
     root: Post | None = None
+    row_values = new_post_row(d, channel, origin, author.id, p, message, root_id)
     if root_id:
         row = await repo.select_post(tx.conn, root_id, for_update=True)
         if row is not None and row["channel_id"] != channel.id:
             raise ItemRefused("root post is in another channel")
         root = Post(**row) if row is not None and not row["delete_at"] else None
-    row_values = new_post_row(d, channel, origin, author.id, p, message, root_id)
+        if row is not None and row["delete_at"] and not row_values["delete_at"]:
+            # A reply written while its root was being deleted elsewhere: deleting the root deletes its replies,
+            # so this one ends deleted too, on every server (the outbox row below relays the tombstone).
+            row_values["delete_at"] = max(d.now(), row_values["create_at"])
     create_at = row_values["create_at"]
     await repo.insert_post(tx.conn, row_values)
     if row_values["delete_at"]:  # created and deleted before we ever saw it: keep the tombstone, announce nothing
@@ -155,6 +160,7 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
         return UNCHANGED  # a delete is final
     now = max(d.now(), stored.update_at + 1)
     if _int(p.get("delete_at")):
+        await _allowed(check_deletion(tx, stored.user_id, origin, channel.id))
         await repo.update_post(tx.conn, stored.id, {"delete_at": _int(p.get("delete_at")), "update_at": now})
         stored.delete_at, stored.update_at = _int(p.get("delete_at")), now
         reply_ids: list[str] = []
@@ -166,6 +172,9 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
         tx.emit(Event("post_deleted", {"post": dumps(post_json(stored))}, channel_id=channel.id,
                       team_id=channel.team_id, origin=origin))
         await record_change(tx, channel, "post", stored.id, origin, now=now)
+        # The cascade is a change of each reply: recorded, so a server that got a reply the root's sender never
+        # saw deletes it too (a reply racing its root's deletion ends deleted everywhere).
+        await record_changes(tx, channel, "post", reply_ids, origin, now=now)
         return DELETED
     values: dict[str, Any] = {}
     scope = p.get(CHANGES_KEY)
@@ -175,12 +184,16 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     file_ids = _file_ids(p.get("file_ids"))
     # Last writer wins on edit_at; an exact tie is broken by content so both sides pick the same winner.
     newer = edit_at > stored.edit_at or (edit_at == stored.edit_at and message > stored.message)
-    if content and (message != stored.message or file_ids != stored.file_ids) and newer:
+    edits = content and (message != stored.message or file_ids != stored.file_ids) and newer
+    props = _props(p.get("props"))
+    new_props = content and "props" in p and props != stored.props and edit_at >= stored.edit_at
+    if edits or new_props:  # refused before anything of the item is written
+        await _allowed(check_content_change(tx, stored.user_id, origin, channel.id))
+    if edits:
         values.update(message=message, hashtags=parse_hashtags(message), edit_at=edit_at, file_ids=file_ids)
         if file_ids:
             await _attach_present_files(tx, stored.id, channel.id, stored.user_id, file_ids)
-    props = _props(p.get("props"))
-    if content and "props" in p and props != stored.props and edit_at >= stored.edit_at:
+    if new_props:
         values["props"] = props
     values.update(_pin_change(stored, p, pin, now))
     if not values:
@@ -203,6 +216,13 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     if values.keys() - {"is_pinned", "pin_at", "update_at"}:
         await record_change(tx, channel, "post", stored.id, origin, now=now)
     return UPDATED
+
+
+async def _allowed(check: Any) -> None:
+    try:
+        await check
+    except NotAllowed as err:
+        raise ItemRefused(str(err)) from None
 
 
 def _pin_change(stored: Post, p: dict[str, Any], in_scope: bool, now: int) -> dict[str, Any]:
@@ -270,14 +290,21 @@ async def upsert_reaction(d: Domain, tx: Tx, origin: str, channel: Channel, r: d
     if not is_valid_id(post_id) or not isinstance(emoji, str) or not EMOJI_NAME_RE.fullmatch(emoji):
         raise ItemRefused("invalid reaction")
     assert isinstance(post_id, str)
-    user = await owned_user(tx, r.get("user_id"), origin)
+    delete_at = _int(r.get("delete_at"))
+    if delete_at and await sender_is_home(tx, channel_id, origin) and is_valid_id(r.get("user_id")):
+        # The home may remove anyone's reaction (moderation), our own users' too
+        row_user = await users_repo.select_user(tx.conn, str(r.get("user_id")))
+        if row_user is None:
+            raise ItemRefused("reaction of an unknown user")
+        user = User(**row_user)
+    else:
+        user = await author_from(tx, r.get("user_id"), origin, channel_id)
     post = await repo.select_post(tx.conn, post_id, for_update=True)
     if post is None or post["channel_id"] != channel_id:
         raise ItemRefused("reaction to a post outside the synced channel")
     existing = await reactions_repo.select_reaction(tx.conn, user.id, post_id, emoji)
     now = d.now()
     update_at = _int(r.get("update_at")) or _int(r.get("create_at")) or now
-    delete_at = _int(r.get("delete_at"))
     if existing is None:
         row: dict[str, Any] = {"user_id": user.id, "post_id": post_id, "emoji_name": emoji,
                                "create_at": _int(r.get("create_at")) or now, "update_at": update_at,

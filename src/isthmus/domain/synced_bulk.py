@@ -35,8 +35,9 @@ from isthmus.core.ids import is_valid_id
 from isthmus.domain.changes import record_changes
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, Post, User
+from isthmus.domain.ownership import author_from
 from isthmus.domain.post_fields import mentioned_usernames
-from isthmus.domain.remote_users import load_owned_users, owned_user
+from isthmus.domain.remote_users import load_owned_users
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.synced import (
     CREATED,
@@ -91,14 +92,17 @@ class _Run:
             self.rows[post_id] = row
         return row
 
-    def bulkable(self, p: dict[str, Any]) -> bool:
+    async def bulkable(self, p: dict[str, Any]) -> bool:
         root_id = p.get("root_id") or ""
-        return (p["id"] in self.absent and not _file_ids(p.get("file_ids")) and not _int(p.get("delete_at"))
-                and (root_id == "" or is_valid_id(root_id)))
+        if not (p["id"] in self.absent and not _file_ids(p.get("file_ids")) and not _int(p.get("delete_at"))
+                and (root_id == "" or is_valid_id(root_id))):
+            return False
+        root = await self.row(root_id) if root_id else None
+        return root is None or not root["delete_at"]  # a reply to a deleted root is stored deleted (synced._create)
 
     async def add(self, p: dict[str, Any], message: str) -> None:
         """Queue one new post; every refusal is raised before it is queued."""
-        author = await owned_user(self.tx, p.get("user_id"), self.origin)
+        author = await author_from(self.tx, p.get("user_id"), self.origin, self.channel.id)
         root_id: str = p.get("root_id") or ""
         root = await self.row(root_id) if root_id else None
         if root is not None and root["channel_id"] != self.channel.id:
@@ -193,7 +197,7 @@ async def upsert_posts(d: Domain, tx: Tx, origin: str, channel: Channel,
         if refusal is not None:
             outcomes.append(refusal)
             continue
-        if run.bulkable(p):
+        if await run.bulkable(p):
             try:
                 await run.add(p, message)
                 outcomes.append(CREATED)

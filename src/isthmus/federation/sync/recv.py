@@ -4,9 +4,10 @@ Every inbound item is checked before it is applied (#27326):
 
 * the channel must be shared with the sender (a live remote row for it); otherwise the whole message
   fails with "channel is no longer shared", which tells the sender to stop (§5.5);
-* a user may only be created by, or updated from, the connection that owns it;
-* a new post or a reaction must be authored by a user the sender owns (its own users, or users the home
-  relays); edits and deletes must target a post of this channel;
+* a user may only be created by, or updated from, the connection that owns it (a home relaying a user we
+  know from another connection changes nothing);
+* who may change what: ``domain.ownership`` (new content by users the sender owns, or relayed by the home;
+  edits only from the author's server; deletes also from the home; pins from anyone);
 * a read-only share refuses all content from remotes on its home (Mattermost only hides the box);
 * a status must be of a user the sender owns (``domain.remote_statuses``; refusals in ``status_errors``).
 
@@ -27,13 +28,13 @@ from isthmus.domain.access import get_channel_row, get_team_row
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
+from isthmus.domain.ownership import member_subject, relayed_by_home, removed_by_home
 from isthmus.domain.remote_statuses import apply_remote_statuses
 from isthmus.domain.remote_users import (
     Peer,
     UserSyncError,
     ensure_channel_member,
     member_sync_enabled,
-    owned_user,
     remove_channel_member,
     upsert_remote_user,
 )
@@ -168,10 +169,13 @@ class Receiver:
                 response.user_errors.append(user_id)
                 continue
             try:
-                user = await upsert_remote_user(self.d, tx, peer, incoming)
+                # In a mesh the home relays users we know directly from their own server: keep them as they are
+                user = await relayed_by_home(tx, incoming, peer.remote_id, channel.id) \
+                    or await upsert_remote_user(self.d, tx, peer, incoming)
                 # Mattermost joins every synced user to the channel; with membership sync on, membership is
                 # exactly what membership_changes say (a removed member must not come back with a profile).
-                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d):
+                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d) \
+                        and not await removed_by_home(tx, channel.id, user.id):
                     await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
@@ -182,13 +186,14 @@ class Receiver:
 
     async def _memberships(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
                            response: SyncResponse) -> None:
-        """§8.2: each change must be for this channel and a user the sender owns; applied idempotently."""
+        """§8.2: each change must be for this channel and a user the sender owns (from the home: any user, see
+        ``ownership.member_subject``); applied idempotently."""
         for change in sm.membership_changes:
             user_id = change.get("user_id")
             try:
                 if change.get("channel_id") != channel.id:
                     raise ItemRefused("membership change for another channel")
-                user = await owned_user(tx, user_id, rc.remote_id)
+                user = await member_subject(tx, user_id, rc.remote_id, channel.id, change.get("is_add") is True)
                 if change.get("is_add") is True:
                     if await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id):
                         await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())

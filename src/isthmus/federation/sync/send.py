@@ -8,8 +8,10 @@ touched posts (``delete_at`` included). Receivers upsert by global id, so sendin
 harmless and several changes to one post collapse into one item.
 
 Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
-reactions, files and statuses that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct
-posts; ``end_seq`` says how far the cursor moves once the peer acknowledged this batch.
+files and statuses that the target itself owns, and reactions whose last change came from the target
+(``reactions.remote_id``: a home admin's removal of the target's user's reaction does go to it).
+Batches stop at ``MaxPostsPerSync`` distinct posts; ``end_seq`` says how far the cursor moves once the
+peer acknowledged this batch.
 """
 
 from __future__ import annotations
@@ -199,19 +201,22 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
 async def _memberships(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch,
                        user_ids: list[str]) -> list[str]:
     """``membership_changes`` for the users whose membership changed: the CURRENT state (add or remove).
-    Users the target owns are its own business and never sent. Returns the added users (profiles to send)."""
+    Users the target owns go too when the change is ours (rows from the target are never read here): on its
+    home a channel's members are the home's decision. Returns the added users the target does not own
+    (profiles to send)."""
     if not user_ids:
         return []
     owned = {r["id"] for r in await users_repo.select_users_by_ids(conn, user_ids) if r["remote_id"] == rc.remote_id}
     members = set(await repo.select_member_ids_in(conn, batch.channel_id, user_ids))
+    home = bool(owned) and bool((await repo.select_shared_channel(conn, batch.channel_id) or {}).get("home"))
     added: list[str] = []
     for user_id in user_ids:
-        if user_id in owned:
-            continue
+        if user_id in owned and not home:
+            continue  # not the home: the target's users are its own business
         is_add = user_id in members
         batch.msg.membership_changes.append({"channel_id": batch.channel_id, "user_id": user_id, "is_add": is_add,
                                              "remote_id": "", "change_time": d.now()})
-        if is_add:
+        if is_add and user_id not in owned:
             added.append(user_id)
     return added
 

@@ -340,3 +340,33 @@ async def select_posts_with_reactions(conn: AsyncConnection, post_ids: list[str]
         q = select(reactions.c.post_id).where(reactions.c.post_id.in_(chunk)).distinct()
         found.update(r[0] for r in (await conn.execute(q)).all())
     return [p for p in post_ids if p in found]
+
+
+# --- members the home removed ------------------------------------------------------------------------
+# A durable "the home removed this remote user from this channel" fact (domain.ownership). It lives in the
+# systems key/value table, one row per removed (channel, user): no schema change (a dedicated table is the
+# cleaner home for it once a migration is due). The name fits systems.name (64): "kick:" + 26 + ":" + 26.
+
+def _removed_key(channel_id: str, user_id: str) -> str:
+    return f"kick:{channel_id}:{user_id}"
+
+
+async def select_removed_member(conn: AsyncConnection, channel_id: str, user_id: str) -> bool:
+    from isthmus.store.schema.system import systems
+
+    q = select(systems.c.name).where(systems.c.name == _removed_key(channel_id, user_id))
+    return (await conn.execute(q)).first() is not None
+
+
+async def insert_removed_member(conn: AsyncConnection, channel_id: str, user_id: str, at: int) -> None:
+    from isthmus.store.schema.system import systems
+
+    if not await select_removed_member(conn, channel_id, user_id):
+        await conn.execute(insert(systems).values(name=_removed_key(channel_id, user_id), value=str(at)))
+
+
+async def delete_removed_member(conn: AsyncConnection, channel_id: str, user_id: str) -> int:
+    from isthmus.store.schema.system import systems
+
+    q = delete(systems).where(systems.c.name == _removed_key(channel_id, user_id))
+    return (await conn.execute(q)).rowcount
