@@ -24,7 +24,7 @@ from typing import Any
 from isthmus.core.clock import now_ms
 from isthmus.core.errors import forbidden
 from isthmus.core.events import Event
-from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Actor, Channel
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
@@ -89,19 +89,19 @@ async def _locked_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
     return share
 
 
-async def record_user_changed(d: Domain, user_id: str, origin: str | None) -> int:
+async def record_user_changed(tx: Tx, user_id: str, origin: str | None) -> int:
     """A user's profile changed: queue it for every shared channel it was ever sent to (a ``user`` row each).
 
-    Runs after the profile's own transaction (user updates are not channel writes), so a crash in between
-    loses only this hint; the profile still travels with the user's next post or reaction.
+    Called in the profile change's own transaction (patch, (de)activation, picture, a synced profile), so a
+    crash after the commit cannot lose it: a deactivated user must not stay active on every peer. Channels in
+    sorted order: one lock order across transactions (PostgreSQL row locks).
     """
-    async with transaction(d) as tx:
-        rows = await repo.select_user_channels(tx.conn, user_id)
-        count = 0
-        for channel_id in sorted({channel_id for channel_id, _ in rows}):
-            row = await access_repo.select_channel(tx.conn, channel_id)
-            if row is not None and row["shared"]:
-                count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
+    rows = await repo.select_user_channels(tx.conn, user_id)
+    count = 0
+    for channel_id in sorted({channel_id for channel_id, _ in rows}):
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        if row is not None and row["shared"]:
+            count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
     return count
 
 

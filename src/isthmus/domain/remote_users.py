@@ -16,6 +16,7 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, User
 from isthmus.store.repo import access as access_repo
@@ -159,6 +160,7 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
     for key, value in values.items():
         setattr(user, key, value)
     tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id, origin=peer.remote_id))
+    await record_user_changed(tx, user_id, peer.remote_id)  # relayed by the home, in this same transaction
     return user
 
 
