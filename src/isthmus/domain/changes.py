@@ -27,6 +27,7 @@ from isthmus.core.events import Event
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Actor, Channel
 from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
@@ -75,6 +76,16 @@ async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[s
         for entity_id in entity_ids])
     seq = max(seqs)
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
+    return seq
+
+
+async def record_member_change(tx: Tx, channel: Channel, user_id: str, origin: str | None, *, now: int,
+                               change_at: int = 0) -> int:
+    """:func:`record_change` for a membership change, with its clock: ``change_at`` (default ``now``) is the time
+    of the join/leave itself, sent as ``change_time`` (§1.9) and compared by receivers (last writer wins)."""
+    seq = await record_change(tx, channel, "member", user_id, origin, now=now)
+    if seq:
+        await clocks_repo.upsert_member_clock(tx.conn, channel.id, user_id, change_at or now)
     return seq
 
 

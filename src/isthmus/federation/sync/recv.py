@@ -24,7 +24,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_member_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
 from isthmus.domain.remote_statuses import apply_remote_statuses
@@ -44,6 +44,7 @@ from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
+    TOPIC_MEMBERSHIP,
     SyncMsg,
     SyncResponse,
     bad_payload,
@@ -55,6 +56,7 @@ from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
 from isthmus.federation.wire import Msg
 from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
@@ -133,9 +135,9 @@ class Receiver:
         # Relayed statuses lock other channels' shares after this channel's: on PostgreSQL that order can
         # cross a local status change, and the database aborts one side. Applying is idempotent and the
         # aborted attempt left nothing, so run it again rather than answer the peer with an error.
-        return await retrying(lambda: self._apply_sync(rc, sm))
+        return await retrying(lambda: self._apply_sync(rc, sm, msg.topic))
 
-    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> Any:
         response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
         # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
@@ -151,7 +153,7 @@ class Receiver:
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
             if sm.membership_changes and member_sync_enabled(self.d):
-                await self._memberships(tx, channel, rc, sm, response)
+                await self._memberships(tx, channel, rc, sm, response, legacy=topic == TOPIC_MEMBERSHIP)
             if sm.posts:  # after the users: mentions of users created by this very message resolve too
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
@@ -179,19 +181,33 @@ class Receiver:
                 self.metrics.items_refused.labels(peer.remote_id, "user").inc()
 
     async def _memberships(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
-                           response: SyncResponse) -> None:
-        """§8.2: each change must be for this channel and a user the sender owns; applied idempotently."""
+                           response: SyncResponse, *, legacy: bool) -> None:
+        """§8.2: each change must be for this channel and a user the sender owns; applied idempotently, last
+        writer wins by ``change_time`` (a change older than the one applied here is ignored, not an error).
+        ``legacy`` (topic ``sharedchannel_membership``): a Mattermost sender counts a change as delivered only
+        when its user is listed in ``users_syncd``."""
+        user_ids = [c.get("user_id") for c in sm.membership_changes if is_valid_id(c.get("user_id"))]
+        clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, [str(u) for u in user_ids])
         for change in sm.membership_changes:
             user_id = change.get("user_id")
             try:
                 if change.get("channel_id") != channel.id:
                     raise ItemRefused("membership change for another channel")
                 user = await owned_user(tx, user_id, rc.remote_id)
-                if change.get("is_add") is True:
-                    if await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id):
-                        await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
-                elif await remove_channel_member(tx, channel, user.id, rc.remote_id):
-                    await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
+                at = _clock(change.get("change_time"))
+                if not (at and at < clocks.get(user.id, 0)):
+                    if change.get("is_add") is True:
+                        changed = await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id)
+                    else:
+                        changed = await remove_channel_member(tx, channel, user.id, rc.remote_id)
+                    if changed:
+                        await record_member_change(tx, channel, user.id, rc.remote_id, now=self.d.now(),
+                                                   change_at=at)
+                    if at:
+                        await clocks_repo.upsert_member_clock(tx.conn, channel.id, user.id, at)
+                        clocks[user.id] = at
+                if legacy and user.id not in response.users_syncd:
+                    response.users_syncd.append(user.id)
                 self.metrics.items_received.labels(rc.remote_id, "member").inc()
             except (ItemRefused, AppError) as err:
                 response.membership_errors.append(f"{str(user_id)[:26]}: {refused(err)}"[:200])
@@ -248,6 +264,11 @@ class Receiver:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.reaction_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
+
+
+def _clock(value: object) -> int:
+    """A membership ``change_time`` (0 when missing or malformed: applied without comparison)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 53 else 0
 
 
 async def _deleted_for(tx: Tx, row: dict[str, Any] | None) -> bool:
