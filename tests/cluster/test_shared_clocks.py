@@ -210,3 +210,44 @@ async def test_membership_changes_carry_the_change_time_and_the_sender(cluster: 
         assert c["is_add"] is True and c["remote_id"] == ab
         assert 0 < c["change_time"] <= joined_by < sent_at
 
+
+# --- issue 14 point 5: global user sync is applied on receipt ---------------------------------------------
+
+async def test_global_user_sync_creates_the_senders_users(cluster: Cluster) -> None:
+    """A SyncMsg without a channel (§8.3) upserts the sender's users, joins them nowhere and lists them in
+    ``users_syncd``; users the sender does not own are refused; a late older profile is ignored."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ann = await person(a)
+    gus, hal, relayed = new_id(), new_id(), new_id()
+
+    def user(user_id: str, username: str, update_at: int, **extra: Any) -> dict[str, Any]:
+        return {"id": user_id, "username": username, "nickname": f"{username} at {update_at}", "email": "x@y.z",
+                "create_at": 1000, "update_at": update_at, "delete_at": 0, "props": {}, **extra}
+
+    r = await send(b, a, ab, "sharedchannel_global_user_sync", {"id": new_id(), "channel_id": "", "users": {
+        gus: user(gus, "gus", 5000), ann.user_id: user(ann.user_id, "ann", 5000),
+        relayed: user(relayed, "rel", 5000, remote_id=new_id())}})
+    assert r.status == "OK", r.err
+    assert r.payload["users_syncd"] == [gus]
+    assert sorted(r.payload["user_errors"]) == sorted([ann.user_id, relayed])
+    assert r.payload["users_last_update_at"] == 5000
+    got = await _user(a, gus)
+    assert got["username"] == "gus:beta" and got["nickname"] == "gus at 5000"
+    r2 = await a.http.get(f"/api/v4/users/{gus}/teams")
+    assert r2.status_code == 200 and r2.json() == []
+    assert (await a.http.get(f"/api/v4/users/{relayed}")).status_code == 404
+
+    # the same on sharedchannel_sync with an empty channel id; an older profile changes nothing
+    r = await send(b, a, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": "", "users": {
+        hal: user(hal, "hal", 7000), gus: user(gus, "gus", 4000)}})
+    assert r.status == "OK", r.err
+    assert sorted(r.payload["users_syncd"]) == sorted([hal, gus])
+    assert (await _user(a, hal))["username"] == "hal:beta"
+    assert (await _user(a, gus))["nickname"] == "gus at 5000"
+
+    # a channel-less message carries users only
+    r = await send(b, a, ab, "sharedchannel_global_user_sync", {"id": new_id(), "channel_id": "", "posts": [
+        {"id": new_id(), "user_id": gus, "channel_id": "", "message": "x"}]})
+    assert r.status == "FAIL"
+

@@ -130,12 +130,36 @@ class Receiver:
     async def on_sync(self, msg: Msg, rc: RemoteCluster) -> Any:
         self._accept(rc)
         sm = parse_sync_msg(msg.payload)
-        if not sm.channel_id:
-            return SyncResponse().to_obj()  # global user sync is not enabled here: accept and ignore
+        if not sm.channel_id:  # global user sync (§8.3), on its own topic or on sharedchannel_sync
+            return await retrying(lambda: self._apply_global_users(rc, sm))
         # Relayed statuses lock other channels' shares after this channel's: on PostgreSQL that order can
         # cross a local status change, and the database aborts one side. Applying is idempotent and the
         # aborted attempt left nothing, so run it again rather than answer the peer with an error.
         return await retrying(lambda: self._apply_sync(rc, sm, msg.topic))
+
+    async def _apply_global_users(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+        """Global user sync (§8.3, §6.3 step 2): users only, upserted without any team or channel membership,
+        answered with ``users_syncd`` (a Mattermost sender moves its cursor on any OK answer, so dropping them
+        would lose them for good). Only users the sender owns: its own local users (no ``remote_id``), never
+        one of ours or a third server's; a profile older than the one we have is acknowledged and ignored."""
+        if sm.posts or sm.reactions or sm.statuses or sm.membership_changes:
+            raise bad_payload("a sync message without a channel carries users only")
+        response = SyncResponse()
+        peer = Peer(rc.remote_id, rc.name)
+        async with transaction(self.d) as tx:
+            for user_id, incoming in sm.users.items():
+                try:
+                    if incoming.get("id") != user_id or incoming.get("remote_id"):
+                        raise UserSyncError("not a user of the sender")
+                    user = await upsert_remote_user(self.d, tx, peer, incoming)
+                    response.users_syncd.append(user_id)
+                    response.users_last_update_at = max(response.users_last_update_at, user.remote_update_at)
+                    self.metrics.items_received.labels(peer.remote_id, "user").inc()
+                except (UserSyncError, AppError) as err:
+                    log.info("remote %s: user %s refused: %s", peer.remote_id, user_id[:26], err)
+                    response.user_errors.append(user_id[:26])
+                    self.metrics.items_refused.labels(peer.remote_id, "user").inc()
+        return response.to_obj()
 
     async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> Any:
         response = SyncResponse()
