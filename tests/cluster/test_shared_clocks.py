@@ -251,3 +251,46 @@ async def test_global_user_sync_creates_the_senders_users(cluster: Cluster) -> N
         {"id": new_id(), "user_id": gus, "channel_id": "", "message": "x"}]})
     assert r.status == "FAIL"
 
+
+# --- 13.5: a pending invite does not make the remote tear down its copy ---------------------------------------
+
+async def test_remote_syncing_before_the_invite_answer_arrives_keeps_its_copy(cluster: Cluster) -> None:
+    """beta accepted the invite and syncs (with member sync on, the accept itself writes an outbox row) while
+    alpha still waits for beta's answer to the invite: alpha takes the sync as the acceptance instead of
+    answering "channel is no longer shared", so beta keeps its copy and bob's post reaches alpha."""
+    import asyncio
+    import json
+
+    import httpx
+
+    from tests.testlib.sharing import has_channel, invite, posts_of, shared_flag, unshared_notice
+
+    a, b = await share_node(cluster, "alpha", **MEMBER_SYNC), await share_node(cluster, "beta", **MEMBER_SYNC)
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    answer = asyncio.Event()
+
+    async def beta_answers_late(request: httpx.Request) -> httpx.Response:
+        response = await httpx.ASGITransport(app=b.app).handle_async_request(request)
+        if request.url.path.endswith("/remotecluster/msg") and \
+                json.loads(request.content)["msg"]["topic"] == "sharedchannel_invite":
+            await response.aread()
+            await answer.wait()  # the OK is on its way back to alpha for a while
+        return response
+
+    cluster.net.handlers[b.host] = beta_answers_late
+    r = await invite(a, ch, ab)
+    assert r.status_code == 200, r.text
+    await eventually(lambda: has_channel(b, ch))
+    bob = await person(b, channel_id=ch)
+    post = await bob.post(ch, "written while alpha waits for the invite answer")
+
+    async def settled() -> bool:  # alpha has the post (fixed), or beta gave its copy up (the defect)
+        return post["id"] in await posts_of(a, ch) or not await shared_flag(b, ch)
+
+    await eventually(settled)
+    answer.set()
+    del cluster.net.handlers[b.host]
+    await wait_converged([a, b], ch, min_posts=1)
+    assert await shared_flag(b, ch) and not await unshared_notice(b, ch)
+    assert post["id"] in await posts_of(a, ch)

@@ -270,9 +270,14 @@ async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"] or row["is_invite_confirmed"]:
             return False
-        await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": d.now()})
-        emit_remote_updated(tx, channel_id, remote_id)
+        await confirm_invite_in_tx(tx, row, d.now())
     return True
+
+
+async def confirm_invite_in_tx(tx: Tx, row: dict[str, Any], now: int) -> None:
+    """Mark a pending invite (a live, unconfirmed remote row) accepted, in the caller's transaction."""
+    await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": now})
+    emit_remote_updated(tx, row["channel_id"], row["remote_id"])
 
 
 async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: int) -> list[str]:

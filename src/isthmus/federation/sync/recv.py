@@ -135,7 +135,10 @@ class Receiver:
         # Relayed statuses lock other channels' shares after this channel's: on PostgreSQL that order can
         # cross a local status change, and the database aborts one side. Applying is idempotent and the
         # aborted attempt left nothing, so run it again rather than answer the peer with an error.
-        return await retrying(lambda: self._apply_sync(rc, sm, msg.topic))
+        answer, confirmed = await retrying(lambda: self._apply_sync(rc, sm, msg.topic))
+        if confirmed:
+            self.outbound.poke(rc.remote_id)  # the channel is now sendable to it
+        return answer
 
     async def _apply_global_users(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
         """Global user sync (§8.3, §6.3 step 2): users only, upserted without any team or channel membership,
@@ -161,9 +164,11 @@ class Receiver:
                     self.metrics.items_refused.labels(peer.remote_id, "user").inc()
         return response.to_obj()
 
-    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> Any:
+    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> tuple[Any, bool]:
+        """Apply one message; returns (answer, whether it confirmed a pending invite)."""
         response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
+        confirmed = False
         # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
         # is raised before its item writes anything, so a refused item is skipped without a rollback; any
         # other error rolls the whole message back and the sender retries it. The sharing checks read inside
@@ -171,8 +176,13 @@ class Receiver:
         async with transaction(self.d) as tx:
             share = await shares_repo.select_shared_channel(tx.conn, sm.channel_id)
             row = await shares_repo.select_remote(tx.conn, sm.channel_id, rc.remote_id)
-            if share is None or row is None or row["delete_at"] or not row["is_invite_confirmed"]:
+            if share is None or row is None or row["delete_at"] or not (row["is_invite_confirmed"] or share["home"]):
                 raise not_shared_error(sm.channel_id, deleted=await _deleted_for(tx, row))
+            if not row["is_invite_confirmed"]:
+                # We invited it and its OK is still on the way (or was lost): it accepted, or it could not
+                # sync this channel. Refusing would make it tear down its copy and lose what it wrote since.
+                await shares.confirm_invite_in_tx(tx, row, self.d.now())
+                confirmed = True
             refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
@@ -184,7 +194,7 @@ class Receiver:
             await self._reactions(tx, channel, rc, sm, response, refuse_content)
             if sm.statuses:  # after the users: a status of a user created by this very message applies
                 response.status_errors = await apply_remote_statuses(self.d, tx, rc.remote_id, sm.statuses)
-        return response.to_obj()
+        return response.to_obj(), confirmed
 
     async def _users(self, tx: Tx, channel: Channel, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:
         for user_id, incoming in sm.users.items():
