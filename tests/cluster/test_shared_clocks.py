@@ -124,12 +124,19 @@ async def test_a_late_older_status_does_not_overwrite_a_newer_one(cluster: Clust
     dan = await person(d, channel_id=ch2)
     await dan.post(ch2, "hi from dan")
     await wait_converged([c, d], ch2, min_posts=1)
-    for status, activity in (("away", 20_000_000_000), ("online", 10_000_000_000)):
+    async def deliver_mm(status: str, activity: int) -> None:
         r = await send(d, c, cd, "sharedchannel_sync", {"id": new_id(), "channel_id": ch2, "statuses": [
             {"user_id": dan.user_id, "status": status, "manual": False, "last_activity_at": activity,
              "dnd_end_time": 0}]})
         assert r.status == "OK" and r.payload["status_errors"] is None, r
+
+    await deliver_mm("away", 20_000_000_000)
+    await deliver_mm("online", 10_000_000_000)
     assert (await _status(c, dan.user_id))["status"] == "away"
+    await deliver_mm("offline", 0)  # no clock at all: applied, and the clock we have stays
+    assert (await _status(c, dan.user_id))["status"] == "offline"
+    await deliver_mm("online", 10_000_000_000)
+    assert (await _status(c, dan.user_id))["status"] == "offline"
 
 
 async def _members(node: Node, channel_id: str) -> set[str]:

@@ -152,12 +152,18 @@ async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Statu
 async def apply_synced_status(d: Domain, tx: Tx, new: Status, origin: str) -> bool:
     """Save a status the user's own server sent (the caller checked that ``origin`` owns the user), in the
     caller's transaction; announced like a local change, relayed to the other workspaces that know the user.
-    False when nothing changed (inbound sync is idempotent). No ``_lock``: it would wait for a writer while
-    this transaction holds the database, and nothing else writes a synthetic user's status."""
+    False when nothing changed (inbound sync is idempotent) or when it is older than the status we have (last
+    writer wins by ``status_at``; a status without a clock applies and keeps ours). No ``_lock``: it would
+    wait for a writer while this transaction holds the database, and nothing else writes a synthetic user's
+    status."""
     row = await repo.select_status(tx.conn, new.user_id)
     current = Status(**row) if row else _offline(new.user_id)
-    if current == new or new.status_at < current.status_at:
-        return False  # a replay, or older than what we have (a late message): last writer wins
+    if new.status_at and new.status_at < current.status_at:
+        return False  # older than what we have (a late message): last writer wins
+    if not new.status_at:  # no clock (0): applied, and the clock we have stays
+        new = dataclasses.replace(new, status_at=current.status_at)
+    if current == new:
+        return False
     await repo.upsert_status(tx.conn, dataclasses.asdict(new))
     _write(d, tx, new, announce=new.status != current.status, origin=origin)
     if _synced_part(new) != _synced_part(current):
