@@ -100,7 +100,9 @@ async def test_status_syncs_both_ways(cluster: Cluster) -> None:
     await eventually(lambda: _announced(on_a, bob.user_id, "dnd"))
 
     sent = [s for s in sent_statuses(cluster, b) if s["user_id"] == ann.user_id]
-    assert sent and all(list(s) == ["user_id", "status", "manual", "last_activity_at", "dnd_end_time"] for s in sent)
+    # Mattermost's Status keys, plus our status clock (its decoder ignores unknown keys)
+    assert sent and all(list(s) == ["user_id", "status", "manual", "last_activity_at", "dnd_end_time",
+                                    "isthmus_status_at"] for s in sent)
     await set_status(ann, "online")  # back to automatic presence: manual goes away on the other side too
     await eventually(lambda: _shows(b, ann.user_id, status="online", manual=False))
     # Never echoed: alpha never got its own user's status, beta never got bob's.

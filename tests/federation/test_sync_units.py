@@ -111,12 +111,15 @@ def test_parse_synced_status() -> None:
     uid = "u" * 26
     mm = {"user_id": uid, "status": "dnd", "manual": True, "last_activity_at": 7, "active_channel": "x",
           "dnd_end_time": 120}
-    assert parse_synced_status(mm) == Status(uid, "dnd", True, 7, 120, "")
+    # the clock: last_activity_at from a Mattermost peer, isthmus_status_at from ours
+    assert parse_synced_status(mm) == Status(uid, "dnd", True, 7, 120, "", 7)
+    assert parse_synced_status({**mm, "isthmus_status_at": 9}) == Status(uid, "dnd", True, 7, 120, "", 9)
     assert parse_synced_status({"user_id": uid, "status": "online"}) == Status(uid, "online", False, 0, 0, "")
     for bad in ({"user_id": "x", "status": "away"}, {"user_id": uid, "status": "busy"}, {"user_id": uid},
                 {"user_id": uid, "status": "away", "manual": 1}, {"user_id": uid, "status": "away",
                                                                    "last_activity_at": -1},
                 {"user_id": uid, "status": "away", "last_activity_at": 1.5},
-                {"user_id": uid, "status": "dnd", "dnd_end_time": 1 << 41}):
+                {"user_id": uid, "status": "dnd", "dnd_end_time": 1 << 41},
+                {"user_id": uid, "status": "away", "isthmus_status_at": "soon"}):
         with pytest.raises(StatusRefused):
             parse_synced_status(bad)

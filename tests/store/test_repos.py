@@ -50,7 +50,7 @@ def user_row(name: str, *, create_at: int = 1000, **extra: Any) -> dict[str, Any
             "first_name": "", "last_name": "", "position": "", "roles": "system_user", "locale": "en",
             "props": {"k": "v"}, "notify_props": {"push": "mention"}, "timezone": {},
             "last_password_update": 0, "last_picture_update": 0, "is_bot": False, "bot_description": "",
-            "failed_attempts": 0, "remote_id": None, **extra}
+            "failed_attempts": 0, "remote_id": None, "remote_update_at": 0, **extra}
 
 
 def session_row(user_id: str, token: str, create_at: int) -> dict[str, Any]:

@@ -24,9 +24,10 @@ from typing import Any
 from isthmus.core.clock import now_ms
 from isthmus.core.errors import forbidden
 from isthmus.core.events import Event
-from isthmus.domain.context import Domain, Tx, transaction
+from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Actor, Channel
 from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
@@ -81,6 +82,16 @@ async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[s
     return seq
 
 
+async def record_member_change(tx: Tx, channel: Channel, user_id: str, origin: str | None, *, now: int,
+                               change_at: int = 0) -> int:
+    """:func:`record_change` for a membership change, with its clock: ``change_at`` (default ``now``) is the time
+    of the join/leave itself, sent as ``change_time`` (§1.9) and compared by receivers (last writer wins)."""
+    seq = await record_change(tx, channel, "member", user_id, origin, now=now)
+    if seq:
+        await clocks_repo.upsert_member_clock(tx.conn, channel.id, user_id, change_at or now)
+    return seq
+
+
 async def lock_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
     """The channel's ``shared_channels`` row, locked before the first seq of this transaction is taken.
 
@@ -96,19 +107,19 @@ async def lock_share(tx: Tx, channel: Channel) -> dict[str, Any] | None:
     return share
 
 
-async def record_user_changed(d: Domain, user_id: str, origin: str | None) -> int:
+async def record_user_changed(tx: Tx, user_id: str, origin: str | None) -> int:
     """A user's profile changed: queue it for every shared channel it was ever sent to (a ``user`` row each).
 
-    Runs after the profile's own transaction (user updates are not channel writes), so a crash in between
-    loses only this hint; the profile still travels with the user's next post or reaction.
+    Called in the profile change's own transaction (patch, (de)activation, picture, a synced profile), so a
+    crash after the commit cannot lose it: a deactivated user must not stay active on every peer. Channels in
+    sorted order: one lock order across transactions (PostgreSQL row locks).
     """
-    async with transaction(d) as tx:
-        rows = await repo.select_user_channels(tx.conn, user_id)
-        count = 0
-        for channel_id in sorted({channel_id for channel_id, _ in rows}):
-            row = await access_repo.select_channel(tx.conn, channel_id)
-            if row is not None and row["shared"]:
-                count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
+    rows = await repo.select_user_channels(tx.conn, user_id)
+    count = 0
+    for channel_id in sorted({channel_id for channel_id, _ in rows}):
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        if row is not None and row["shared"]:
+            count += bool(await record_change(tx, Channel(**row), "user", user_id, origin))
     return count
 
 

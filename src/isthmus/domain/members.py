@@ -22,7 +22,7 @@ from isthmus.domain.access import (
     team_member_of,
     team_permissions,
 )
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import TOWN_SQUARE, deleted_error, insert_member
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Channel, ChannelMember
@@ -101,7 +101,7 @@ async def _add_channel_members(d: Domain, actor: Actor, channel_id: str, user_id
                 await member_added(tx, channel.id, uid)
             tx.emit(Event("user_added", {"user_id": uid, "team_id": channel.team_id}, channel_id=channel.id,
                           team_id=channel.team_id, origin=origin))
-            await record_change(tx, channel, "member", uid, origin, now=d.now())
+            await record_member_change(tx, channel, uid, origin, now=d.now())
     return added
 
 
@@ -131,7 +131,7 @@ async def do_remove_channel_member(d: Domain, actor: Actor, channel_id: str, use
                       team_id=channel.team_id, origin=origin))
         tx.emit(Event("user_removed", {"remover_id": actor.user_id, "channel_id": channel.id}, user_id=user_id,
                       origin=origin))
-        await record_change(tx, channel, "member", user_id, origin, now=d.now())
+        await record_member_change(tx, channel, user_id, origin, now=d.now())
 
 
 async def list_channel_members(d: Domain, actor: Actor, channel_id: str, *, page: int,

@@ -35,6 +35,7 @@ class User:
     bot_description: str
     failed_attempts: int
     remote_id: str | None
+    remote_update_at: int = 0  # synthetic users: the owner's update_at of the last profile applied
 
     @property
     def role_names(self) -> list[str]:

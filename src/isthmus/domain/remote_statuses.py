@@ -16,6 +16,7 @@ from isthmus.domain.context import Domain, Tx
 from isthmus.domain.remote_users import owned_user
 from isthmus.domain.statuses import STATUSES, Status, apply_synced_status
 
+STATUS_CLOCK_KEY = "isthmus_status_at"  # our extension to Mattermost's Status (its decoder ignores it)
 MAX_MS = 1 << 53  # JavaScript's safe integers: what a Mattermost client can hold
 MAX_DND_END_S = 1 << 40  # as the REST body check
 
@@ -45,9 +46,12 @@ def parse_synced_status(item: dict[str, Any]) -> Status:
     manual = item.get("manual", False)
     if not isinstance(manual, bool):
         raise StatusRefused("manual must be a boolean")
+    activity = _int(item, "last_activity_at", MAX_MS)
+    # The clock: ours (``isthmus_status_at``) from an Isthmus peer; a Mattermost peer sends none, and its
+    # ``last_activity_at`` is the best order there is (a status set by hand keeps it, so ties still apply).
+    clock = _int(item, STATUS_CLOCK_KEY, MAX_MS) if STATUS_CLOCK_KEY in item else activity
     # Stored as the owner said it: our presence rules never touch a synthetic user's status.
-    return Status(user_id, status, manual, _int(item, "last_activity_at", MAX_MS),
-                  _int(item, "dnd_end_time", MAX_DND_END_S), "")
+    return Status(user_id, status, manual, activity, _int(item, "dnd_end_time", MAX_DND_END_S), "", clock)
 
 
 async def apply_remote_statuses(d: Domain, tx: Tx, remote_id: str, items: list[dict[str, Any]]) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
+from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, User
 from isthmus.store.repo import access as access_repo
@@ -82,6 +83,11 @@ def _clean_props(value: object) -> dict[str, Any]:
     return {str(k)[:64]: v for k, v in list(value.items())[:50] if isinstance(v, str | int | float | bool)}
 
 
+def _clock(value: object) -> int:
+    """The owner's ``update_at`` of a synced profile: its clock (0 when missing or malformed: no comparison)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 53 else 0
+
+
 class UserSyncError(Exception):
     """A synced user was refused (unknown shape, or owned by another connection)."""
 
@@ -109,6 +115,7 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
     existing = await repo.select_user(tx.conn, user_id)
     email = incoming.get("email") if isinstance(incoming.get("email"), str) else ""
     now = d.now()
+    clock = _clock(incoming.get("update_at"))
     if existing is None:
         origin = incoming.get("remote_id") if is_valid_id(incoming.get("remote_id")) else peer.remote_id
         props = {**_clean_props(incoming.get("props")), PROP_REMOTE_USERNAME: username,
@@ -123,7 +130,7 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
             "locale": _text(incoming, "locale") or "en", "props": props, "notify_props": _notify_props(),
             "timezone": incoming.get("timezone") if isinstance(incoming.get("timezone"), dict) else {},
             "last_password_update": 0, "last_picture_update": 0, "is_bot": incoming.get("is_bot") is True,
-            "bot_description": "", "failed_attempts": 0, "remote_id": peer.remote_id,
+            "bot_description": "", "failed_attempts": 0, "remote_id": peer.remote_id, "remote_update_at": clock,
         }
         await repo.insert_user(tx.conn, row)
         tx.emit(Event("new_user", {"user_id": user_id}, origin=peer.remote_id))
@@ -136,6 +143,8 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         # Its own server, which we only knew it through a relay from: from now on the user is that server's
         # (a mesh: the relaying home still vouches for its content in its channels, domain.ownership).
         values["remote_id"] = user.remote_id = peer.remote_id
+    if clock and clock < user.remote_update_at and not values:
+        return user  # older than the profile we have (a late message): last writer wins, nothing to do
     for key in _TEXT_LIMITS:
         value = _text(incoming, key) or (user.locale if key == "locale" else "")
         if value != getattr(user, key):
@@ -158,13 +167,19 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
     deleted = incoming.get("delete_at")
     if isinstance(deleted, int) and (deleted > 0) != (user.delete_at > 0):
         values["delete_at"] = now if deleted > 0 else 0
-    if not values:
+    if clock > user.remote_update_at:
+        values["remote_update_at"] = clock
+    if set(values) <= {"remote_update_at"}:  # the same profile, only newer: move the clock, nothing to tell
+        if values:
+            await repo.update_user(tx.conn, user_id, values)
+            user.remote_update_at = clock
         return user
     values["update_at"] = now
     await repo.update_user(tx.conn, user_id, values)
     for key, value in values.items():
         setattr(user, key, value)
     tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id, origin=peer.remote_id))
+    await record_user_changed(tx, user_id, peer.remote_id)  # relayed by the home, in this same transaction
     return user
 
 

@@ -15,7 +15,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import shares
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Channel
@@ -90,7 +90,7 @@ async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str
                                                "remote_id": remote_id, "last_post_update_id": "",
                                                "last_post_create_id": "", "last_members_sync_at": 0, **values})
         if creator_id and member_sync_enabled(d):
-            await record_change(tx, dataclasses.replace(channel, shared=True), "member", creator_id, None, now=now)
+            await record_member_change(tx, dataclasses.replace(channel, shared=True), creator_id, None, now=now)
         shares.emit_remote_updated(tx, channel_id, remote_id)
         return await shares.emit_channel_updated(tx, channel_id)
 

@@ -23,7 +23,7 @@ from isthmus.core.errors import AppError, forbidden
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_channel_row
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ARCHIVE_HOOKS
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
@@ -257,7 +257,7 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
         if member_sync_enabled(d):  # the current local members travel first (§8.2 initial member list)
             shared_channel = dataclasses.replace(channel, shared=True)
             for user_id in await repo.select_local_member_ids(tx.conn, channel.id):
-                await record_change(tx, shared_channel, "member", user_id, None, now=now)
+                await record_member_change(tx, shared_channel, user_id, None, now=now)
         if existing is not None:
             await replay_missed(tx, channel, existing, now)
         emit_remote_updated(tx, channel.id, remote_id)
@@ -270,9 +270,14 @@ async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"] or row["is_invite_confirmed"]:
             return False
-        await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": d.now()})
-        emit_remote_updated(tx, channel_id, remote_id)
+        await confirm_invite_in_tx(tx, row, d.now())
     return True
+
+
+async def confirm_invite_in_tx(tx: Tx, row: dict[str, Any], now: int) -> None:
+    """Mark a pending invite (a live, unconfirmed remote row) accepted, in the caller's transaction."""
+    await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": now})
+    emit_remote_updated(tx, row["channel_id"], row["remote_id"])
 
 
 async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: int) -> list[str]:

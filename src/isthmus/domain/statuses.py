@@ -55,6 +55,9 @@ class Status:
     last_activity_at: int
     dnd_end_time: int
     prev_status: str
+    # The status clock (last writer wins across servers): when what the status says (``_synced_part``) last
+    # changed; for a synthetic user, the owner's clock of the last status applied. Sent as ``isthmus_status_at``.
+    status_at: int = 0
 
 
 def status_json(s: Status) -> dict[str, Any]:
@@ -136,20 +139,29 @@ async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Statu
     """Serialised read-modify-write: ``decide(current, now)`` returns the new status or None to keep it."""
     async with _lock(d):
         current = await get_status(d, user_id)
-        new = decide(current, d.now())
+        at = d.now()
+        new = decide(current, at)
         if new is None:
             return current
-        return await _save(d, new, announce=new.status != current.status,
-                           sync=_synced_part(new) != _synced_part(current))
+        sync = _synced_part(new) != _synced_part(current)
+        # Strictly increasing per user, even if the wall clock steps back: a peer keeps the newest.
+        new.status_at = max(at, current.status_at + 1) if sync else current.status_at
+        return await _save(d, new, announce=new.status != current.status, sync=sync)
 
 
 async def apply_synced_status(d: Domain, tx: Tx, new: Status, origin: str) -> bool:
     """Save a status the user's own server sent (the caller checked that ``origin`` owns the user), in the
     caller's transaction; announced like a local change, relayed to the other workspaces that know the user.
-    False when nothing changed (inbound sync is idempotent). No ``_lock``: it would wait for a writer while
-    this transaction holds the database, and nothing else writes a synthetic user's status."""
+    False when nothing changed (inbound sync is idempotent) or when it is older than the status we have (last
+    writer wins by ``status_at``; a status without a clock applies and keeps ours). No ``_lock``: it would
+    wait for a writer while this transaction holds the database, and nothing else writes a synthetic user's
+    status."""
     row = await repo.select_status(tx.conn, new.user_id)
     current = Status(**row) if row else _offline(new.user_id)
+    if new.status_at and new.status_at < current.status_at:
+        return False  # older than what we have (a late message): last writer wins
+    if not new.status_at:  # no clock (0): applied, and the clock we have stays
+        new = dataclasses.replace(new, status_at=current.status_at)
     if current == new:
         return False
     await repo.upsert_status(tx.conn, dataclasses.asdict(new))
@@ -284,7 +296,7 @@ async def reset_automatic(d: Domain) -> None:
     connected workspaces are told, or they would show a crashed server's users online forever)."""
     async def write() -> None:
         async with transaction(d) as tx:
-            for user_id in await repo.update_automatic_to_offline(tx.conn):
+            for user_id in await repo.update_automatic_to_offline(tx.conn, d.now()):
                 await record_status_changed(d, tx, user_id, None)
     await retrying(write)
     _cache(d).clear()

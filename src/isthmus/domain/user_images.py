@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from isthmus.core.errors import AppError, forbidden, invalid
 from isthmus.core.events import Event
 from isthmus.domain import files
+from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.file_images import IMAGE_FORMATS, MAX_IMAGE_PIXELS
 from isthmus.domain.models import Actor, User
@@ -164,6 +165,7 @@ async def _set_picture_time(d: Domain, user_id: str, picture_time: int) -> User:
         assert row is not None
         user = User(**row)
         tx.emit(_updated_event(user))
+        await record_user_changed(tx, user_id, None)
     return user
 
 

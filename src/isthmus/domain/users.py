@@ -16,6 +16,7 @@ from isthmus.core.errors import AppError, forbidden, invalid
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import access_channel, access_team
+from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
 from isthmus.domain.roles import has_system_permission
@@ -274,6 +275,7 @@ async def do_patch_user(d: Domain, actor: Actor, user_id: str, patch: dict[str, 
         assert row is not None
         updated = _to_user(row)
         tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id))
+        await record_user_changed(tx, user_id, None)
     return updated
 
 
@@ -290,6 +292,7 @@ async def do_set_active(d: Domain, actor: Actor, user_id: str, active: bool) -> 
             tokens = await repo.delete_sessions_for_user(tx.conn, user_id)
             tx.after_commit.append(lambda: forget_tokens(d, tokens))
         tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id))
+        await record_user_changed(tx, user_id, None)
     user.delete_at, user.update_at = values["delete_at"], values["update_at"]
     return user
 

@@ -25,7 +25,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import record_member_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
 from isthmus.domain.ownership import member_subject, relayed_by_home, removed_by_home
@@ -45,6 +45,7 @@ from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
+    TOPIC_MEMBERSHIP,
     SyncMsg,
     SyncResponse,
     bad_payload,
@@ -56,6 +57,7 @@ from isthmus.federation.sync.share import ShareService
 from isthmus.federation.sync.text import apply_mention_transforms, permalinks_in
 from isthmus.federation.wire import Msg
 from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
@@ -131,16 +133,45 @@ class Receiver:
     async def on_sync(self, msg: Msg, rc: RemoteCluster) -> Any:
         self._accept(rc)
         sm = parse_sync_msg(msg.payload)
-        if not sm.channel_id:
-            return SyncResponse().to_obj()  # global user sync is not enabled here: accept and ignore
+        if not sm.channel_id:  # global user sync (§8.3), on its own topic or on sharedchannel_sync
+            return await retrying(lambda: self._apply_global_users(rc, sm))
         # Relayed statuses lock other channels' shares after this channel's: on PostgreSQL that order can
         # cross a local status change, and the database aborts one side. Applying is idempotent and the
         # aborted attempt left nothing, so run it again rather than answer the peer with an error.
-        return await retrying(lambda: self._apply_sync(rc, sm))
+        answer, confirmed = await retrying(lambda: self._apply_sync(rc, sm, msg.topic))
+        if confirmed:
+            self.outbound.poke(rc.remote_id)  # the channel is now sendable to it
+        return answer
 
-    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+    async def _apply_global_users(self, rc: RemoteCluster, sm: SyncMsg) -> Any:
+        """Global user sync (§8.3, §6.3 step 2): users only, upserted without any team or channel membership,
+        answered with ``users_syncd`` (a Mattermost sender moves its cursor on any OK answer, so dropping them
+        would lose them for good). Only users the sender owns: its own local users (no ``remote_id``), never
+        one of ours or a third server's; a profile older than the one we have is acknowledged and ignored."""
+        if sm.posts or sm.reactions or sm.statuses or sm.membership_changes:
+            raise bad_payload("a sync message without a channel carries users only")
         response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
+        async with transaction(self.d) as tx:
+            for user_id, incoming in sm.users.items():
+                try:
+                    if incoming.get("id") != user_id or incoming.get("remote_id"):
+                        raise UserSyncError("not a user of the sender")
+                    user = await upsert_remote_user(self.d, tx, peer, incoming)
+                    response.users_syncd.append(user_id)
+                    response.users_last_update_at = max(response.users_last_update_at, user.remote_update_at)
+                    self.metrics.items_received.labels(peer.remote_id, "user").inc()
+                except (UserSyncError, AppError) as err:
+                    log.info("remote %s: user %s refused: %s", peer.remote_id, user_id[:26], err)
+                    response.user_errors.append(user_id[:26])
+                    self.metrics.items_refused.labels(peer.remote_id, "user").inc()
+        return response.to_obj()
+
+    async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> tuple[Any, bool]:
+        """Apply one message; returns (answer, whether it confirmed a pending invite)."""
+        response = SyncResponse()
+        peer = Peer(rc.remote_id, rc.name)
+        confirmed = False
         # The whole message is applied in ONE transaction (one commit instead of one per item). Every refusal
         # is raised before its item writes anything, so a refused item is skipped without a rollback; any
         # other error rolls the whole message back and the sender retries it. The sharing checks read inside
@@ -148,20 +179,25 @@ class Receiver:
         async with transaction(self.d) as tx:
             share = await shares_repo.select_shared_channel(tx.conn, sm.channel_id)
             row = await shares_repo.select_remote(tx.conn, sm.channel_id, rc.remote_id)
-            if share is None or row is None or row["delete_at"] or not row["is_invite_confirmed"]:
+            if share is None or row is None or row["delete_at"] or not (row["is_invite_confirmed"] or share["home"]):
                 raise not_shared_error(sm.channel_id, deleted=await _deleted_for(tx, row))
+            if not row["is_invite_confirmed"]:
+                # We invited it and its OK is still on the way (or was lost): it accepted, or it could not
+                # sync this channel. Refusing would make it tear down its copy and lose what it wrote since.
+                await shares.confirm_invite_in_tx(tx, row, self.d.now())
+                confirmed = True
             refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)
             await self._users(tx, channel, peer, sm, response)
             if sm.membership_changes and member_sync_enabled(self.d):
-                await self._memberships(tx, channel, rc, sm, response)
+                await self._memberships(tx, channel, rc, sm, response, legacy=topic == TOPIC_MEMBERSHIP)
             if sm.posts:  # after the users: mentions of users created by this very message resolve too
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
             await self._reactions(tx, channel, rc, sm, response, refuse_content)
             if sm.statuses:  # after the users: a status of a user created by this very message applies
                 response.status_errors = await apply_remote_statuses(self.d, tx, rc.remote_id, sm.statuses)
-        return response.to_obj()
+        return response.to_obj(), confirmed
 
     async def _users(self, tx: Tx, channel: Channel, peer: Peer, sm: SyncMsg, response: SyncResponse) -> None:
         for user_id, incoming in sm.users.items():
@@ -185,20 +221,33 @@ class Receiver:
                 self.metrics.items_refused.labels(peer.remote_id, "user").inc()
 
     async def _memberships(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
-                           response: SyncResponse) -> None:
+                           response: SyncResponse, *, legacy: bool) -> None:
         """§8.2: each change must be for this channel and a user the sender owns (from the home: any user, see
-        ``ownership.member_subject``); applied idempotently."""
+        ``ownership.member_subject``); applied idempotently, last writer wins by ``change_time`` (a change older
+        than the one applied here is ignored, not an error). ``legacy`` (topic ``sharedchannel_membership``): a
+        Mattermost sender counts a change as delivered only when its user is listed in ``users_syncd``."""
+        user_ids = [c.get("user_id") for c in sm.membership_changes if is_valid_id(c.get("user_id"))]
+        clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, [str(u) for u in user_ids])
         for change in sm.membership_changes:
             user_id = change.get("user_id")
             try:
                 if change.get("channel_id") != channel.id:
                     raise ItemRefused("membership change for another channel")
                 user = await member_subject(tx, user_id, rc.remote_id, channel.id, change.get("is_add") is True)
-                if change.get("is_add") is True:
-                    if await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id):
-                        await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
-                elif await remove_channel_member(tx, channel, user.id, rc.remote_id):
-                    await record_change(tx, channel, "member", user.id, rc.remote_id, now=self.d.now())
+                at = _clock(change.get("change_time"))
+                if not (at and at < clocks.get(user.id, 0)):
+                    if change.get("is_add") is True:
+                        changed = await ensure_channel_member(self.d, tx, channel, user.id, rc.remote_id)
+                    else:
+                        changed = await remove_channel_member(tx, channel, user.id, rc.remote_id)
+                    if changed:
+                        await record_member_change(tx, channel, user.id, rc.remote_id, now=self.d.now(),
+                                                   change_at=at)
+                    if at:
+                        await clocks_repo.upsert_member_clock(tx.conn, channel.id, user.id, at)
+                        clocks[user.id] = at
+                if legacy and user.id not in response.users_syncd:
+                    response.users_syncd.append(user.id)
                 self.metrics.items_received.labels(rc.remote_id, "member").inc()
             except (ItemRefused, AppError) as err:
                 response.membership_errors.append(f"{str(user_id)[:26]}: {refused(err)}"[:200])
@@ -255,6 +304,11 @@ class Receiver:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.reaction_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
+
+
+def _clock(value: object) -> int:
+    """A membership ``change_time`` (0 when missing or malformed: applied without comparison)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 53 else 0
 
 
 async def _deleted_for(tx: Tx, row: dict[str, Any] | None) -> bool:

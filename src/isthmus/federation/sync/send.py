@@ -27,6 +27,7 @@ from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
@@ -34,6 +35,7 @@ from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import statuses as statuses_repo
@@ -123,6 +125,7 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     reaction_posts: list[str] = []
     user_ids: list[str] = []
     member_ids: list[str] = []
+    member_times: dict[str, int] = {}  # user id -> time of its newest membership row (clock fallback)
     status_ids: list[str] = []
     member_sync = member_sync_enabled(d)
     for row in rows:
@@ -142,12 +145,14 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
                 target.append(entity)
             if kind in ("post", "pin"):
                 batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
+            elif kind == "member":
+                member_times[entity] = int(row["create_at"])
             batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
         batch.end_seq = int(row["seq"])
         batch.rows += 1
     if not (post_ids or reaction_posts or user_ids or member_ids or status_ids):
         return batch
-    added = await _memberships(conn, d, rc, batch, member_ids)
+    added = await _memberships(conn, rc, batch, member_ids, member_times)
     await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
     await _statuses(conn, d, rc, batch, status_ids)
     return batch
@@ -198,24 +203,30 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
     await _mentions(conn, batch)
 
 
-async def _memberships(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch,
-                       user_ids: list[str]) -> list[str]:
+async def _memberships(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, user_ids: list[str],
+                       row_times: dict[str, int]) -> list[str]:
     """``membership_changes`` for the users whose membership changed: the CURRENT state (add or remove).
     Users the target owns go too when the change is ours (rows from the target are never read here): on its
     home a channel's members are the home's decision. Returns the added users the target does not own
-    (profiles to send)."""
+    (profiles to send).
+
+    ``change_time`` is the time of that join/leave (its clock, §1.9; the home relays the owner's), not the send
+    time; ``remote_id`` is this connection's id, which names us, the server the change comes from, on the
+    receiving side too (connection ids are the same on both sides), so a Mattermost peer never sends it back."""
     if not user_ids:
         return []
     owned = {r["id"] for r in await users_repo.select_users_by_ids(conn, user_ids) if r["remote_id"] == rc.remote_id}
     members = set(await repo.select_member_ids_in(conn, batch.channel_id, user_ids))
     home = bool(owned) and bool((await repo.select_shared_channel(conn, batch.channel_id) or {}).get("home"))
+    clocks = await clocks_repo.select_member_clocks(conn, batch.channel_id, user_ids)
     added: list[str] = []
     for user_id in user_ids:
         if user_id in owned and not home:
             continue  # not the home: the target's users are its own business
         is_add = user_id in members
+        change_time = clocks.get(user_id) or row_times.get(user_id, 0)
         batch.msg.membership_changes.append({"channel_id": batch.channel_id, "user_id": user_id, "is_add": is_add,
-                                             "remote_id": "", "change_time": d.now()})
+                                             "remote_id": rc.remote_id, "change_time": change_time})
         if is_add and user_id not in owned:
             added.append(user_id)
     return added
@@ -258,7 +269,8 @@ async def _statuses(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: 
         if row is None or user_id not in known or user_id not in members or user_id not in owners \
                 or owners[user_id] == rc.remote_id:
             continue
-        batch.msg.statuses.append(status_json(Status(**row)))
+        # Our clock rides along (last writer wins on the receiver); Mattermost's decoder ignores the key.
+        batch.msg.statuses.append({**status_json(Status(**row)), STATUS_CLOCK_KEY: int(row["status_at"])})
 
 
 async def _mentions(conn: AsyncConnection, batch: Batch) -> None:

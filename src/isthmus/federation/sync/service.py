@@ -14,7 +14,6 @@ from typing import Any
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import shares
-from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Post
 from isthmus.domain.remotes import RemoteCluster
@@ -135,12 +134,6 @@ class SharedChannels:
             await self.share.on_archived_unshared(event)
         elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
             await self.share.on_connection_removed(event)
-        elif event.kind == "user_updated":
-            user = event.data.get("user")
-            user_id = (user.get("id") if isinstance(user, dict) else None) or event.data.get("user_id") \
-                or event.user_id
-            if isinstance(user_id, str) and user_id:
-                await record_user_changed(self.d, user_id, event.origin)
 
     # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
 

@@ -55,13 +55,13 @@ async def upsert_status(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(ins.values(**row).on_conflict_do_update(index_elements=[statuses.c.user_id], set_=values))
 
 
-async def update_automatic_to_offline(conn: AsyncConnection) -> list[str]:
+async def update_automatic_to_offline(conn: AsyncConnection, now: int) -> list[str]:
     """At startup no socket exists, so every automatic (non-manual) status of a local user is really offline.
     Returns the users whose status changed."""
     where = and_(statuses.c.manual.is_(False), statuses.c.status != "offline", _LOCAL)
     ids = [str(r[0]) for r in (await conn.execute(select(statuses.c.user_id).where(where))).all()]
     if ids:
-        await conn.execute(update(statuses).where(where).values(status="offline"))
+        await conn.execute(update(statuses).where(where).values(status="offline", status_at=now))
     return ids
 
 

@@ -112,3 +112,12 @@ sync_outbox = Table(
     Column("create_at", Ms, nullable=False),
 )
 Index("ix_sync_outbox_channel_id_seq", sync_outbox.c.channel_id, sync_outbox.c.seq)
+
+# Membership clock per (channel, user) of a shared channel: the time of the last change applied or made here,
+# so a late older membership change is ignored (a removed member has no channel_members row; migration 0008).
+shared_member_clocks = Table(
+    "shared_member_clocks", metadata,
+    Column("channel_id", Id, primary_key=True),
+    Column("user_id", Id, primary_key=True),
+    Column("change_at", Ms, nullable=False),
+)

@@ -16,6 +16,9 @@ statuses = Table(
     Column("dnd_end_time", BigInteger, nullable=False, default=0),
     # Status to restore when a timed DND ends.
     Column("prev_status", String(32), nullable=False, default=""),
+    # The status clock (last writer wins across servers; migration 0008): when what the status says last
+    # changed here, or for a synthetic user the owner's clock of the last status applied.
+    Column("status_at", Ms, nullable=False, default=0, server_default="0"),
 )
 
 Index("ix_statuses_status", statuses.c.status)

@@ -30,6 +30,8 @@ users = Table(
     Column("failed_attempts", Integer, nullable=False, default=0),
     # Set for synthetic users that mirror a user homed on a connected workspace.
     Column("remote_id", Id, nullable=True),
+    # Synthetic users: the owner's update_at of the last profile applied (last writer wins; migration 0008).
+    Column("remote_update_at", Ms, nullable=False, default=0, server_default="0"),
 )
 
 sessions = Table(
