@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from isthmus.api.auth import require_actor
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
 from isthmus.core.errors import AppError
+from isthmus.domain import refusals
 from isthmus.domain.remotes import authorize, remote_cluster_json
 from isthmus.federation import endpoints
 from isthmus.federation.connections import Connections
@@ -97,7 +98,10 @@ async def generate_remote_cluster_invite(remote_id: str, request: Request) -> JS
 async def get_remote_cluster(remote_id: str, request: Request) -> dict[str, Any]:
     actor = await require_actor(request)
     valid_id(remote_id, "remote_id")
-    return remote_cluster_json(await _conns(request).get(actor, remote_id))
+    conns = _conns(request)
+    rc = await conns.get(actor, remote_id)
+    # Mattermost's fields unchanged, then ours: what never reached this workspace and the limits it announced.
+    return {**remote_cluster_json(rc), **await refusals.refusal_summary(conns.d, rc.remote_id)}
 
 
 @router.patch("/remotecluster/{remote_id}")

@@ -24,6 +24,9 @@ TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
 # Our own topic, no payload: "I am (back) up". The receiver drops its backoff toward the sender (a Mattermost
 # peer answers OK to an unknown topic and nothing happens).
 TOPIC_HELLO = "isthmus_sync_hello"
+# Our own topic: "these are my limits" (max file size, attachments on/off, max post size); the answer carries the
+# peer's (``federation/sync/limits.py``). A Mattermost peer answers OK with a null payload.
+TOPIC_LIMITS = "isthmus_limits"
 
 NOT_SHARED_TEXT = "channel is no longer shared"
 # Appended to that FAIL text by a home that deleted the channel (our extension; Mattermost matches a substring).
