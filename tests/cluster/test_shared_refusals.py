@@ -170,3 +170,40 @@ async def test_limits_read_needs_channel_access(cluster: Cluster) -> None:
     member = await person(a, channel_id=ch)
     r = await member.http.get(f"/api/v4/sharedchannels/{ch}/limits")
     assert r.status_code == 200 and [x["display_name"] for x in r.json()] == ["Beta"]
+
+
+async def test_items_the_home_lists_in_post_errors_are_recorded_with_its_reason(cluster: Cluster) -> None:
+    """A read-only share: a (misbehaving) beta posts anyway and alpha refuses the post. Beta's cursor moves on
+    (the next post is not held back) and beta records what alpha refused and why."""
+    from isthmus.store.repo import shared as shared_repo
+
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ba = (await b.remotes())[0]["remote_id"]
+    ch = await channel(a)
+    await share(a, ch, (b, ab), readonly=True)
+    async with b.server.db.write() as conn:
+        await shared_repo.update_shared_channel(conn, ch, {"readonly": False})
+    bob = await person(b, channel_id=ch)
+    sneaky = await bob.post(ch, "beta posts anyway")
+
+    async def recorded() -> bool:
+        r = await b.http.get(f"/api/v4/remotecluster/{ba}")
+        return bool(r.json()["isthmus_not_delivered"]["count"])
+
+    await eventually(recorded)
+    nd = (await b.http.get(f"/api/v4/remotecluster/{ba}")).json()["isthmus_not_delivered"]
+    assert nd["by_kind"] == {"post": 1}
+    [item] = nd["recent"]
+    assert (item["kind"], item["item_id"], item["channel_id"]) == ("post", sneaky["id"], ch)
+    assert item["message"] == "Alpha did not accept a message: read-only channel: remotes may not post"
+    metrics = (await b.http.get("/metrics")).text
+    assert f'isthmus_sync_items_not_delivered_total{{kind="post",remote_id="{ba}"}} 1.0' in metrics
+    assert await _cursor_at_end(b, ch, ba)
+
+
+async def _cursor_at_end(node: Node, channel_id: str, remote_id: str) -> bool:
+    from isthmus.federation.sync.send import pending_channels
+
+    async with node.server.db.read() as conn:
+        return not [r for r in await pending_channels(conn, remote_id) if r["channel_id"] == channel_id]

@@ -273,8 +273,10 @@ class SharedChannels:
         workspace = rc.display_name or rc.name
         for kind, ids in (("post", response.post_errors), ("reaction", response.reaction_errors),
                           ("user", response.user_errors), ("status", response.status_errors)):
+            reasons = response.reasons.get(kind, {})
             for item in dict.fromkeys(ids):
-                batch.refusals.append(refusals.item_refusal(kind, item, batch.channel_id, workspace))
+                batch.refusals.append(refusals.item_refusal(kind, item, batch.channel_id, workspace,
+                                                            reasons.get(item[:64], "")))
         for text in response.membership_errors:  # "user id: reason" (ours; Mattermost gives none)
             user_id, _, why = text.partition(": ")
             batch.refusals.append(refusals.item_refusal("member", user_id, batch.channel_id, workspace, why))
