@@ -66,6 +66,9 @@ async def test_a_file_beta_refuses_never_blocks_the_posts_after_it(cluster: Clus
     assert [f["name"] for f in got["metadata"].get("files", [])] == ["notes.txt"]  # the small one arrived
     assert (await b.http.get(f"/api/v4/files/{small['id']}")).content == b"short notes"
     assert (await b.http.get(f"/api/v4/files/{big['id']}/info")).status_code == 404
+    # alpha knew beta's limit: it never pushed the big file's bytes (only the small one's)
+    uploads = [r for r in cluster.net.log if r.url.host == b.host and "/remotecluster/upload/" in r.url.path]
+    assert len(uploads) == 1
 
     # The refusal is recorded on alpha, per connection, and shown in REST and /metrics.
     rc = (await a.http.get(f"/api/v4/remotecluster/{ab}")).json()
