@@ -210,3 +210,28 @@ async def _cursor_at_end(node: Node, channel_id: str, remote_id: str) -> bool:
 
     async with node.server.db.read() as conn:
         return not [r for r in await pending_channels(conn, remote_id) if r["channel_id"] == channel_id]
+
+
+async def test_a_home_that_refuses_a_file_relays_the_post_without_it(cluster: Cluster) -> None:
+    """The channel is homed on beta (small limit) and shared with alpha and gamma: alpha's big file stops at
+    beta, the post still reaches gamma through beta, and gamma's copy says a workspace on the way refused it."""
+    a, b, c = (await share_node(cluster, "alpha"), await share_node(cluster, "beta"),
+               await share_node(cluster, "gamma"))
+    await _set_files(b, MaxFileSize=LIMIT)
+    ba, bc = await cluster.connect(b, a), await cluster.connect(b, c)
+    ch = await channel(b)
+    await share(b, ch, (a, ba), (c, bc))
+    ann = await person(a, channel_id=ch)
+    big = await upload(ann, ch, "slides.pdf", b"s" * (LIMIT * 2), "application/pdf")
+    post = await ann.post(ch, "the slides", file_ids=[big["id"]])
+    after = await ann.post(ch, "and a note")
+    await eventually(lambda: _post_on(c, after["id"]))
+    on_beta, on_gamma = await _post_on(b, post["id"]), await _post_on(c, post["id"])
+    assert on_beta is not None and on_gamma is not None
+    assert on_beta["props"][MARKER_KEY][0]["reason"] == "too_large"
+    [note] = on_gamma["props"][MARKER_KEY]  # gamma's own note, not beta's (never relayed)
+    assert note["reason"] == "not_received" and note["id"] == big["id"]
+    assert note["message"] == "A file was not transferred: a workspace on the way did not accept it"
+    ab = (await a.remotes())[0]["remote_id"]
+    nd = (await a.http.get(f"/api/v4/remotecluster/{ab}")).json()["isthmus_not_delivered"]
+    assert nd["by_kind"] == {"file": 1}
