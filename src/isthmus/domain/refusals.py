@@ -30,6 +30,7 @@ from isthmus.store.repo import refusals as repo
 MARKER_KEY = "isthmus_files_not_transferred"
 TOO_LARGE, ATTACHMENTS_OFF, REFUSED, NOT_RECEIVED = "too_large", "attachments_off", "refused", "not_received"
 RECENT = 5  # refusals shown with a connection (REST, System Console)
+KEEP = 10_000  # refusals kept per connection, the newest (the count shown is of these)
 KIND_WORDS = {"file": "file", "post": "message", "reaction": "reaction", "user": "user profile",
               "status": "status", "member": "channel membership change"}
 

@@ -24,7 +24,7 @@ from isthmus.core.ids import new_id
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
-from isthmus.domain.refusals import Refusal, refusal_rows, without_marker
+from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import file_info_json, post_json, reaction_json
@@ -283,7 +283,7 @@ async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncRespo
             await repo.advance_cursor(tx.conn, batch.scr_id, batch.end_seq, values)
         # Refused items are recorded in the transaction that moves the cursor past them: never lost, never
         # recorded for a batch that is sent again.
-        await refusals_repo.record_refusals(tx.conn, refusal_rows(rc.remote_id, batch.refusals, d.now()))
+        await refusals_repo.record_refusals(tx.conn, refusal_rows(rc.remote_id, batch.refusals, d.now()), KEEP)
         now = d.now()
         for user_id, update_at in batch.users.items():
             if user_id not in synced:

@@ -12,13 +12,19 @@ from isthmus.store.schema.refusals import remote_limits, sync_refusals
 rf, lim = sync_refusals, remote_limits
 
 
-async def record_refusals(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows``; an item refused again replaces its older row (one row per remote, kind and item)."""
+async def record_refusals(conn: AsyncConnection, rows: list[dict[str, Any]], keep: int) -> None:
+    """Insert ``rows``; an item refused again replaces its older row (one row per remote, kind and item). At
+    most ``keep`` rows per remote stay, the newest: a peer refusing everything cannot grow the table forever."""
     if not rows:
         return
     keys = list(dict.fromkeys((r["remote_id"], r["kind"], r["item_id"]) for r in rows))
     await conn.execute(delete(rf).where(tuple_(rf.c.remote_id, rf.c.kind, rf.c.item_id).in_(keys)))
     await conn.execute(insert(rf), rows)
+    for remote_id in {r["remote_id"] for r in rows}:
+        cutoff = (await conn.execute(select(rf.c.create_at).where(rf.c.remote_id == remote_id)
+                                     .order_by(rf.c.create_at.desc()).offset(keep).limit(1))).scalar()
+        if cutoff is not None:
+            await conn.execute(delete(rf).where(and_(rf.c.remote_id == remote_id, rf.c.create_at <= cutoff)))
 
 
 async def count_refusals(conn: AsyncConnection, remote_id: str) -> dict[str, int]:
