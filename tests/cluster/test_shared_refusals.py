@@ -80,6 +80,8 @@ async def test_a_file_beta_refuses_never_blocks_the_posts_after_it(cluster: Clus
                                                                                           "too_large")
     assert recent["message"] == "report.pdf (5.9 KB) was not delivered to Beta: it accepts files up to 2 KB"
     assert rc["isthmus_limits"]["max_file_size"] == LIMIT
+    listed = {x["remote_id"]: x for x in (await a.http.get("/api/v4/remotecluster")).json()}
+    assert listed[ab]["isthmus_not_delivered"] == {"count": 1} and listed[ab]["display_name"] == "Beta"
     metrics = (await a.http.get("/metrics")).text
     assert f'isthmus_sync_items_not_delivered_total{{kind="file",remote_id="{ab}"}} 1.0' in metrics
 

@@ -74,8 +74,10 @@ def test_a_file_south_refuses_is_announced_shown_and_recorded(browser: Browser, 
     expect(post.get_by_role("list", name="Files not transferred")).to_have_text(
         "A file (report.pdf, 6.0 KB) was not transferred: this workspace accepts files up to 2.0 KB")
 
-    # 3. North's admin sees it on the connection's page of the System Console.
-    a_admin = login(browser, north, north.admin, page_errors, path=f"/console/connected-workspaces/{remote_id}")
+    # 3. North's admin sees it in the System Console: the list counts it, the connection's page says what.
+    a_admin = login(browser, north, north.admin, page_errors, path="/console/connected-workspaces")
+    listed = a_admin.get_by_role("row").filter(has=a_admin.get_by_role("rowheader").filter(has_text="South Org"))
+    listed.get_by_role("link", name="1 item not delivered").click()
     expect(a_admin.get_by_text("1 item not delivered")).to_be_visible()
     expect(a_admin.get_by_role("list", name="Most recent items not delivered")).to_contain_text(
         "report.pdf (6 KB) was not delivered to South Org: it accepts files up to 2 KB")

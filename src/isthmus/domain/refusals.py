@@ -128,6 +128,12 @@ async def refusal_summary(d: Domain, remote_id: str) -> dict[str, Any]:
         "isthmus_limits": _limits_json(row) if row else None}
 
 
+async def not_delivered_counts(d: Domain, remote_ids: list[str]) -> dict[str, int]:
+    """For the connection list (one query for all): how many items never reached each."""
+    async with d.db.read() as conn:
+        return await repo.count_by_remote(conn, remote_ids)
+
+
 def _limits_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"max_file_size": int(row["max_file_size"]), "enable_file_attachments": bool(row["enable_file_attachments"]),
             "max_post_size": int(row["max_post_size"]), "update_at": int(row["update_at"])}

@@ -50,8 +50,12 @@ async def list_remote_clusters(request: Request) -> list[dict[str, Any]]:
         plugin_id=request.query_params.get("plugin_id", "")[:190],
         only_plugins=bool_param(request, "only_plugins"), exclude_plugins=bool_param(request, "exclude_plugins"),
         include_deleted=bool_param(request, "include_deleted"))
-    found = await _conns(request).list_connections(actor, f, page=page, per_page=per_page)
-    return [remote_cluster_json(rc) for rc in found]
+    conns = _conns(request)
+    found = await conns.list_connections(actor, f, page=page, per_page=per_page)
+    counts = await refusals.not_delivered_counts(conns.d, [rc.remote_id for rc in found])
+    # Our extra field (the System Console's list): items each connection did not accept (details: GET by id).
+    return [{**remote_cluster_json(rc), "isthmus_not_delivered": {"count": counts.get(rc.remote_id, 0)}}
+            for rc in found]
 
 
 @router.post("/remotecluster", status_code=201)

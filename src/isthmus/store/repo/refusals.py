@@ -32,6 +32,13 @@ async def count_refusals(conn: AsyncConnection, remote_id: str) -> dict[str, int
     return {str(kind): int(n) for kind, n in (await conn.execute(q)).all()}
 
 
+async def count_by_remote(conn: AsyncConnection, remote_ids: list[str]) -> dict[str, int]:
+    if not remote_ids:
+        return {}
+    q = select(rf.c.remote_id, func.count()).where(rf.c.remote_id.in_(remote_ids)).group_by(rf.c.remote_id)
+    return {str(rid): int(n) for rid, n in (await conn.execute(q)).all()}
+
+
 async def recent_refusals(conn: AsyncConnection, remote_id: str, limit: int) -> list[dict[str, Any]]:
     q = (select(rf).where(rf.c.remote_id == remote_id).order_by(rf.c.create_at.desc(), rf.c.id.desc())
          .limit(limit))
