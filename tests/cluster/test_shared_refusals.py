@@ -124,8 +124,16 @@ async def test_attachments_off_on_beta(cluster: Cluster) -> None:
     ch = await channel(a)
     await share(a, ch, (b, ab))
     ann = await person(a, channel_id=ch)
+
+    async def attachments_off_known() -> bool:
+        r = await a.http.get(f"/api/v4/sharedchannels/{ch}/limits")
+        return any(x["limits"] and x["limits"]["enable_file_attachments"] is False for x in r.json())
+
+    await eventually(attachments_off_known)
     doc = await upload(ann, ch, "agenda.txt", b"the agenda", "text/plain")
     post = await ann.post(ch, "agenda attached", file_ids=[doc["id"]])
+    [warning] = post["isthmus_file_warnings"]
+    assert warning["message"] == "agenda.txt (10 bytes) will not reach Beta: it does not accept file attachments"
     after = await ann.post(ch, "see above")
     await eventually(lambda: _post_on(b, after["id"]))
     got = await _post_on(b, post["id"])
