@@ -21,6 +21,7 @@ from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.file_images import NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import FileInfo
+from isthmus.domain.refusals import human_size
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import users as users_repo
@@ -40,14 +41,18 @@ async def do_open_upload_session(d: Domain, remote_id: str, payload: object) -> 
         if not is_valid_id(payload.get(key)):
             raise _bad(key)
     size, name = payload.get("file_size"), payload.get("filename")
-    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= files.max_file_size(d):
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size:
         raise _bad("file_size")
     if not isinstance(name, str) or not name:
         raise _bad("filename")
     if payload.get("type", "attachment") != "attachment":
         raise _bad("type")
+    # The sender records these refusals and shows them to its admins: say why, in words.
     if not d.config.FileSettings.EnableFileAttachments:
         raise AppError("api.file.attachments.disabled.app_error", "File attachments are disabled here.", 501)
+    if size > files.max_file_size(d):
+        raise AppError("api.file.file_size.too_large", f"The file is larger than this workspace accepts "
+                       f"({human_size(files.max_file_size(d))}).", 413)
     row: dict[str, Any] = {
         "id": payload["id"], "type": "attachment", "create_at": d.now(), "user_id": payload["user_id"],
         "channel_id": payload["channel_id"], "filename": files.sanitize_name(name), "file_size": size,

@@ -28,6 +28,7 @@ from isthmus.domain.ownership import NotAllowed, author_from, check_content_chan
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
 from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
+from isthmus.domain.refusals import MARKER_KEY, keep_marker, received_marker, without_marker
 from isthmus.domain.shapes import dumps, post_json, reaction_json
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
 from isthmus.store.repo import files as files_repo
@@ -102,7 +103,8 @@ def new_post_row(d: Domain, channel: Channel, origin: str, author_id: str, p: di
         "id": p["id"], "create_at": create_at, "update_at": max(_int(p.get("update_at")), create_at),
         "edit_at": _int(p.get("edit_at")), "delete_at": _int(p.get("delete_at")),
         "is_pinned": p.get("is_pinned") is True, "user_id": author_id, "channel_id": channel.id, "root_id": root_id,
-        "original_id": "", "message": message, "type": _str(p.get("type"), 64), "props": _props(p.get("props")),
+        "original_id": "", "message": message, "type": _str(p.get("type"), 64),
+        "props": without_marker(_props(p.get("props"))),
         "hashtags": parse_hashtags(message), "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "",
         "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
         "pin_at": _int(p.get(PIN_AT_KEY)),
@@ -144,6 +146,10 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
     infos: list[FileInfo] = []
     if row_values["file_ids"]:
         infos = await _attach_present_files(tx, p["id"], channel.id, author.id, row_values["file_ids"])
+        missing = [f for f in row_values["file_ids"] if f not in {i.id for i in infos}]
+        if missing:  # the sender's peer refused them (or we did): the channel says which and why
+            row_values["props"] = {**row_values["props"], MARKER_KEY: received_marker(d, p, missing)}
+            await repo.update_post(tx.conn, p["id"], {"props": row_values["props"]})
     await repo.update_channel_for_post(tx.conn, channel.id, create_at, not root_id)
     if root is not None:
         await add_reply_to_summary(tx.conn, root, author.id, create_at)
@@ -185,8 +191,8 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     # Last writer wins on edit_at; an exact tie is broken by content so both sides pick the same winner.
     newer = edit_at > stored.edit_at or (edit_at == stored.edit_at and message > stored.message)
     edits = content and (message != stored.message or file_ids != stored.file_ids) and newer
-    props = _props(p.get("props"))
-    new_props = content and "props" in p and props != stored.props and edit_at >= stored.edit_at
+    props = without_marker(_props(p.get("props")))
+    new_props = content and "props" in p and props != without_marker(stored.props) and edit_at >= stored.edit_at
     if edits or new_props:  # refused before anything of the item is written
         await _allowed(check_content_change(tx, stored.user_id, origin, channel.id))
     if edits:
@@ -194,7 +200,7 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
         if file_ids:
             await _attach_present_files(tx, stored.id, channel.id, stored.user_id, file_ids)
     if new_props:
-        values["props"] = props
+        values["props"] = keep_marker(props, stored.props)
     values.update(_pin_change(stored, p, pin, now))
     if not values:
         return UNCHANGED

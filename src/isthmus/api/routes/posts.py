@@ -18,7 +18,7 @@ from isthmus.api.params import (
     valid_id,
 )
 from isthmus.core.errors import invalid_param
-from isthmus.domain import post_lists, posts
+from isthmus.domain import post_lists, posts, refusals
 from isthmus.domain.context import retrying
 from isthmus.domain.post_lists import PostPage
 from isthmus.domain.shapes import post_json, post_list_json
@@ -38,8 +38,14 @@ async def create_post(request: Request) -> dict[str, Any]:
     set_online = bool_param(request, "set_online", True)
     # Post writes lock a post or the channel and then the share; a sync message applied at the same time takes
     # the share first. PostgreSQL breaks such a cycle by aborting one side: run ours again, never answer 500.
-    return post_json(await retrying(lambda: posts.do_create_post(domain_of(request), actor, body,
-                                                                 set_online=set_online)))
+    d = domain_of(request)
+    post = await retrying(lambda: posts.do_create_post(d, actor, body, set_online=set_online))
+    out = post_json(post)
+    if post.files:  # our extension: files a workspace sharing this channel will not take (the post still goes)
+        warnings = await refusals.file_warnings(d, post.channel_id, post.files)
+        if warnings:
+            out["isthmus_file_warnings"] = warnings
+    return out
 
 
 @router.post("/posts/ephemeral", status_code=201)

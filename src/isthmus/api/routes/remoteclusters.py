@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from isthmus.api.auth import require_actor
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
 from isthmus.core.errors import AppError
+from isthmus.domain import refusals
 from isthmus.domain.remotes import authorize, remote_cluster_json
 from isthmus.federation import endpoints
 from isthmus.federation.connections import Connections
@@ -49,8 +50,12 @@ async def list_remote_clusters(request: Request) -> list[dict[str, Any]]:
         plugin_id=request.query_params.get("plugin_id", "")[:190],
         only_plugins=bool_param(request, "only_plugins"), exclude_plugins=bool_param(request, "exclude_plugins"),
         include_deleted=bool_param(request, "include_deleted"))
-    found = await _conns(request).list_connections(actor, f, page=page, per_page=per_page)
-    return [remote_cluster_json(rc) for rc in found]
+    conns = _conns(request)
+    found = await conns.list_connections(actor, f, page=page, per_page=per_page)
+    counts = await refusals.not_delivered_counts(conns.d, [rc.remote_id for rc in found])
+    # Our extra field (the System Console's list): items each connection did not accept (details: GET by id).
+    return [{**remote_cluster_json(rc), "isthmus_not_delivered": {"count": counts.get(rc.remote_id, 0)}}
+            for rc in found]
 
 
 @router.post("/remotecluster", status_code=201)
@@ -97,7 +102,10 @@ async def generate_remote_cluster_invite(remote_id: str, request: Request) -> JS
 async def get_remote_cluster(remote_id: str, request: Request) -> dict[str, Any]:
     actor = await require_actor(request)
     valid_id(remote_id, "remote_id")
-    return remote_cluster_json(await _conns(request).get(actor, remote_id))
+    conns = _conns(request)
+    rc = await conns.get(actor, remote_id)
+    # Mattermost's fields unchanged, then ours: what never reached this workspace and the limits it announced.
+    return {**remote_cluster_json(rc), **await refusals.refusal_summary(conns.d, rc.remote_id)}
 
 
 @router.patch("/remotecluster/{remote_id}")

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
 from isthmus.core.errors import AppError, forbidden
-from isthmus.domain import share_reads
+from isthmus.domain import refusals, share_reads
 from isthmus.domain.remotes import remote_cluster_info_json
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shares import shared_channel_json, shared_channel_remote_json
@@ -98,6 +98,15 @@ async def verify_shared_channel(channel_id: str, request: Request) -> dict[str, 
     actor = await require_actor(request)
     svc = _service(request)
     return await verify_channel(svc.d, svc.conns.client, actor, channel_id)
+
+
+@router.get("/sharedchannels/{channel_id}/limits")
+async def get_shared_channel_limits(channel_id: str, request: Request) -> list[dict[str, Any]]:
+    """Our extension: the workspaces this channel reaches directly and the limits each announced (``null`` when
+    unknown), so a client can say before posting that a file will not reach one of them."""
+    valid_id(channel_id, "channel_id")
+    actor = await require_actor(request)
+    return await refusals.channel_limits(domain_of(request), actor, channel_id)
 
 
 @router.get("/sharedchannels/{team_id}")

@@ -2,8 +2,10 @@
 
 Files travel before the post that references them, each in two requests: the upload session
 (``sharedchannel_upload`` over ``/msg``) and the raw bytes to ``/api/v4/remotecluster/upload/{id}``.
-The receiver stores the file under the same id. A failed push fails the batch, so the post is never
-delivered pointing at a file the peer does not have (Mattermost #36468); the retry pushes it again.
+The receiver stores the file under the same id. A failed push (transport, 5xx) fails the batch, so the post is
+never delivered pointing at a file the peer could still take (Mattermost #36468); the retry pushes it again.
+A file the peer *refuses* (its limits, attachments off) raises :class:`FileRefused` instead: the post goes
+without it and the refusal is recorded, so one refused file never blocks the channel (issue 13).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from isthmus.core.ids import new_id
 from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import FileInfo
+from isthmus.domain.refusals import ATTACHMENTS_OFF, REFUSED, TOO_LARGE
 from isthmus.domain.remote_files import do_open_upload_session, do_receive_upload, do_set_remote_profile_image
 from isthmus.domain.remotes import RemoteCluster, require_service
 from isthmus.domain.shapes import file_info_json
 from isthmus.federation.auth import credentials_from
 from isthmus.federation.endpoints import connections_of
-from isthmus.federation.sync.messages import TOPIC_UPLOAD, upload_session_obj
+from isthmus.federation.sync.messages import NOT_ENABLED_TEXT, TOPIC_UPLOAD, upload_session_obj
 from isthmus.federation.transport import RemoteClient, TransportError, endpoint
 from isthmus.federation.wire import Msg, go_json
 from isthmus.store.repo import shared as repo
@@ -35,7 +38,24 @@ async def on_upload_session(d: Domain, rc: RemoteCluster, payload: Any) -> dict[
     return await do_open_upload_session(d, rc.remote_id, payload)
 
 
+class FileRefused(Exception):
+    """The peer will not take this file (its limits, attachments off, or it refused the upload): the post goes
+    without it and the refusal is recorded. Anything else (transport, 5xx) still fails the batch and retries."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _refusal_reason(text: str) -> str:
+    low = text.lower()
+    return ATTACHMENTS_OFF if "attachments are disabled" in low else TOO_LARGE if "larger than" in low else REFUSED
+
+
 async def push_file(d: Domain, client: RemoteClient, rc: RemoteCluster, info: FileInfo, uploader: str) -> None:
+    """Raises :class:`FileRefused` when the peer answers the upload session with FAIL (or the bytes with a 4xx):
+    a business answer about this file, not a reason to hold back the items after it (issue 13)."""
     session_id = new_id()
     session = upload_session_obj(session_id=session_id, create_at=d.now(), user_id=uploader,
                                  channel_id=info.channel_id, filename=info.name, file_size=info.size,
@@ -43,10 +63,17 @@ async def push_file(d: Domain, client: RemoteClient, rc: RemoteCluster, info: Fi
     reply = await client.send_msg(rc.site_url, Msg.new(TOPIC_UPLOAD, session, d.now()), remote_id=rc.remote_id,
                                   token=rc.remote_token)
     if not reply.ok:
-        raise TransportError(f"peer refused the upload of file {info.id}: {reply.err[:200]}", status=200)
+        if NOT_ENABLED_TEXT in reply.err:  # shared channels off there for now: the sync itself will fail and retry
+            raise TransportError(f"peer refused the upload of file {info.id}: {reply.err[:200]}", status=200)
+        raise FileRefused(_refusal_reason(reply.err), reply.err[:200])
     data = await files.blobs(d).read_bytes(info.path)
-    await client.post_bytes(endpoint(rc.site_url, f"api/v4/remotecluster/upload/{session_id}"), data,
-                            remote_id=rc.remote_id, token=rc.remote_token)
+    try:
+        await client.post_bytes(endpoint(rc.site_url, f"api/v4/remotecluster/upload/{session_id}"), data,
+                                remote_id=rc.remote_id, token=rc.remote_token)
+    except TransportError as err:
+        if err.status in (400, 413) or (err.status == 501 and "attachments" in err.error_id):
+            raise FileRefused(_refusal_reason(err.peer_message), err.peer_message[:200] or str(err)) from None
+        raise
     async with transaction(d) as tx:
         await repo.upsert_attachment_sync(tx.conn, {"id": new_id(), "file_id": info.id, "remote_id": rc.remote_id,
                                                     "create_at": d.now(), "last_sync_at": info.update_at})

@@ -24,6 +24,9 @@ TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
 # Our own topic, no payload: "I am (back) up". The receiver drops its backoff toward the sender (a Mattermost
 # peer answers OK to an unknown topic and nothing happens).
 TOPIC_HELLO = "isthmus_sync_hello"
+# Our own topic: "these are my limits" (max file size, attachments on/off, max post size); the answer carries the
+# peer's (``federation/sync/limits.py``). A Mattermost peer answers OK with a null payload.
+TOPIC_LIMITS = "isthmus_limits"
 
 NOT_SHARED_TEXT = "channel is no longer shared"
 # Appended to that FAIL text by a home that deleted the channel (our extension; Mattermost matches a substring).
@@ -126,6 +129,12 @@ class SyncResponse:
     reaction_errors: list[str] = field(default_factory=list)
     membership_errors: list[str] = field(default_factory=list)
     status_errors: list[str] = field(default_factory=list)
+    # Our extension (Mattermost ignores it): why each item was refused, {kind: {id: words}}, so the sender can
+    # record the reason with the refusal (issue 13).
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def refuse(self, kind: str, item_id: str, why: str) -> None:
+        self.reasons.setdefault(kind, {})[item_id[:64]] = why[:300]
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -136,6 +145,8 @@ class SyncResponse:
             "acknowledgement_errors": [], "status_errors": self.status_errors or None}
         if self.membership_errors:
             out["membership_errors"] = self.membership_errors
+        if self.reasons:
+            out["isthmus_reasons"] = self.reasons
         return out
 
     @staticmethod
@@ -147,9 +158,15 @@ class SyncResponse:
             value = obj.get(key)
             return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
+        raw = obj.get("isthmus_reasons")
+        reasons = {kind: {k[:64]: v[:300] for k, v in list(items.items())[:MAX_ITEMS_PER_MSG]
+                          if isinstance(k, str) and isinstance(v, str)}
+                   for kind, items in (raw.items() if isinstance(raw, dict) else ())
+                   if isinstance(kind, str) and len(kind) <= 16 and isinstance(items, dict)}
         return SyncResponse(users_syncd=ids("users_syncd"), user_errors=ids("user_errors"),
                             post_errors=ids("post_errors"), reaction_errors=ids("reaction_errors"),
-                            membership_errors=ids("membership_errors"), status_errors=ids("status_errors"))
+                            membership_errors=ids("membership_errors"), status_errors=ids("status_errors"),
+                            reasons=reasons)
 
 
 def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,

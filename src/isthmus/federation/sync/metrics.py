@@ -24,6 +24,9 @@ class SyncMetrics:
                                       ["remote_id", "kind"], registry=r)
         self.items_refused = Counter("isthmus_sync_items_refused", "Inbound items refused (ownership, shape).",
                                      ["remote_id", "kind"], registry=r)
+        self.items_not_delivered = Counter("isthmus_sync_items_not_delivered",
+                                           "Items a remote did not accept (recorded in sync_refusals), by kind.",
+                                           ["remote_id", "kind"], registry=r)
         self.last_error_at = Gauge("isthmus_sync_last_error_timestamp_seconds", "When the last failure happened.",
                                    ["remote_id"], registry=r)
         self.last_error = Info("isthmus_sync_last_error", "The last sync failure per remote.", ["remote_id"],

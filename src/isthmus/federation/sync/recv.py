@@ -218,6 +218,7 @@ class Receiver:
             except (UserSyncError, AppError) as err:
                 log.info("remote %s: user %s refused: %s", peer.remote_id, user_id, err)
                 response.user_errors.append(user_id)
+                response.refuse("user", user_id, refused(err))
                 self.metrics.items_refused.labels(peer.remote_id, "user").inc()
 
     async def _memberships(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
@@ -283,6 +284,7 @@ class Receiver:
             if isinstance(outcome, Exception):
                 log.info("remote %s: post %s refused: %s", rc.remote_id, post_id[:26], outcome)
                 response.post_errors.append(post_id[:26])
+                response.refuse("post", post_id[:26], refused(outcome))
                 self.metrics.items_refused.labels(rc.remote_id, "post").inc()
                 continue
             self.metrics.items_received.labels(rc.remote_id, "post").inc()
@@ -303,6 +305,7 @@ class Receiver:
             except (ItemRefused, AppError) as err:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.reaction_errors.append(post_id[:26])
+                response.refuse("reaction", post_id[:26], refused(err))
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
 
 

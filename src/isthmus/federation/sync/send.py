@@ -27,6 +27,7 @@ from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
@@ -37,6 +38,7 @@ from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import posts as posts_repo
+from isthmus.store.repo import refusals as refusals_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import statuses as statuses_repo
 from isthmus.store.repo import users as users_repo
@@ -78,6 +80,7 @@ class Batch:
     changes: dict[str, set[str]] = field(default_factory=dict)  # post id -> {"content", "pin"}
     synced_before: set[str] = field(default_factory=set)  # users of msg.users that rc had been sent already
     replay_seq: int = 0  # the batch stopped before this replay marker: expand it, then go on
+    refusals: list[Refusal] = field(default_factory=list)  # what the peer did not take, recorded with the cursor
 
     @property
     def has_payload(self) -> bool:
@@ -187,6 +190,7 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
                 batch.files.append((f, p.user_id))
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
+        body["props"] = without_marker(body["props"])  # our note of files that did not reach us stays here
         body["metadata"].pop("reactions", None)
         # Our extension (ignored by Mattermost): which parts changed, so an update never reverts a concurrent
         # change of the other part. Thread roots sent only as context carry an empty list.
@@ -285,7 +289,8 @@ async def _mentions(conn: AsyncConnection, batch: Batch) -> None:
 
 
 async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncResponse | None) -> None:
-    """The peer acknowledged ``batch`` (or there was nothing to send): move the cursor, remember synced users."""
+    """The peer acknowledged ``batch`` (or there was nothing to send): move the cursor, remember synced users,
+    record what it refused."""
     values: dict[str, Any] = {"update_at": d.now()}
     live = [p for p in batch.posts]
     if live:
@@ -297,6 +302,9 @@ async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncRespo
     async with transaction(d) as tx:
         if batch.end_seq > batch.start_seq:
             await repo.advance_cursor(tx.conn, batch.scr_id, batch.end_seq, values)
+        # Refused items are recorded in the transaction that moves the cursor past them: never lost, never
+        # recorded for a batch that is sent again.
+        await refusals_repo.record_refusals(tx.conn, refusal_rows(rc.remote_id, batch.refusals, d.now()), KEEP)
         now = d.now()
         for user_id, update_at in batch.users.items():
             if user_id not in synced:

@@ -13,7 +13,7 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import shares
+from isthmus.domain import refusals, shares
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Post
 from isthmus.domain.remotes import RemoteCluster
@@ -22,11 +22,13 @@ from isthmus.domain.share_resume import expand_replay
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound, RemoteQueue, SyncTimings
 from isthmus.federation.sync import files as sync_files
+from isthmus.federation.sync import limits as sync_limits
 from isthmus.federation.sync.messages import (
     NOT_SHARED_TEXT,
     TOPIC_GLOBAL_USERS,
     TOPIC_HELLO,
     TOPIC_INVITE,
+    TOPIC_LIMITS,
     TOPIC_MEMBERSHIP,
     TOPIC_SNAPSHOT,
     TOPIC_SYNC,
@@ -38,6 +40,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.recv import Receiver
 from isthmus.federation.sync.send import Batch, collect, commit, pending_channels
 from isthmus.federation.sync.share import ShareService
+from isthmus.federation.transport import TransportError
 from isthmus.federation.wire import Msg, go_json
 from isthmus.store.repo import remotes as remotes_repo
 
@@ -79,6 +82,10 @@ class SharedChannels:
         conns.register_topic(TOPIC_SNAPSHOT, self.receiver.on_snapshot)
         conns.register_topic(TOPIC_UPLOAD, self._on_upload)
         conns.register_topic(TOPIC_HELLO, self.receiver.on_hello)
+        conns.register_topic(TOPIC_LIMITS, self._on_limits)
+        # Peers told our current limits since our start; emptied when they change (config), so each learns anew.
+        self._limits_told: set[str] = set()
+        self._limits = refusals.local_limits(d)
         self._listening = False
         self._stopped = True
         self._task: asyncio.Task[None] | None = None
@@ -94,6 +101,18 @@ class SharedChannels:
         reply = await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
         if not reply.ok:
             log.debug("hello to %s refused: %s", rc.remote_id, reply.err[:200])
+
+    async def _on_limits(self, msg: Msg, rc: RemoteCluster) -> Any:
+        self.receiver._accept(rc)
+        return await sync_limits.on_limits(self.d, rc, msg.payload)
+
+    async def _tell_limits(self, rc: RemoteCluster) -> None:
+        """Before the pass sends anything: the peer learns our limits and we learn its (once per start/change)."""
+        try:
+            if await sync_limits.exchange(self.d, self.conns.client, rc):
+                self._limits_told.add(rc.remote_id)
+        except TransportError as err:  # the pass's own requests will meet the same fate and back off
+            log.debug("limits to %s not delivered: %s", rc.remote_id, err)
 
     async def _on_upload(self, msg: Msg, rc: RemoteCluster) -> Any:
         self.receiver._accept(rc)
@@ -118,6 +137,12 @@ class SharedChannels:
     def _on_config_change(self, _config: Any) -> None:
         if self._stopped:
             return
+        limits = refusals.local_limits(self.d)
+        if limits != self._limits:  # tell every peer again, on its queue's next pass
+            self._limits = limits
+            self._limits_told.clear()
+            for q in list(self.outbound.queues.values()):
+                q.poke()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -154,6 +179,8 @@ class SharedChannels:
             pending = await pending_channels(conn, rc.remote_id)  # queue depth: computed at scrape time
             if pending and not invites:
                 first = await collect(self.d, rc, pending[0], max_posts, conn=conn)
+        if rc.remote_id not in self._limits_told:
+            await self._tell_limits(rc)
         if invites:
             await self.share.send_invites(rc, invites)
             async with self.d.db.read() as conn:  # confirmed invites may have made channels sendable
@@ -206,6 +233,8 @@ class SharedChannels:
                         await self._offline_notice(rc, batch)
                         raise
                 await commit(self.d, rc, batch, response)
+                for refusal in batch.refusals:
+                    self.metrics.items_not_delivered.labels(rc.remote_id, refusal.kind).inc()
             except BaseException:
                 if ahead is not None:
                     ahead.cancel()
@@ -220,10 +249,41 @@ class SharedChannels:
             batch = await ahead
         return True
 
-    async def _deliver(self, rc: RemoteCluster, batch: Batch) -> SyncResponse:
+    async def _push_files(self, rc: RemoteCluster, batch: Batch) -> None:
+        """Push the batch's files; one the peer refuses (known limits, or its answer) is recorded in
+        ``batch.refusals`` and the post goes without it, so it never holds back the items after it."""
+        workspace = rc.display_name or rc.name
+        limits = (await refusals.peer_limits(self.d, [rc.remote_id])).get(rc.remote_id)
         for info, uploader in batch.files:
-            await sync_files.push_file(self.d, self.conns.client, rc, info, uploader)
-            self.metrics.items_sent.labels(rc.remote_id, "file").inc()
+            reason, detail = (limits.refuses(info.size) if limits else None), ""
+            if reason is None:  # not known to be refused: try (a peer without announced limits decides)
+                try:
+                    await sync_files.push_file(self.d, self.conns.client, rc, info, uploader)
+                    self.metrics.items_sent.labels(rc.remote_id, "file").inc()
+                    continue
+                except sync_files.FileRefused as err:
+                    reason, detail = err.reason, err.detail
+            words = refusals.file_words(reason, name=info.name, size=info.size, workspace=workspace, sent=True,
+                                        limit=limits.max_file_size if limits else 0, detail=detail)
+            batch.refusals.append(refusals.Refusal("file", info.id, batch.channel_id, reason, words))
+
+    def _answer_refusals(self, rc: RemoteCluster, batch: Batch, response: SyncResponse) -> None:
+        """Items the peer listed in the answer's ``*_errors``: recorded with the cursor move (issue 13)."""
+        workspace = rc.display_name or rc.name
+        for kind, ids in (("post", response.post_errors), ("reaction", response.reaction_errors),
+                          ("user", response.user_errors), ("status", response.status_errors)):
+            reasons = response.reasons.get(kind, {})
+            for item in dict.fromkeys(ids):
+                batch.refusals.append(refusals.item_refusal(kind, item, batch.channel_id, workspace,
+                                                            reasons.get(item[:64], "")))
+        for text in response.membership_errors:  # "user id: reason" (ours; Mattermost gives none)
+            user_id, _, why = text.partition(": ")
+            batch.refusals.append(refusals.item_refusal("member", user_id, batch.channel_id, workspace, why))
+
+    async def _deliver(self, rc: RemoteCluster, batch: Batch) -> SyncResponse:
+        batch.refusals = []  # a batch sent again starts over
+        if batch.files:
+            await self._push_files(rc, batch)
         msg = Msg.new(TOPIC_SYNC, batch.msg.to_obj(), self.d.now())
         reply = await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
         if not reply.ok:
@@ -240,6 +300,7 @@ class SharedChannels:
                             ("user", len(batch.msg.users)), ("status", len(batch.msg.statuses))):
             if count:
                 self.metrics.items_sent.labels(rc.remote_id, kind).inc(count)
+        self._answer_refusals(rc, batch, response)
         if response.post_errors or response.reaction_errors or response.user_errors or response.status_errors:
             log.info("sync to %s: peer refused %d posts, %d reactions, %d users, %d statuses", rc.remote_id,
                      len(response.post_errors), len(response.reaction_errors), len(response.user_errors),

@@ -4,6 +4,7 @@ from isthmus.store.schema import (  # noqa: F401  (register tables)
     channels,
     files,
     posts,
+    refusals,
     remotes,
     roles,
     shared,

@@ -22,6 +22,28 @@ export function createComposer({ channelId, rootId = "", label, onSent, sendTypi
   const form = h("form", { class: "composer", "aria-label": label },
     uploads, error, h("div", { class: "composer-row" }, attach, input, send), fileInput);
   const pending = []; // {file, info, promise, abort, li}
+  let limits = null; // Promise of the workspaces this channel reaches and their limits (asked once)
+
+  // A file a workspace sharing this channel will not accept still posts, but the person learns it now,
+  // naming the workspace (GET /sharedchannels/{id}/limits, our extension; nothing when not shared).
+  function warnLimits(item) {
+    limits = limits || api.get(`/sharedchannels/${channelId}/limits`).catch(() => []);
+    limits.then((remotes) => {
+      const notes = [];
+      for (const rc of remotes || []) {
+        const lim = rc.limits;
+        if (!lim) continue;
+        const who = rc.display_name || rc.name;
+        if (!lim.enable_file_attachments) notes.push(`will not reach ${who} (it does not accept file attachments)`);
+        else if (item.file.size > lim.max_file_size) notes.push(`will not reach ${who} (limit ${fmtSize(lim.max_file_size)})`);
+      }
+      if (!notes.length || !pending.includes(item)) return;
+      const text = `${item.file.name} (${fmtSize(item.file.size)}) ${notes.join("; ")}`;
+      item.li.after(h("li", { class: "upload-warning", role: "status" }, icon("file"), ` ${text}`));
+      item.warning = item.li.nextSibling;
+      announce(text);
+    });
+  }
 
   function showError(message) {
     error.textContent = message;
@@ -71,6 +93,7 @@ export function createComposer({ channelId, rootId = "", label, onSent, sendTypi
       });
       pending.push(item);
       uploads.append(item.li);
+      warnLimits(item);
     }
   }
 
@@ -80,6 +103,7 @@ export function createComposer({ channelId, rootId = "", label, onSent, sendTypi
     const img = item.li.querySelector("img");
     if (img) URL.revokeObjectURL(img.src);
     item.li.remove();
+    item.warning?.remove();
   }
 
   let lastTyping = 0;

@@ -96,6 +96,25 @@ function emojiPicker(post, ctx) {
   })), { iconName: "smile" });
 }
 
+// Files of a post from a connected workspace that did not arrive here (this server's note, issue 13).
+const NOT_TRANSFERRED = "isthmus_files_not_transferred";
+const WHY = {
+  too_large: (m) => `this workspace accepts files up to ${fmtSize(m.limit)}`,
+  attachments_off: () => "this workspace does not accept file attachments",
+  not_received: () => "a workspace on the way did not accept it",
+};
+
+function renderNotTransferred(post) {
+  const items = post.props?.[NOT_TRANSFERRED];
+  if (!Array.isArray(items) || !items.length) return null;
+  return h("ul", { class: "files-not-transferred", "aria-label": "Files not transferred" },
+    items.map((m) => {
+      const what = m.name ? `A file (${m.name}, ${fmtSize(m.size || 0)})` : "A file";
+      const why = (WHY[m.reason] || WHY.not_received)(m);
+      return h("li", {}, icon("file"), ` ${what} was not transferred: ${why}`);
+    }));
+}
+
 export function renderPost(post, ctx) {
   const mine = post.user_id === state.me.id;
   const system = (post.type || "").startsWith("system_");
@@ -116,6 +135,8 @@ export function renderPost(post, ctx) {
   const message = h("div", { class: "post-message" }, richText(post.message));
   body.append(message);
   if (post.file_ids && post.file_ids.length) body.append(renderFiles(post));
+  const notTransferred = renderNotTransferred(post);
+  if (notTransferred) body.append(notTransferred);
   const reactions = renderReactions(post, ctx);
   if (reactions) body.append(reactions);
   if (!post.root_id && post.reply_count > 0 && !ctx.inThread) {

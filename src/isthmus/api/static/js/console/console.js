@@ -112,7 +112,7 @@ export class ConsoleApp {
   updateTable(conns, teamName, metrics) {
     if (!this.tbody || !this.listBody.contains(this.tbody)) {
       const head = ["Workspace", "Status", "Last ping", "Invite accepted", "Destination team", "Sync lag",
-        "Last sync error", "Actions"];
+        "Last sync error", "Not delivered", "Actions"];
       this.tbody = h("tbody");
       this.rows = new Map();
       this.listBody.replaceChildren(h("table", { class: "table connections" },
@@ -161,6 +161,7 @@ export class ConsoleApp {
       h("th", { scope: "row" }, row.link, row.slug),
       cell("status", "Status"), cell("ping", "Last ping"), cell("accepted", "Invite accepted"),
       cell("team", "Destination team"), cell("lag", "Sync lag"), cell("error", "Last sync error", "error-cell"),
+      cell("refused", "Not delivered"),
       h("td", { "data-label": "Actions" }, row.menu));
     return row;
   }
@@ -184,6 +185,10 @@ export class ConsoleApp {
     c.accepted.textContent = inviteAccepted(rc) ? "Yes" : "No";
     c.team.textContent = teamName.get(rc.default_team_id) || "—";
     c.lag.textContent = m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
+    // Items this workspace did not accept (files over its limits, refused items): the reasons are on its page.
+    const refused = rc.isthmus_not_delivered?.count || 0;
+    replace(c.refused, refused ? h("a", { href: `/console/connected-workspaces/${rc.remote_id}`, "data-nav": true },
+      `${refused} ${refused === 1 ? "item" : "items"} not delivered`) : "None");
     replace(c.error, m.lastError ?
       h("span", { title: m.lastErrorAt ? fmtDateTime(m.lastErrorAt) : "" }, m.lastError) : "None");
   }

@@ -2,10 +2,26 @@
 // remove the channels shared with it, read-only or not.
 
 import { api, query } from "../api.js";
-import { announce, fmtDateTime, h, icon } from "../dom.js";
+import { announce, fmtDateTime, fmtSize, h, icon } from "../dom.js";
 import { confirmDialog, errorBox, field, openDialog, statusDot, tabs } from "../ui.js";
 import { regenerateInvite } from "./dialogs.js";
 import { allTeams, connectionStatus, inviteAccepted, teamSelect } from "./model.js";
+
+// Our extra fields on GET /remotecluster/{id} (issue 13): what this workspace announced it accepts, and the
+// items it did not accept (files over its limits, items it refused), with the latest reasons in words.
+function limitsText(lim) {
+  if (!lim) return "Not announced (files over its limits are found out when sent)";
+  if (!lim.enable_file_attachments) return "Does not accept file attachments";
+  return `Accepts files up to ${fmtSize(lim.max_file_size)}`;
+}
+
+function notDelivered(nd) {
+  if (!nd || !nd.count) return "Nothing: every item was accepted";
+  return h("div", { class: "not-delivered-box" },
+    h("p", { class: "not-delivered-count" }, `${nd.count} ${nd.count === 1 ? "item" : "items"} not delivered`),
+    h("ul", { class: "not-delivered", "aria-label": "Most recent items not delivered" },
+      (nd.recent || []).map((r) => h("li", {}, `${fmtDateTime(r.create_at)}: ${r.message}`))));
+}
 
 export class ConnectionDetail {
   constructor(remoteId, consoleApp, tab) {
@@ -39,7 +55,9 @@ export class ConnectionDetail {
         h("dt", {}, "Connection name"), h("dd", {}, rc.name),
         h("dt", {}, "Site URL"), h("dd", {}, inviteAccepted(rc) ? rc.site_url : "Waiting for the invitation to be accepted"),
         h("dt", {}, "Last ping"), h("dd", {}, fmtDateTime(rc.last_ping_at)),
-        h("dt", {}, "Created"), h("dd", {}, fmtDateTime(rc.create_at))),
+        h("dt", {}, "Created"), h("dd", {}, fmtDateTime(rc.create_at)),
+        h("dt", {}, "Limits"), h("dd", {}, limitsText(rc.isthmus_limits)),
+        h("dt", {}, "Not delivered"), h("dd", {}, notDelivered(rc.isthmus_not_delivered))),
       t.el);
   }
 
