@@ -54,7 +54,8 @@ class RoutingTransport(httpx.AsyncBaseTransport):
             return await self._route(request)
         body = await request.aread()
         topic = wirelog.topic_of(body)
-        log.write("request", request, 0, body, topic)
+        if not request.extensions.get(wirelog.FOREIGN):
+            log.write("request", request, 0, body, topic)
         response = await self._route(request)
         if request.extensions.get(_ANSWERED_BY_APP):
             log.write("answer", request, response.status_code, await response.aread(), topic)
@@ -142,7 +143,8 @@ class Cluster:
         return self.nodes[name]
 
     async def add(self, name: str, *, clock: Clock | None = None, env: dict[str, str] | None = None,
-                  enabled: bool = True) -> Node:
+                  enabled: bool = True, transport: httpx.AsyncBaseTransport | None = None) -> Node:
+        """``transport`` wraps the node's outbound traffic (default: straight onto the routing transport)."""
         data = self.tmp / name
         data.mkdir(parents=True, exist_ok=True)
         # (creating a PostgreSQL database runs its own event loop, hence the thread)
@@ -152,7 +154,7 @@ class Cluster:
         if enabled:  # when off, leave it to config.json so a test can switch it on at runtime
             environ["MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE"] = "true"
         server = Server(ConfigStore(data / "config.json", environ=environ), clock=clock,
-                        http_transport=self.net, bcrypt_cost=4)
+                        http_transport=transport or self.net, bcrypt_cost=4)
         server.connections.configure(self.timings)
         app = create_app(server)
         await self._stack.enter_async_context(LifespanManager(app, startup_timeout=60, shutdown_timeout=30))

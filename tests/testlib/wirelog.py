@@ -1,9 +1,10 @@
 """Recording of server-to-server traffic for the Go conformance harness (``tests/conformance``).
 
 When a :class:`WireLog` is installed (the pytest plugin in ``tests/conformance/plugin.py`` does it for the whole
-run), ``RoutingTransport`` appends every ``/api/v4/remotecluster/*`` request an Isthmus server sends, and every
-answer an Isthmus server gives, as JSON lines ``{direction, path, topic, status, body, test}``. Answers from
-custom handlers (hostile or "Mattermost" peers) are not Isthmus's and are not recorded.
+run), ``RoutingTransport`` appends every ``/api/v4/remotecluster/*`` request an Isthmus server sends (not those
+marked :data:`FOREIGN`) and every answer an Isthmus server gives, as JSON lines
+``{direction, path, topic, status, body, test}``. Answers from custom handlers (hostile or "Mattermost" peers)
+are not Isthmus's and are not recorded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import httpx
 
 PREFIX = "/api/v4/remotecluster/"
-# Set on a request's extensions by a simulated non-Isthmus peer: its traffic is not ours to check.
+# Set on a request's extensions by a simulated non-Isthmus peer: its requests are not ours to check (the
+# answers an Isthmus server gives it are).
 FOREIGN = "isthmus_test_foreign_sender"
 
 
@@ -28,7 +30,7 @@ class WireLog:
 
     @staticmethod
     def wanted(request: httpx.Request) -> bool:
-        return request.url.path.startswith(PREFIX) and not request.extensions.get(FOREIGN)
+        return request.url.path.startswith(PREFIX)
 
     def write(self, direction: str, request: httpx.Request, status: int, body: bytes, topic: str) -> None:
         path = request.url.path
