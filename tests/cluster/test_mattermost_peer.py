@@ -24,8 +24,9 @@ from tests.testlib.sharing import (
     wait_converged,
 )
 
-# Set ISTHMUS_XFAIL_OFF=1 to see the failure itself.
-XFAIL_POINT_3 = os.environ.get("ISTHMUS_XFAIL_OFF") != "1"
+# The marks below are issue 14's mismatches, fixed on other branches: remove each when its fix is merged (strict
+# xfail: the test then fails as XPASS to say so). ISTHMUS_XFAIL_OFF=1 shows the failures themselves.
+XFAIL = os.environ.get("ISTHMUS_XFAIL_OFF") != "1"
 
 
 async def _pair(cluster: Cluster, *, mattermost_home: bool = False) -> tuple[Node, Node, MattermostPeer, str]:
@@ -80,7 +81,7 @@ async def test_a_reaction_added_and_removed_converges_with_a_mattermost_peer(clu
     await wait_converged([alpha, mm], ch, min_posts=1)
 
 
-@pytest.mark.xfail(XFAIL_POINT_3, strict=True,
+@pytest.mark.xfail(XFAIL, strict=True,
                    reason="issue 14 point 3: reactions are re-sent unchanged whenever their post is touched, and a "
                    "Mattermost receiver deletes a reaction on any re-send (fixed on branch wire-fixes: remove this "
                    "mark when it is merged)")
@@ -98,6 +99,38 @@ async def test_reactions_survive_more_reactions_and_edits_on_a_mattermost_peer(c
     await wait_converged([alpha, mm], ch, min_posts=1, within=5)
     assert await _emojis(mm, post["id"]) == sorted([(ann.user_id, "tada"), (bea.user_id, "rocket")])
     assert not peer.toggled, f"reactions re-sent unchanged, toggled on the Mattermost peer: {peer.toggled}"
+
+
+@pytest.mark.xfail(XFAIL, strict=True,
+                   reason="issue 14 point 1: thread roots carry participants as id strings, Mattermost decodes "
+                   "User objects and refuses the whole message (fixed on branch wire-fixes)")
+async def test_thread_replies_reach_a_mattermost_peer(cluster: Cluster) -> None:
+    alpha, mm, peer, ch = await _pair(cluster)
+    ann = await person(alpha, channel_id=ch)
+    bea = await person(alpha, channel_id=ch)
+    root = await ann.post(ch, "a thread")
+    await bea.post(ch, "a reply", root_id=root["id"])
+    await ann.post(ch, "another reply", root_id=root["id"])
+    try:
+        await wait_converged([alpha, mm], ch, min_posts=3, within=5)
+    finally:
+        assert not peer.refused, peer.refused[0]
+
+
+@pytest.mark.xfail(XFAIL, strict=True,
+                   reason="issue 14 point 2: user props/timezone with non-string values are sent as they are, "
+                   "Mattermost decodes string maps and refuses the whole message (fixed on branch wire-fixes)")
+async def test_a_user_with_non_string_props_reaches_a_mattermost_peer(cluster: Cluster) -> None:
+    alpha, mm, peer, ch = await _pair(cluster)
+    ann = await person(alpha, channel_id=ch)
+    r = await ann.http.put(f"/api/v4/users/{ann.user_id}/patch", json={
+        "props": {"launches": 3}, "timezone": {"useAutomaticTimezone": True, "automaticTimezone": "UTC"}})
+    assert r.status_code == 200, r.text
+    await ann.post(ch, "hello with odd props")
+    try:
+        await wait_converged([alpha, mm], ch, min_posts=1, within=5)
+    finally:
+        assert not peer.refused, peer.refused[0]
 
 
 async def test_unshare_on_our_home_is_learned_lazily_by_a_mattermost_peer(cluster: Cluster) -> None:

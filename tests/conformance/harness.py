@@ -72,3 +72,20 @@ def encode(ids: dict[str, Any]) -> dict[str, dict[str, str]]:
         rec = json.loads(line)
         out[rec["name"]] = {"path": rec["path"], "body": rec["body"]}
     return out
+
+
+async def decode_one(direction: str, path: str, topic: str, body: bytes, status: int = 0) -> list[str]:
+    """The errors a Mattermost server would find in one frame (empty when it decodes); does not block the loop."""
+    import asyncio
+
+    exe = await asyncio.to_thread(build)
+    record = json.dumps({"direction": direction, "path": path, "topic": topic, "status": status,
+                         "body": body.decode("utf-8", "replace")})
+    proc = await asyncio.create_subprocess_exec(str(exe), "decode", "-json", "/dev/stdin",
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate(record.encode() + b"\n")
+    if proc.returncode not in (0, 1):
+        raise HarnessUnavailable(f"harness decode failed: {err.decode()}")
+    errors: list[str] = json.loads(out).get("errors") or []
+    return errors

@@ -54,7 +54,7 @@ class RoutingTransport(httpx.AsyncBaseTransport):
             return await self._route(request)
         body = await request.aread()
         topic = wirelog.topic_of(body)
-        if not request.extensions.get(wirelog.FOREIGN):
+        if wirelog.is_ours(request):
             log.write("request", request, 0, body, topic)
         response = await self._route(request)
         if request.extensions.get(_ANSWERED_BY_APP):

@@ -3,6 +3,8 @@ Mattermost's where the two differ (``mattermost-protocol.md`` §1.9, §3.3, §5.
 against what a real Mattermost server would do with its frames, not only against ourselves.
 
 Inbound (requests to the peer), by the peer's RoutingTransport handler:
+* sync messages are decoded by the Go harness first, as Mattermost decodes them: a payload that does not decode
+  (a field of the wrong JSON type) is answered FAIL "invalid sync message" as a whole (``peer.refused``);
 * topics Mattermost has no listener for (``isthmus_*``, and ``sharedchannel_unshare``, which the newest
   Mattermost does not register) are answered ``{"status":"OK","err":"","payload":null}`` and dropped: the peer
   learns about an unshare lazily, from the FAIL "channel is no longer shared" its next sync gets (§5.5);
@@ -23,6 +25,7 @@ from typing import Any
 import httpx
 
 from isthmus.store.repo import reactions as reactions_repo
+from tests.conformance import harness
 from tests.testlib import wirelog
 from tests.testlib.cluster import Cluster, Node
 
@@ -40,6 +43,11 @@ def _ignored(topic: str) -> bool:
 def _ok_null(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, request=request, content=b'{"status":"OK","err":"","payload":null}',
                           headers={"Content-Type": "application/json"})
+
+
+def _fail(request: httpx.Request, err: str) -> httpx.Response:
+    body = json.dumps({"status": "FAIL", "err": err, "payload": None}).encode()
+    return httpx.Response(200, request=request, content=body, headers={"Content-Type": "application/json"})
 
 
 def _strip(obj: Any) -> Any:
@@ -75,6 +83,7 @@ class MattermostPeer:
         self.node = node
         self.toggled: list[tuple[str, str, str]] = []  # (user, post, emoji) a re-send deleted on this peer
         self.dropped_topics: list[str] = []  # topics it answered OK without a listener
+        self.refused: list[str] = []  # sync messages its Go decoder refused as a whole (the Go harness's error)
 
     async def inbound(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
@@ -84,6 +93,14 @@ class MattermostPeer:
             if _ignored(topic):
                 self.dropped_topics.append(topic)
                 return _ok_null(request)
+            if topic in SYNC_TOPICS:
+                # Mattermost decodes the payload into its Go structs first: one field of the wrong type and the
+                # whole message fails ("invalid sync message"), the sender's cursor does not move.
+                errors = [e for e in await harness.decode_one("request", request.url.path, topic, body)
+                          if "does not decode" in e]
+                if errors:
+                    self.refused.append(errors[0])
+                    return _fail(request, f"invalid sync message: {errors[0]}")
             frame["msg"]["payload"] = _strip(frame["msg"].get("payload"))
             if topic == "sharedchannel_sync":
                 await self._toggle_reactions(str(frame.get("remote_id", "")), frame["msg"]["payload"])

@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import httpx
@@ -20,6 +23,25 @@ PREFIX = "/api/v4/remotecluster/"
 # Set on a request's extensions by a simulated non-Isthmus peer: its requests are not ours to check (the
 # answers an Isthmus server gives it are).
 FOREIGN = "isthmus_test_foreign_sender"
+
+
+_HAND_MADE: ContextVar[bool] = ContextVar("isthmus_test_hand_made_frames", default=False)
+
+
+@contextmanager
+def hand_made() -> Iterator[None]:
+    """Frames sent inside are a test's hand-made (often deliberately malformed) input, not what our sender
+    writes: they are not recorded for the harness (the answers to them are)."""
+    token = _HAND_MADE.set(True)
+    try:
+        yield
+    finally:
+        _HAND_MADE.reset(token)
+
+
+def is_ours(request: httpx.Request) -> bool:
+    """A request written by an Isthmus sender (not a simulated foreign peer's, not a test's hand-made frame)."""
+    return not request.extensions.get(FOREIGN) and not _HAND_MADE.get()
 
 
 class WireLog:
