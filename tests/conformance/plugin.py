@@ -26,7 +26,9 @@ def _enabled() -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _enabled():
-        fd, name = tempfile.mkstemp(prefix="isthmus-wire-", suffix=".jsonl")
+        # ISTHMUS_WIRE_LOG_DIR: where the recording goes (and stays, when it fails); default the temp dir.
+        fd, name = tempfile.mkstemp(prefix="isthmus-wire-", suffix=".jsonl",
+                                    dir=os.environ.get("ISTHMUS_WIRE_LOG_DIR") or None)
         os.close(fd)
         wirelog.install(Path(name))
 

@@ -4,6 +4,7 @@ precisely, and well-formed ones pass. Hand-made frames, no database."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,46 @@ def test_a_float_time_is_a_decode_error(tmp_path: Path) -> None:
     ch = new_id()
     code, _report, summary = _run(tmp_path, [_sync(ch, posts=[_post(ch, create_at=1.5)])])
     assert code == 1 and "create_at" in summary["errors"][0]
+
+
+_INNER_TEST = '''
+import json
+
+import httpx
+
+from isthmus.core.ids import new_id
+from tests.testlib import wirelog
+
+
+def test_sends_a_frame():
+    ch = new_id()
+    payload = {"id": new_id(), "channel_id": ch,
+               "posts": [{"id": new_id(), "user_id": new_id(), "channel_id": ch, "participants": ["%s"]}]}
+    if %r:
+        payload["posts"][0]["participants"] = None
+    body = json.dumps({"remote_id": new_id(), "msg": {"id": new_id(), "topic": "sharedchannel_sync",
+                                                     "create_at": 1, "payload": payload}}).encode()
+    request = httpx.Request("POST", "http://beta.test/api/v4/remotecluster/msg", content=body)
+    assert wirelog.LOG is not None
+    wirelog.LOG.write("request", request, 0, body, "sharedchannel_sync")
+'''
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_the_run_fails_when_a_recorded_frame_does_not_decode(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                            valid: bool) -> None:
+    """The plugin's session end: the inner run's only test passes, yet the run fails on a bad frame."""
+    root = Path(__file__).resolve().parents[2]
+    pytester.makepyfile(test_inner=_INNER_TEST % (new_id(), valid))
+    monkeypatch.setenv("PYTHONPATH", f"{root}{os.pathsep}{root / 'src'}")
+    monkeypatch.delenv("ISTHMUS_WIRE_HARNESS", raising=False)
+    monkeypatch.setenv("ISTHMUS_WIRE_LOG_DIR", str(pytester.path))
+    result = pytester.runpytest_subprocess("-p", "tests.conformance.plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*Go conformance harness: 1 frames decoded*", "*1  request sharedchannel_sync*"])
+    if valid:
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(["*no decode errors, no lost fields*"])
+    else:
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines(["*1 ERRORS*", "*participants*"])
