@@ -35,7 +35,7 @@ async def _mattermost_stub(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"status": "OK", "err": "", "payload": None})
 
 
-async def _post_frame(node: Any, frame: dict[str, str], remote_id: str, token: str) -> httpx.Response:
+async def _post_frame(node: Node, frame: dict[str, str], remote_id: str, token: str) -> httpx.Response:
     return await node.http.post(f"/api/v4/remotecluster/{frame['path']}", content=frame["body"].encode(), headers={
         "Content-Type": "application/json", "X-RemoteCluster-Id": remote_id, "X-RemoteCluster-Token": token,
         "Authorization": ""})
