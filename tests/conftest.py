@@ -17,6 +17,10 @@ os.environ.setdefault("ISTHMUS_TESTING", "1")
 from tests.testlib.clients import Person, make_person
 from tests.testlib.live import LiveServer
 
+# Every server-to-server frame of the run is decoded by the Go conformance harness at the end (pytester: the
+# harness's own test runs an inner session).
+pytest_plugins = ["tests.conformance.plugin", "pytester"]
+
 
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:

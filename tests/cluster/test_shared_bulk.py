@@ -22,6 +22,7 @@ from isthmus.federation.wire import Msg, Response
 from isthmus.store.schema.channels import channel_members, channels
 from isthmus.store.schema.posts import posts
 from isthmus.store.schema.shared import sync_outbox
+from tests.testlib import wirelog
 from tests.testlib.clients import unique
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import channel, person, posts_of, share, share_node, wait_converged
@@ -31,8 +32,9 @@ _COUNTERS = ("total_msg_count", "total_msg_count_root", "last_post_at", "last_ro
 
 async def send(sender: Node, to: Node, remote_id: str, payload: Any) -> Response:
     rc = await sender.row(remote_id)
-    return await sender.connections.client.send_msg(to.url, Msg.new("sharedchannel_sync", payload, 1),
-                                                    remote_id=remote_id, token=rc.remote_token)
+    with wirelog.hand_made():  # hand-made items, some invalid on purpose: not for the Go harness
+        return await sender.connections.client.send_msg(to.url, Msg.new("sharedchannel_sync", payload, 1),
+                                                        remote_id=remote_id, token=rc.remote_token)
 
 
 def item(post_id: str, channel_id: str, user_id: str, message: str, at: int, **extra: Any) -> dict[str, Any]:

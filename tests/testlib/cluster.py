@@ -26,9 +26,11 @@ from isthmus.core.clock import Clock
 from isthmus.core.events import Event
 from isthmus.federation.settings import Timings
 from isthmus.server import Server
+from tests.testlib import wirelog
 from tests.testlib.clients import PASSWORD, unique
 from tests.testlib.live import test_database_env
 
+_ANSWERED_BY_APP = "isthmus_test_answered_by_app"
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 # Short enough that handshakes, online and offline all happen within a fraction of a second.
@@ -47,6 +49,19 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         self.log: list[httpx.Request] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        log = wirelog.LOG if wirelog.LOG is not None and wirelog.WireLog.wanted(request) else None
+        if log is None:
+            return await self._route(request)
+        body = await request.aread()
+        topic = wirelog.topic_of(body)
+        if wirelog.is_ours(request):
+            log.write("request", request, 0, body, topic)
+        response = await self._route(request)
+        if request.extensions.get(_ANSWERED_BY_APP):
+            log.write("answer", request, response.status_code, await response.aread(), topic)
+        return response
+
+    async def _route(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         self.log.append(request)
         if host in self.down:
@@ -59,6 +74,7 @@ class RoutingTransport(httpx.AsyncBaseTransport):
         app = self.apps.get(host)
         if app is None:
             raise httpx.ConnectError(f"no route to {host}", request=request)
+        request.extensions[_ANSWERED_BY_APP] = True  # an Isthmus server's own answer (recorded by wirelog)
         return await httpx.ASGITransport(app=app).handle_async_request(request)
 
 
@@ -127,7 +143,8 @@ class Cluster:
         return self.nodes[name]
 
     async def add(self, name: str, *, clock: Clock | None = None, env: dict[str, str] | None = None,
-                  enabled: bool = True) -> Node:
+                  enabled: bool = True, transport: httpx.AsyncBaseTransport | None = None) -> Node:
+        """``transport`` wraps the node's outbound traffic (default: straight onto the routing transport)."""
         data = self.tmp / name
         data.mkdir(parents=True, exist_ok=True)
         # (creating a PostgreSQL database runs its own event loop, hence the thread)
@@ -137,7 +154,7 @@ class Cluster:
         if enabled:  # when off, leave it to config.json so a test can switch it on at runtime
             environ["MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE"] = "true"
         server = Server(ConfigStore(data / "config.json", environ=environ), clock=clock,
-                        http_transport=self.net, bcrypt_cost=4)
+                        http_transport=transport or self.net, bcrypt_cost=4)
         server.connections.configure(self.timings)
         app = create_app(server)
         await self._stack.enter_async_context(LifespanManager(app, startup_timeout=60, shutdown_timeout=30))

@@ -174,7 +174,7 @@ async def restart(cluster: Cluster, node: Node) -> Node:
     await old.stop()
     store = ConfigStore(old.config_store.path, environ=old.config_store._environ)
     server = Server(store, clock=old.clock if not isinstance(old.clock, type(None)) else None,
-                    http_transport=cluster.net, bcrypt_cost=4)
+                    http_transport=old.http_transport or cluster.net, bcrypt_cost=4)
     server.connections.configure(cluster.timings)
     app = create_app(server)
     await cluster._stack.enter_async_context(LifespanManager(app, startup_timeout=60, shutdown_timeout=30))

@@ -1,0 +1,3 @@
+module isthmus/conformance
+
+go 1.19
