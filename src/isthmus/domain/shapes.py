@@ -149,6 +149,21 @@ def file_info_json(f: FileInfo) -> dict[str, Any]:
     return out
 
 
+def string_map(value: object) -> dict[str, str]:
+    """A Go ``map[string]string`` (User ``props`` / ``timezone`` / ``notify_props``): Mattermost's decoder refuses
+    a whole message for one non-string value. Scalars become their JSON text (``true``, ``1.5``), anything else
+    (null, lists, objects) is dropped."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if isinstance(v, str):
+            out[str(k)] = v
+        elif isinstance(v, bool | int | float):
+            out[str(k)] = json.dumps(v)
+    return out
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON for payloads that Mattermost nests as strings (websocket ``data.post``)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -26,7 +26,7 @@ from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, Reaction, User
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.shapes import file_info_json, post_json, reaction_json
+from isthmus.domain.shapes import file_info_json, post_json, reaction_json, string_map
 from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
@@ -85,9 +85,12 @@ def sanitized_user(user: User) -> dict[str, Any]:
         "id": user.id, "create_at": user.create_at, "update_at": user.update_at, "delete_at": user.delete_at,
         "username": user.username, "password": new_id(), "auth_data": "", "auth_service": "",
         "email": user.email, "nickname": user.nickname, "first_name": user.first_name,
-        "last_name": user.last_name, "position": user.position, "roles": "system_user", "props": user.props,
+        "last_name": user.last_name, "position": user.position, "roles": "system_user",
+        # Go decodes both as map[string]string: a row written before REST refused other values must not
+        # make a Mattermost peer refuse the whole message.
+        "props": string_map(user.props),
         "notify_props": {}, "last_password_update": 0, "last_picture_update": 0, "failed_attempts": 0,
-        "locale": user.locale, "timezone": user.timezone, "mfa_active": False, "mfa_secret": "",
+        "locale": user.locale, "timezone": string_map(user.timezone), "mfa_active": False, "mfa_secret": "",
         "is_bot": user.is_bot}
     if user.remote_id:
         out["remote_id"] = user.remote_id
@@ -177,6 +180,9 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
         body["metadata"].pop("reactions", None)
+        # Mattermost decodes participants as []*User and fills them only for thread views, never in sync: our
+        # list of ids would make it refuse the whole message (issue 14 point 1).
+        body["participants"] = None
         # Our extension (ignored by Mattermost): which parts changed, so an update never reverts a concurrent
         # change of the other part. Thread roots sent only as context carry an empty list.
         body[CHANGES_KEY] = sorted(batch.changes.get(p.id, ()))

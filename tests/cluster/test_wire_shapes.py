@@ -1,0 +1,112 @@
+"""Frames a Mattermost peer can decode (issue 14, points 1 and 2; ``mattermost-protocol.md`` §1.9).
+
+Every sync frame alpha sends to beta is recorded in front of beta and checked against the types Go's decoder
+enforces (``tests.testlib.wire_check``); frames shaped the way Mattermost sends them must apply here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isthmus.core.ids import new_id
+from isthmus.store.repo import users as users_repo
+from tests.cluster.test_shared_hostile import post_obj, send
+from tests.testlib.cluster import Cluster
+from tests.testlib.sharing import channel, eventually, person, posts_of, share, share_node, wait_converged
+from tests.testlib.wire_check import FrameRecorder, go_type_errors
+
+
+async def test_thread_roots_travel_without_id_string_participants(cluster: Cluster) -> None:
+    """A reply sends its root as context; the root's ``participants`` must be null or User objects, never a
+    list of ids (Go decodes ``[]*User`` and refuses the whole message)."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    rec = FrameRecorder.install(cluster, b)
+    ann = await person(a, channel_id=ch)
+    root = await ann.post(ch, "root")
+    await wait_converged([a, b], ch, min_posts=1)
+    await ann.post(ch, "reply 1", root_id=root["id"])
+    await wait_converged([a, b], ch, min_posts=2)
+    await ann.edit(root["id"], "root, edited")  # the root itself, now with a participant list
+    await ann.post(ch, "reply 2", root_id=root["id"])
+    await wait_converged([a, b], ch, min_posts=3)
+    sent = [p for s in rec.syncs() for p in s.get("posts") or []]
+    assert any(p["id"] == root["id"] and p["reply_count"] >= 1 for p in sent)
+    assert [e for s in rec.syncs() for e in go_type_errors(s)] == []
+
+
+async def test_mattermost_shaped_participants_are_accepted(cluster: Cluster) -> None:
+    """Receipt takes either shape: User objects (Mattermost), id strings (older Isthmus) or null."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann = await person(a, channel_id=ch)
+    await ann.post(ch, "hello")
+    await wait_converged([a, b], ch, min_posts=1)
+    user = {"id": ann.user_id, "username": ann.username, "props": {}, "timezone": {}, "notify_props": {}}
+    posts = [post_obj(new_id(), ch, ann.user_id, "objects", participants=[user], reply_count=1),
+             post_obj(new_id(), ch, ann.user_id, "strings", participants=[ann.user_id]),
+             post_obj(new_id(), ch, ann.user_id, "null", participants=None)]
+    r = await send(a, b, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": ch, "posts": posts})
+    assert r.status == "OK" and r.payload["post_errors"] == [], r
+    live = await posts_of(b, ch)
+    assert {"objects", "strings", "null"} <= {p["message"] for p in live.values()}
+
+
+async def test_user_maps_with_non_string_values(cluster: Cluster) -> None:
+    """props / timezone are string→string maps in Go. Local REST refuses other values with a 400 AppError; a
+    peer's odd values are converted or dropped per user (the message still applies); sent users carry strings
+    only, even for a row written before the check existed."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann = await person(a, channel_id=ch)
+
+    for body in ({"props": {"n": 1}}, {"timezone": {"useAutomaticTimezone": True}},
+                 {"notify_props": {"desktop": None}}, {"props": {"nested": {"x": "y"}}}):
+        r = await ann.http.put(f"/api/v4/users/{ann.user_id}/patch", json=body)
+        assert r.status_code == 400, (body, r.text)
+        err = r.json()
+        assert err["id"] == "api.context.invalid_body_param.app_error" and err["status_code"] == 400
+        assert err["request_id"]
+    r = await a.http.post("/api/v4/users", json={"username": "oddprops", "email": "odd@alpha.test",
+                                                  "password": "Passw0rd!x", "props": {"k": 3}})
+    assert r.status_code == 400 and r.json()["id"] == "api.context.invalid_body_param.app_error"
+    r = await ann.http.put(f"/api/v4/users/{ann.user_id}/patch", json={"props": {"k": "v"}})
+    assert r.status_code == 200 and r.json()["props"] == {"k": "v"}
+
+    # receipt: one user with odd maps, one plain; both are created, the odd values are made strings or dropped
+    odd, plain = new_id(), new_id()
+    users: dict[str, Any] = {
+        odd: {"id": odd, "username": "odd", "email": "odd@alpha.test",
+              "props": {"n": 1, "f": 1.5, "b": True, "s": "x", "nul": None, "obj": {"a": 1}},
+              "timezone": {"useAutomaticTimezone": True, "manualTimezone": "Europe/Paris", "x": [1]}},
+        plain: {"id": plain, "username": "plain", "email": "plain@alpha.test", "props": {}, "timezone": {}}}
+    r = await send(a, b, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": ch, "users": users})
+    assert r.status == "OK" and sorted(r.payload["users_syncd"]) == sorted([odd, plain]), r
+    got = (await b.http.get(f"/api/v4/users/{odd}")).json()
+    assert {k: v for k, v in got["props"].items() if k in ("n", "f", "b", "s", "nul", "obj")} == \
+        {"n": "1", "f": "1.5", "b": "true", "s": "x"}
+    assert got["timezone"] == {"useAutomaticTimezone": "true", "manualTimezone": "Europe/Paris"}
+
+    # send: a row written before the check (non-string values) still goes out as strings
+    async with a.server.domain.db.write() as conn:
+        await users_repo.update_user(conn, ann.user_id, {
+            "props": {"legacy": 7, "ok": "y"}, "timezone": {"useAutomaticTimezone": False},
+            "update_at": a.server.domain.now() + 1})
+    rec = FrameRecorder.install(cluster, b)
+    await ann.post(ch, "after legacy props")
+    await eventually(lambda: _has_message(b, ch, "after legacy props"))
+    sent_users = [u for s in rec.syncs() for u in (s.get("users") or {}).values()]
+    assert any(u["id"] == ann.user_id for u in sent_users)
+    assert [e for s in rec.syncs() for e in go_type_errors(s)] == []
+    mine = next(u for u in sent_users if u["id"] == ann.user_id)
+    assert mine["props"]["legacy"] == "7" and mine["timezone"] == {"useAutomaticTimezone": "false"}
+
+
+async def _has_message(node: Any, channel_id: str, message: str) -> bool:
+    return any(p["message"] == message for p in (await posts_of(node, channel_id)).values())
