@@ -110,3 +110,81 @@ async def test_user_maps_with_non_string_values(cluster: Cluster) -> None:
 
 async def _has_message(node: Any, channel_id: str, message: str) -> bool:
     return any(p["message"] == message for p in (await posts_of(node, channel_id)).values())
+
+
+async def test_a_reaction_travels_once_per_change(cluster: Cluster) -> None:
+    """A Mattermost receiver deletes a reaction it is sent again (§1.9), so each reaction may travel only when
+    it changed: not when another reaction is added to its post, not when the post is edited or pinned."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    rec = FrameRecorder.install(cluster, b)
+    ann = await person(a, channel_id=ch)
+    cid = await person(a, channel_id=ch)
+    p = await ann.post(ch, "react to me")
+    await wait_converged([a, b], ch, min_posts=1)
+    steps = [lambda: ann.react(p["id"], "thumbsup"), lambda: ann.react(p["id"], "smile"),
+             lambda: cid.react(p["id"], "thumbsup"), lambda: ann.edit(p["id"], "react to me, edited"),
+             lambda: ann.pin(p["id"]), lambda: ann.unreact(p["id"], "smile")]
+    for step in steps:
+        await step()
+        await wait_converged([a, b], ch, min_posts=1)
+
+    def count(user_id: str, emoji: str) -> list[int]:
+        return [r["delete_at"] for s in rec.syncs() for r in s.get("reactions") or []
+                if r["user_id"] == user_id and r["post_id"] == p["id"] and r["emoji_name"] == emoji]
+
+    assert [d == 0 for d in count(ann.user_id, "thumbsup")] == [True]
+    assert [d == 0 for d in count(ann.user_id, "smile")] == [True, False]  # added, then removed
+    assert [d == 0 for d in count(cid.user_id, "thumbsup")] == [True]
+    snap = await wait_converged([a, b], ch, min_posts=1)
+    assert snap["posts"]
+
+
+def _dm_invite(channel_id: str, type_: str, ids: list[str], users: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """channelInviteMsg as Mattermost's Go encoder writes it for a DM/GM (``team_id`` empty, no omitempty)."""
+    return {"channel_id": channel_id, "team_id": "", "read_only": False, "name": "__".join(sorted(ids[:2])),
+            "display_name": "", "header": "", "purpose": "", "type": type_, "creator_id": ids[0],
+            "direct_participant_ids": ids, "direct_participants": users}
+
+
+async def test_dm_invites_get_a_specific_answer(cluster: Cluster) -> None:
+    """Mattermost-shaped DM/GM invites are decoded exactly (null lists too) and answered with a FAIL that says
+    why: shared DMs are turned off here (EnableSharedChannelsDMs), or, with the flag on, not supported yet. A
+    malformed participant list is a bad payload; a team-channel invite with Go's null lists still works."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ann, bob = await person(a), await person(b)
+    ann_user = {"id": ann.user_id, "username": ann.username, "email": "", "props": {}, "timezone": {},
+                "notify_props": {}, "create_at": 1, "update_at": 1, "delete_at": 0}
+    dm = _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], [ann_user])
+    r = await send(a, b, ab, "sharedchannel_invite", dm)
+    assert r.status == "FAIL" and "EnableSharedChannelsDMs" in r.err and "turned off" in r.err, r
+    gm = _dm_invite(new_id(), "G", [ann.user_id, bob.user_id, new_id()], None)
+    r = await send(a, b, ab, "sharedchannel_invite", gm)
+    assert r.status == "FAIL" and "EnableSharedChannelsDMs" in r.err, r
+    for bad in ({**dm, "direct_participant_ids": "nope"}, {**dm, "direct_participant_ids": [1, 2]},
+                {**dm, "direct_participants": [{"id": "short"}]}):
+        r = await send(a, b, ab, "sharedchannel_invite", bad)
+        assert r.status == "FAIL" and "Invalid sync payload" in r.err, (bad, r)
+    assert (await b.http.get(f"/api/v4/channels/{dm['channel_id']}")).status_code == 404
+
+    # a team channel invite exactly as Go encodes it (nil slices are null) is accepted
+    ch = new_id()
+    r = await send(a, b, ab, "sharedchannel_invite", {
+        "channel_id": ch, "team_id": "", "read_only": False, "name": "go-shaped", "display_name": "Go shaped",
+        "header": "", "purpose": "", "type": "O", "creator_id": "", "direct_participant_ids": None,
+        "direct_participants": None})
+    assert r.status == "OK", r
+    assert (await b.http.get(f"/api/v4/channels/{ch}")).status_code == 200
+
+
+async def test_dm_invites_with_the_flag_on(cluster: Cluster) -> None:
+    a = await share_node(cluster, "alpha")
+    b = await share_node(cluster, "beta", MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS="true")
+    ab = await cluster.connect(a, b)
+    ann, bob = await person(a), await person(b)
+    dm = _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], [{"id": ann.user_id, "username": ann.username}])
+    r = await send(a, b, ab, "sharedchannel_invite", dm)
+    assert r.status == "FAIL" and "EnableSharedChannelsDMs" not in r.err and "direct" in r.err, r

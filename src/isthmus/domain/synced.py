@@ -21,7 +21,7 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
@@ -298,7 +298,7 @@ async def upsert_reaction(d: Domain, tx: Tx, origin: str, channel: Channel, r: d
     await reactions_repo.refresh_post_has_reactions(tx.conn, post_id, max(now, post["update_at"] + 1))
     tx.emit(Event(kind, {"reaction": dumps(reaction_json(Reaction(**row)))}, channel_id=channel_id,
                   team_id=channel.team_id, origin=origin))
-    await record_change(tx, channel, "reaction", post_id, origin, now=now)
+    await record_change(tx, channel, "reaction", reaction_entity(post_id, user.id, emoji), origin, now=now)
     return outcome
 
 

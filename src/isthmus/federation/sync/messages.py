@@ -29,6 +29,9 @@ NOT_SHARED_TEXT = "channel is no longer shared"
 # Appended to that FAIL text by a home that deleted the channel (our extension; Mattermost matches a substring).
 CHANNEL_DELETED_TEXT = "; channel was deleted"
 NOT_ENABLED_TEXT = "Shared channels are not enabled"
+DMS_DISABLED_TEXT = ("direct and group messages with other workspaces are turned off on this server; its admin can "
+                     "turn them on with the feature flag EnableSharedChannelsDMs")
+DMS_UNSUPPORTED_TEXT = "this server cannot receive shared direct or group messages yet"
 UNSHARE_MESSAGE = "This channel is no longer shared."
 MAX_ITEMS_PER_MSG = 1000
 
@@ -158,6 +161,41 @@ def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_n
     return {"channel_id": channel_id, "team_id": "", "read_only": read_only, "name": name,
             "display_name": display_name, "header": header, "purpose": purpose, "type": type_,
             "creator_id": creator_id, "direct_participant_ids": [], "direct_participants": []}
+
+
+@dataclass
+class ChannelInvite:
+    """channelInviteMsg as Go decodes it: ``direct_participant_ids`` a list of ids, ``direct_participants`` a
+    list of User objects (null or absent: empty)."""
+    payload: dict[str, Any]
+    channel_id: str
+    type: str
+    creator_id: str
+    direct_participant_ids: list[str]
+    direct_participants: dict[str, dict[str, Any]]  # by user id
+
+    @property
+    def direct(self) -> bool:
+        return self.type in ("D", "G")
+
+
+def parse_channel_invite(payload: object) -> ChannelInvite:
+    if not isinstance(payload, dict):
+        raise bad_payload("invite")
+    channel_id, type_, creator = payload.get("channel_id"), payload.get("type") or "O", payload.get("creator_id")
+    if not is_valid_id(channel_id) or not isinstance(type_, str):
+        raise AppError("api.command_share.invalid_invite.error", "Invalid channel id in the invitation.", 400)
+    ids, users = payload.get("direct_participant_ids"), payload.get("direct_participants")
+    if ids is not None and (not isinstance(ids, list) or len(ids) > 8 or not all(is_valid_id(i) for i in ids)):
+        raise bad_payload("direct_participant_ids")
+    if users is not None and (not isinstance(users, list) or len(users) > 8
+                              or not all(isinstance(u, dict) and is_valid_id(u.get("id")) for u in users)):
+        raise bad_payload("direct_participants")
+    assert isinstance(channel_id, str)
+    return ChannelInvite(payload=payload, channel_id=channel_id, type=type_,
+                         creator_id=creator if isinstance(creator, str) and is_valid_id(creator) else "",
+                         direct_participant_ids=list(dict.fromkeys(ids or [])),
+                         direct_participants={u["id"]: u for u in users or []})
 
 
 def upload_session_obj(*, session_id: str, create_at: int, user_id: str, channel_id: str, filename: str,

@@ -43,11 +43,15 @@ from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
 from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
+    DMS_DISABLED_TEXT,
+    DMS_UNSUPPORTED_TEXT,
     NOT_ENABLED_TEXT,
+    ChannelInvite,
     SyncMsg,
     SyncResponse,
     bad_payload,
     not_shared_error,
+    parse_channel_invite,
     parse_sync_msg,
 )
 from isthmus.federation.sync.metrics import SyncMetrics
@@ -88,13 +92,24 @@ class Receiver:
 
     async def on_invite(self, msg: Msg, rc: RemoteCluster) -> Any:
         self._accept(rc)
-        if not isinstance(msg.payload, dict):
-            raise bad_payload("invite")
+        invite = parse_channel_invite(msg.payload)
+        if invite.direct:
+            raise await self._direct_invite_refused(invite)
         channel = await share_accept.do_accept_channel_invite(self.d, remote_id=rc.remote_id,
                                                               creator_id=rc.creator_id,
-                                                              default_team_id=rc.default_team_id, invite=msg.payload)
+                                                              default_team_id=rc.default_team_id, invite=invite.payload)
         log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
         return None
+
+    async def _direct_invite_refused(self, invite: ChannelInvite) -> AppError:
+        """A DM/GM invite (§8.1). Shared DMs/GMs are not built yet; the answer names why, so the inviting user's
+        "Error sending channel invite" notice on the sender says what to do."""
+        kind = "direct" if invite.type == "D" else "group"
+        if not self.d.config.FeatureFlags.EnableSharedChannelsDMs:
+            return AppError("api.shared_channel.dms_disabled.app_error",
+                            f"cannot create {kind} channel `{invite.channel_id}`: {DMS_DISABLED_TEXT}", 501)
+        return AppError("api.shared_channel.dms_not_supported.app_error",
+                        f"cannot create {kind} channel `{invite.channel_id}`: {DMS_UNSUPPORTED_TEXT}", 501)
 
     # --- sharedchannel_unshare -----------------------------------------------------------------------
 

@@ -120,39 +120,44 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     batch = Batch(scr_id=scr["id"], channel_id=channel_id, start_seq=start, end_seq=start,
                   more=len(rows) == window, msg=SyncMsg.new(channel_id))
     post_ids: list[str] = []
-    reaction_posts: list[str] = []
+    reaction_posts: list[str] = []  # bare post id rows (older rows, re-invites): every reaction of the post
+    items: list[str] = []  # "post:user:emoji" reaction rows and "post:user" ack rows: just that item
     user_ids: list[str] = []
     member_ids: list[str] = []
     status_ids: list[str] = []
+    touched: set[str] = set()  # posts this batch is about (MaxPostsPerSync counts them)
     member_sync = member_sync_enabled(d)
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
         if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
-            target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
+            target = post_ids if kind in ("post", "pin") else \
+                (items if ":" in entity else reaction_posts) if kind in ("reaction", "ack") \
                 else user_ids if kind == "user" else member_ids if kind == "member" and member_sync \
                 else status_ids if kind == "status" else None
             if target is not None and entity not in target:
-                if kind in ("post", "pin", "reaction") and entity not in post_ids and \
-                        entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
+                post_key = entity[:26] if kind in ("post", "pin", "reaction", "ack") else ""
+                if post_key and post_key not in touched and len(touched) >= max_posts:
                     batch.more = True
                     break
+                if post_key:
+                    touched.add(post_key)
                 target.append(entity)
             if kind in ("post", "pin"):
                 batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
             batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
         batch.end_seq = int(row["seq"])
         batch.rows += 1
-    if not (post_ids or reaction_posts or user_ids or member_ids or status_ids):
+    if not (post_ids or reaction_posts or items or user_ids or member_ids or status_ids):
         return batch
     added = await _memberships(conn, d, rc, batch, member_ids)
-    await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
+    await _fill(conn, d, rc, batch, post_ids, reaction_posts, items, user_ids + added)
     await _statuses(conn, d, rc, batch, status_ids)
     return batch
 
 
 async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch, post_ids: list[str],
-                reaction_posts: list[str], user_ids: list[str]) -> None:
-    if not (post_ids or reaction_posts):
+                reaction_posts: list[str], items: list[str], user_ids: list[str]) -> None:
+    if not (post_ids or reaction_posts or items):
         await _users(conn, rc, batch, list(dict.fromkeys(user_ids)))
         return
     posts = await _posts(conn, post_ids)
@@ -189,9 +194,13 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body[PIN_AT_KEY] = p.pin_at  # the pin clock: concurrent pins/unpins converge on the latest
         batch.msg.posts.append(body)
         authors.append(p.user_id)
-    reactions = await repo.select_reactions_for_posts(conn, reaction_posts)
+    # Only the reactions named by this batch's rows (a Mattermost receiver toggles a reaction sent again).
+    wanted = set(items)
+    item_posts = list(dict.fromkeys(i[:26] for i in items))
+    reactions = await repo.select_reactions_for_posts(conn, list(dict.fromkeys(reaction_posts + item_posts)))
     for r in reactions:
-        if r["remote_id"] != rc.remote_id and r["channel_id"] in ("", batch.channel_id):
+        named = f"{r['post_id']}:{r['user_id']}:{r['emoji_name']}" in wanted or r["post_id"] in reaction_posts
+        if named and r["remote_id"] != rc.remote_id and r["channel_id"] in ("", batch.channel_id):
             batch.msg.reactions.append(reaction_json(Reaction(**r)))
             authors.append(r["user_id"])
     await _users(conn, rc, batch, list(dict.fromkeys(authors + user_ids)))

@@ -112,6 +112,12 @@ async def advance_cursor(conn: AsyncConnection, scr_id: str, seq: int, values: d
     return (await conn.execute(q)).rowcount
 
 
+def _entity_post_id() -> Any:
+    """The post an outbox row of kind post/pin/reaction/ack is about: its entity starts with the post id
+    (a reaction row names "post:user:emoji", an ack row "post:user")."""
+    return func.substr(out.c.entity_id, 1, 26)
+
+
 def _unacknowledged(channel_id: str, remote_id: str, cursor: int) -> Any:
     return and_(out.c.channel_id == channel_id, out.c.seq > cursor,
                 out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id))
@@ -124,8 +130,8 @@ async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_i
 
     rows = await conn.execute(select(func.min(out.c.create_at)).where(_unacknowledged(channel_id, remote_id, cursor)))
     posts_q = select(func.min(posts.c.update_at)).where(posts.c.id.in_(
-        select(out.c.entity_id).where(and_(_unacknowledged(channel_id, remote_id, cursor),
-                                           out.c.kind.in_(("post", "pin", "reaction"))))))
+        select(_entity_post_id()).where(and_(_unacknowledged(channel_id, remote_id, cursor),
+                                             out.c.kind.in_(("post", "pin", "reaction", "ack"))))))
     found = [int(v) for v in (rows.scalar(), (await conn.execute(posts_q)).scalar()) if v is not None]
     return min(found) if found else None
 
@@ -337,8 +343,8 @@ async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, sin
     ``update_at``, so these cover reactions too."""
     from isthmus.store.schema.posts import posts
 
-    queued = select(out.c.entity_id).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
-                                                out.c.kind.in_(("post", "pin", "reaction"))))
+    queued = select(_entity_post_id()).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                                                  out.c.kind.in_(("post", "pin", "reaction", "ack"))))
     q = (select(posts.c.id)
          .where(and_(posts.c.channel_id == channel_id,
                      (posts.c.update_at >= since) | posts.c.id.in_(queued),
