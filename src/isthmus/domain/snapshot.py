@@ -18,7 +18,7 @@ from sqlalchemy import and_, select
 from isthmus.domain.context import Domain
 from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.files import file_infos
-from isthmus.store.schema.posts import posts, reactions
+from isthmus.store.schema.posts import post_acknowledgements, posts, reactions
 from isthmus.store.schema.users import users
 
 _MENTION = re.compile(r"(?<![\w.@-])@([a-z0-9][a-z0-9._\-]*(?::[a-z0-9][a-z0-9._\-]*)?)", re.IGNORECASE)
@@ -26,7 +26,8 @@ _PERMALINK = re.compile(r"https?://[^\s/]+(?:/[^\s/]+)*?/[a-z0-9\-_]+/pl(?:share
 
 
 async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dict[str, Any]:
-    """Posts created at or after ``since`` (ms), their reactions and files, and the channel's members."""
+    """Posts created at or after ``since`` (ms), their reactions, files, priority and acknowledgements, and the
+    channel's members."""
     async with d.db.read() as conn:
         prows = [dict(r) for r in (await conn.execute(
             select(posts).where(and_(posts.c.channel_id == channel_id, posts.c.create_at >= since))
@@ -38,6 +39,10 @@ async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dic
         frows = (await conn.execute(select(file_infos.c.post_id, file_infos.c.id, file_infos.c.content_hash,
                                            file_infos.c.name, file_infos.c.size)
                                     .where(and_(file_infos.c.post_id.in_(ids), file_infos.c.delete_at == 0)))).all()
+        arows = (await conn.execute(select(post_acknowledgements.c.post_id, post_acknowledgements.c.user_id,
+                                           post_acknowledgements.c.acknowledged_at)
+                                    .where(and_(post_acknowledgements.c.post_id.in_(ids),
+                                                post_acknowledgements.c.acknowledged_at > 0)))).all()
         members = sorted(r[0] for r in (await conn.execute(
             select(channel_members.c.user_id).where(channel_members.c.channel_id == channel_id))).all())
         names: set[str] = set()
@@ -48,6 +53,9 @@ async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dic
     reacts: dict[str, list[list[str]]] = defaultdict(list)
     for post_id, user_id, emoji in rrows:
         reacts[post_id].append([user_id, emoji])
+    acks: dict[str, list[list[Any]]] = defaultdict(list)
+    for post_id, user_id, at in arows:
+        acks[post_id].append([user_id, int(at)])
     files: dict[str, list[list[Any]]] = defaultdict(list)
     for post_id, file_id, digest, name, size in frows:
         files[post_id].append([file_id, digest, name, int(size)])
@@ -64,6 +72,12 @@ async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dic
                         is_pinned=bool(p["is_pinned"]), type=p["type"], reply_count=live_replies[p["id"]],
                         file_ids=sorted(p["file_ids"] or []), files=sorted(files[p["id"]]),
                         reactions=sorted(reacts[p["id"]]))
+            # Only when present, so snapshots of servers without priority messages keep their old shape.
+            if p["priority"]:
+                item["priority"] = {k: p["priority"].get(k) for k in ("priority", "requested_ack",
+                                                                      "persistent_notifications")}
+            if acks[p["id"]]:
+                item["acknowledgements"] = sorted(acks[p["id"]])
         out_posts.append(item)
     return {"channel_id": channel_id, "posts": out_posts, "members": members}
 

@@ -25,6 +25,7 @@ from isthmus.domain.changes import reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
+from isthmus.domain.post_priority import synced_priority
 from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
 from isthmus.domain.remote_users import owned_user
@@ -104,7 +105,7 @@ def new_post_row(d: Domain, channel: Channel, origin: str, author_id: str, p: di
         "original_id": "", "message": message, "type": _str(p.get("type"), 64), "props": _props(p.get("props")),
         "hashtags": parse_hashtags(message), "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "",
         "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
-        "pin_at": _int(p.get(PIN_AT_KEY)),
+        "pin_at": _int(p.get(PIN_AT_KEY)), "priority": synced_priority(p.get("metadata")),
     }
 
 
@@ -182,6 +183,9 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     props = _props(p.get("props"))
     if content and "props" in p and props != stored.props and edit_at >= stored.edit_at:
         values["props"] = props
+    priority = synced_priority(p.get("metadata"))  # Mattermost overwrites it whenever a post carries one
+    if content and priority is not None and priority != stored.priority:
+        values["priority"] = priority
     values.update(_pin_change(stored, p, pin, now))
     if not values:
         return UNCHANGED

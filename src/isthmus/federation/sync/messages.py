@@ -56,6 +56,7 @@ class SyncMsg:
     membership_changes: list[dict[str, Any]] = field(default_factory=list)
     mention_transforms: dict[str, str] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    acknowledgements: list[dict[str, Any]] = field(default_factory=list)
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "channel_id": self.channel_id}
@@ -69,13 +70,16 @@ class SyncMsg:
             out["statuses"] = self.statuses
         if self.membership_changes:
             out["membership_changes"] = self.membership_changes
+        if self.acknowledgements:
+            out["acknowledgements"] = self.acknowledgements
         if self.mention_transforms:
             out["mention_transforms"] = self.mention_transforms
         return out
 
     @property
     def empty(self) -> bool:
-        return not (self.users or self.posts or self.reactions or self.membership_changes or self.statuses)
+        return not (self.users or self.posts or self.reactions or self.membership_changes or self.statuses
+                    or self.acknowledgements)
 
     @staticmethod
     def new(channel_id: str) -> SyncMsg:
@@ -111,6 +115,7 @@ def parse_sync_msg(payload: object) -> SyncMsg:
         users={k: v for k, v in users_raw.items() if isinstance(k, str) and isinstance(v, dict)},
         posts=_objects(payload.get("posts"), "posts"), reactions=_objects(payload.get("reactions"), "reactions"),
         membership_changes=_objects(payload.get("membership_changes"), "membership_changes"),
+        acknowledgements=_objects(payload.get("acknowledgements"), "acknowledgements"),
         mention_transforms={k: v for k, v in transforms_raw.items()
                             if isinstance(k, str) and 0 < len(k) <= 128 and is_valid_id(v)},
         # Statuses are refused item by item, never the whole message (a malformed list is no statuses at all).
@@ -129,14 +134,17 @@ class SyncResponse:
     reaction_errors: list[str] = field(default_factory=list)
     membership_errors: list[str] = field(default_factory=list)
     status_errors: list[str] = field(default_factory=list)
+    acknowledgements_last_update_at: int = 0
+    acknowledgement_errors: list[str] = field(default_factory=list)  # post ids of refused acknowledgements
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "users_last_update_at": self.users_last_update_at, "user_errors": self.user_errors,
             "users_syncd": self.users_syncd, "posts_last_update_at": self.posts_last_update_at,
             "post_errors": self.post_errors, "reactions_last_update_at": self.reactions_last_update_at,
-            "reaction_errors": self.reaction_errors, "acknowledgements_last_update_at": 0,
-            "acknowledgement_errors": [], "status_errors": self.status_errors or None}
+            "reaction_errors": self.reaction_errors,
+            "acknowledgements_last_update_at": self.acknowledgements_last_update_at,
+            "acknowledgement_errors": self.acknowledgement_errors, "status_errors": self.status_errors or None}
         if self.membership_errors:
             out["membership_errors"] = self.membership_errors
         return out
@@ -152,7 +160,8 @@ class SyncResponse:
 
         return SyncResponse(users_syncd=ids("users_syncd"), user_errors=ids("user_errors"),
                             post_errors=ids("post_errors"), reaction_errors=ids("reaction_errors"),
-                            membership_errors=ids("membership_errors"), status_errors=ids("status_errors"))
+                            membership_errors=ids("membership_errors"), status_errors=ids("status_errors"),
+                            acknowledgement_errors=ids("acknowledgement_errors"))
 
 
 def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,

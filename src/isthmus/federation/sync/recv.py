@@ -24,6 +24,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
+from isthmus.domain.acknowledgements import upsert_remote_ack
 from isthmus.domain.changes import record_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
@@ -171,6 +172,8 @@ class Receiver:
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
             await self._reactions(tx, channel, rc, sm, response, refuse_content)
+            if sm.acknowledgements:
+                await self._acknowledgements(tx, channel, rc, sm, response)
             if sm.statuses:  # after the users: a status of a user created by this very message applies
                 response.status_errors = await apply_remote_statuses(self.d, tx, rc.remote_id, sm.statuses)
         return response.to_obj()
@@ -263,6 +266,24 @@ class Receiver:
                 log.info("remote %s: reaction on %s refused: %s", rc.remote_id, post_id[:26], err)
                 response.reaction_errors.append(post_id[:26])
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
+
+
+    async def _acknowledgements(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
+                                response: SyncResponse) -> None:
+        """Each acknowledgement of a user the sender owns, on a post of this channel; refusals are listed in
+        ``acknowledgement_errors`` (an empty list tells the sender they were all applied)."""
+        for a in sm.acknowledgements:
+            post_id = str(a.get("post_id")) if isinstance(a.get("post_id"), str) else ""
+            try:
+                await upsert_remote_ack(self.d, tx, rc.remote_id, channel, a)
+                at = a.get("acknowledged_at")
+                if isinstance(at, int):
+                    response.acknowledgements_last_update_at = max(response.acknowledgements_last_update_at, at)
+                self.metrics.items_received.labels(rc.remote_id, "acknowledgement").inc()
+            except (ItemRefused, AppError) as err:
+                log.info("remote %s: acknowledgement on %s refused: %s", rc.remote_id, post_id[:26], err)
+                response.acknowledgement_errors.append(post_id[:26])
+                self.metrics.items_refused.labels(rc.remote_id, "acknowledgement").inc()
 
 
 async def _deleted_for(tx: Tx, row: dict[str, Any] | None) -> bool:

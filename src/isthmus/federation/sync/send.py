@@ -23,14 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.ids import new_id
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
-from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.models import FileInfo, Post, PostAcknowledgement, Reaction, User
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.shapes import file_info_json, post_json, reaction_json, string_map
+from isthmus.domain.shapes import ack_json, file_info_json, post_json, reaction_json, string_map
 from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
+from isthmus.store.repo import acknowledgements as acks_repo
 from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import statuses as statuses_repo
@@ -185,6 +186,10 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
         body["metadata"].pop("reactions", None)
+        # Acknowledgements travel in the message's own list, each once per change. Not in the post's metadata:
+        # a Mattermost receiver REPLACES its acknowledgements of the post with that list, which would drop one
+        # of its own users' that crossed this message.
+        body["metadata"].pop("acknowledgements", None)
         # Mattermost decodes participants as []*User and fills them only for thread views, never in sync: our
         # list of ids would make it refuse the whole message (issue 14 point 1).
         body["participants"] = None
@@ -194,9 +199,10 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body[PIN_AT_KEY] = p.pin_at  # the pin clock: concurrent pins/unpins converge on the latest
         batch.msg.posts.append(body)
         authors.append(p.user_id)
+    await _acknowledgements(conn, rc, batch, [i for i in items if i.count(":") == 1], authors)
     # Only the reactions named by this batch's rows (a Mattermost receiver toggles a reaction sent again).
     wanted = set(items)
-    item_posts = list(dict.fromkeys(i[:26] for i in items))
+    item_posts = list(dict.fromkeys(i[:26] for i in items if i.count(":") == 2))
     reactions = await repo.select_reactions_for_posts(conn, list(dict.fromkeys(reaction_posts + item_posts)))
     for r in reactions:
         named = f"{r['post_id']}:{r['user_id']}:{r['emoji_name']}" in wanted or r["post_id"] in reaction_posts
@@ -205,6 +211,20 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
             authors.append(r["user_id"])
     await _users(conn, rc, batch, list(dict.fromkeys(authors + user_ids)))
     await _mentions(conn, batch)
+
+
+async def _acknowledgements(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, keys: list[str],
+                            authors: list[str]) -> None:
+    """The acknowledgements named by ``post:user`` rows, current state (``acknowledged_at`` 0: removed); never
+    those the target owns."""
+    if not keys:
+        return
+    wanted = set(keys)
+    for a in await acks_repo.select_acks(conn, list(dict.fromkeys(k[:26] for k in keys)), live_only=False):
+        if f"{a['post_id']}:{a['user_id']}" in wanted and a["remote_id"] != rc.remote_id \
+                and a["channel_id"] == batch.channel_id:
+            batch.msg.acknowledgements.append(ack_json(PostAcknowledgement(**a)))
+            authors.append(a["user_id"])
 
 
 async def _memberships(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch,
