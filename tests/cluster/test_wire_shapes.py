@@ -188,3 +188,29 @@ async def test_dm_invites_with_the_flag_on(cluster: Cluster) -> None:
     dm = _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], [{"id": ann.user_id, "username": ann.username}])
     r = await send(a, b, ab, "sharedchannel_invite", dm)
     assert r.status == "FAIL" and "EnableSharedChannelsDMs" not in r.err and "direct" in r.err, r
+
+
+async def test_a_reinvite_sends_only_the_reactions_changed_meanwhile(cluster: Cluster) -> None:
+    """The re-invite replays what the remote missed: a reaction it already had must not travel again (it would
+    be deleted on a Mattermost peer), one added meanwhile must."""
+    from tests.testlib.sharing import invite, not_shared
+
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    rec = FrameRecorder.install(cluster, b)
+    ann = await person(a, channel_id=ch)
+    p = await ann.post(ch, "react before and after")
+    assert (await ann.react(p["id"], "old")).status_code == 200
+    await wait_converged([a, b], ch, min_posts=1)
+    r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
+    assert r.status_code == 200
+    await eventually(lambda: not_shared(b, ch))
+    assert (await ann.react(p["id"], "new")).status_code == 200
+    await ann.edit(p["id"], "react before and after, edited")
+    assert (await invite(a, ch, ab)).status_code == 200
+    snap = await wait_converged([a, b], ch, min_posts=1)
+    assert sorted(e for _, e in snap["posts"][0]["reactions"]) == ["new", "old"]
+    sent = [r["emoji_name"] for s in rec.syncs() for r in s.get("reactions") or []]
+    assert sorted(sent) == ["new", "old"]

@@ -4,8 +4,8 @@
   and changes either go to the outbox for the other remotes, get pruned by housekeeping once those
   acknowledged, or are not recorded at all (an unshared channel has no outbox). So the cursor cannot
   be resumed; instead, when the remote stops receiving we note ``unsent_since`` (every change before it
-  was acknowledged), and the re-invite records a ``post`` row (and a ``reaction`` row where there are
-  reactions) for every post changed since, in the invite's transaction. Receivers upsert by id, so what
+  was acknowledged), and the re-invite records a ``post`` row (and a ``reaction`` row for each reaction
+  changed since) for every post changed since, in the invite's transaction. Receivers upsert by id, so what
   the remote already has is a no-op there: no duplicates.
 * **Durable unshare notice.** ``unshare_notice`` on the soft-deleted remote row says that the peer must
   still be told (``UNSHARE_NOTICE_DELETED``: the home deleted the channel). The connection's sender
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import shared as repo
@@ -51,8 +51,10 @@ async def replay_missed(tx: Tx, channel: Channel, row: dict[str, Any], now: int)
     post_ids = await repo.select_posts_changed_since(tx.conn, channel.id, since, int(row["outbox_cursor"]))
     for post_id in post_ids:
         await record_change(tx, shared, "post", post_id, None, now=now)
-    for post_id in await repo.select_posts_with_reactions(tx.conn, post_ids):
-        await record_change(tx, shared, "reaction", post_id, None, now=now)
+    # Each reaction changed since, by name: one the remote already has must not be sent again (a Mattermost
+    # receiver deletes a reaction it is sent twice, §1.9).
+    for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, since):
+        await record_change(tx, shared, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now)
     return len(post_ids)
 
 

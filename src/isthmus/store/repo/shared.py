@@ -353,6 +353,20 @@ async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, sin
     return [r[0] for r in (await conn.execute(q)).all()]
 
 
+async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[str],
+                                        since: int) -> list[tuple[str, str, str]]:
+    """(post, user, emoji) of the reactions of ``post_ids`` changed at or after ``since`` (removed ones too)."""
+    from isthmus.store.schema.posts import reactions
+
+    out: list[tuple[str, str, str]] = []
+    for i in range(0, len(post_ids), 500):
+        q = (select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name)
+             .where(and_(reactions.c.post_id.in_(post_ids[i:i + 500]), reactions.c.update_at >= since))
+             .order_by(reactions.c.update_at, reactions.c.user_id, reactions.c.emoji_name))
+        out.extend((r[0], r[1], r[2]) for r in (await conn.execute(q)).all())
+    return out
+
+
 async def select_posts_with_reactions(conn: AsyncConnection, post_ids: list[str]) -> list[str]:
     """Those of ``post_ids`` with any reaction row (removed ones too)."""
     from isthmus.store.schema.posts import reactions
