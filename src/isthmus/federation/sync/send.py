@@ -3,9 +3,11 @@
 Input is the durable outbox: rows ``(seq, channel, kind, entity, origin)`` with ``seq`` beyond the
 (channel, remote) cursor. Output is a *state snapshot* of the changed entities, in dependency order:
 the users who appear (authors and reactors, profiles only when changed since last sent), the posts
-(thread roots before their replies, with ``metadata.files``), and the full reaction state of the
-touched posts (``delete_at`` included). Receivers upsert by global id, so sending a state twice is
-harmless and several changes to one post collapse into one item.
+(thread roots before their replies, with ``metadata.files``), and the current state of each reaction
+and acknowledgement that changed (``delete_at`` / ``acknowledged_at`` 0 included; only those: a Mattermost
+receiver deletes a reaction it is sent again). Isthmus receivers upsert by global id, so a retried batch is
+harmless and several changes to one post collapse into one item (a Mattermost peer still toggles a reaction
+whose batch is retried after a lost answer: at-least-once delivery cannot rule that out).
 
 Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
 reactions, files and statuses that the target itself owns. Batches stop at ``MaxPostsPerSync`` distinct
