@@ -6,7 +6,10 @@ enforces (``tests.testlib.wire_check``); frames shaped the way Mattermost sends 
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import httpx
 
 from isthmus.core.ids import new_id
 from isthmus.store.repo import users as users_repo
@@ -150,9 +153,9 @@ def _dm_invite(channel_id: str, type_: str, ids: list[str], users: list[dict[str
 
 
 async def test_dm_invites_get_a_specific_answer(cluster: Cluster) -> None:
-    """Mattermost-shaped DM/GM invites are decoded exactly (null lists too) and answered with a FAIL that says
-    why: shared DMs are turned off here (EnableSharedChannelsDMs), or, with the flag on, not supported yet. A
-    malformed participant list is a bad payload; a team-channel invite with Go's null lists still works."""
+    """EnableSharedChannelsDMs off: Mattermost-shaped DM/GM invites are decoded exactly (null lists too) and
+    answered with a FAIL that says why and what to turn on. A malformed participant list is a bad payload; a
+    team-channel invite with Go's null lists still works."""
     a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
     ab = await cluster.connect(a, b)
     ann, bob = await person(a), await person(b)
@@ -180,14 +183,75 @@ async def test_dm_invites_get_a_specific_answer(cluster: Cluster) -> None:
     assert (await b.http.get(f"/api/v4/channels/{ch}")).status_code == 200
 
 
-async def test_dm_invites_with_the_flag_on(cluster: Cluster) -> None:
+async def test_dm_and_gm_invites_with_the_flag_on(cluster: Cluster) -> None:
+    """EnableSharedChannelsDMs on: a Mattermost-shaped DM invite creates our copy with the SAME id (the unknown
+    remote participant created from direct_participants); the peer's posts land in it; our user's reply goes
+    back to the peer as a Go-decodable sync message. A GM likewise; wrong participant sets are refused."""
     a = await share_node(cluster, "alpha")
     b = await share_node(cluster, "beta", MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS="true")
     ab = await cluster.connect(a, b)
-    ann, bob = await person(a), await person(b)
-    dm = _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], [{"id": ann.user_id, "username": ann.username}])
+    ann, bob, carl = await person(a), await person(b), await person(b)
+    ann_user = {"id": ann.user_id, "username": ann.username, "email": f"{ann.username}@alpha.test",
+                "props": {}, "timezone": {}, "notify_props": {}, "create_at": 1, "update_at": 1, "delete_at": 0}
+    dm = _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], [ann_user])
     r = await send(a, b, ab, "sharedchannel_invite", dm)
-    assert r.status == "FAIL" and "EnableSharedChannelsDMs" not in r.err and "direct" in r.err, r
+    assert r.status == "OK", r
+    got = (await bob.http.get(f"/api/v4/channels/{dm['channel_id']}")).json()
+    assert got["type"] == "D" and got["shared"] is True and got["name"] == "__".join(sorted([ann.user_id,
+                                                                                               bob.user_id]))
+    members = (await bob.http.get(f"/api/v4/channels/{dm['channel_id']}/members")).json()
+    assert sorted(m["user_id"] for m in members) == sorted([ann.user_id, bob.user_id])
+    assert (await send(a, b, ab, "sharedchannel_invite", dm)).status == "OK"  # idempotent
+
+    # the peer's post arrives; the user it carries is not joined to anything else
+    pid = new_id()
+    r = await send(a, b, ab, "sharedchannel_sync", {"id": new_id(), "channel_id": dm["channel_id"],
+                                                    "users": {ann.user_id: ann_user},
+                                                    "posts": [post_obj(pid, dm["channel_id"], ann.user_id, "hi bob")]})
+    assert r.status == "OK" and r.payload["post_errors"] == [], r
+    assert (await posts_of(b, dm["channel_id"]))[pid]["message"] == "hi bob"
+    members = (await bob.http.get(f"/api/v4/channels/{dm['channel_id']}/members")).json()
+    assert len(members) == 2
+
+    # bob's reply goes to alpha (answered here as a Mattermost home would: OK)
+    seen: list[Any] = []
+    forward = cluster.net.apps[a.host]
+
+    async def mattermost_home(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/remotecluster/msg"):
+            frame = json.loads(await request.aread())
+            if frame["msg"]["topic"] == "sharedchannel_sync" and \
+                    frame["msg"]["payload"].get("channel_id") == dm["channel_id"]:
+                seen.append(frame["msg"]["payload"])
+                return httpx.Response(200, json={"status": "OK", "err": "", "payload": {
+                    "users_syncd": [], "post_errors": [], "reaction_errors": [], "acknowledgement_errors": []}})
+        return await httpx.ASGITransport(app=forward).handle_async_request(request)
+
+    cluster.net.handlers[a.host] = mattermost_home
+    reply = await bob.post(dm["channel_id"], "hi ann")
+    await eventually(lambda: _sent(seen, reply["id"]))
+    assert [e for s in seen for e in go_type_errors(s)] == []
+    del cluster.net.handlers[a.host]
+
+    gm = _dm_invite(new_id(), "G", [ann.user_id, bob.user_id, carl.user_id], [ann_user])
+    r = await send(a, b, ab, "sharedchannel_invite", gm)
+    assert r.status == "OK", r
+    got = (await carl.http.get(f"/api/v4/channels/{gm['channel_id']}")).json()
+    assert got["type"] == "G" and got["shared"] is True
+
+    refused = [_dm_invite(new_id(), "D", [bob.user_id, carl.user_id], None),  # nobody from alpha
+               _dm_invite(new_id(), "D", [ann.user_id, bob.user_id, carl.user_id], None),  # 3 in a DM
+               _dm_invite(new_id(), "D", [new_id(), bob.user_id], None),  # unknown user, no profile
+               _dm_invite(new_id(), "D", [ann.user_id, bob.user_id], None),  # exists under another id
+               _dm_invite(new_id(), "G", [ann.user_id, bob.user_id], None)]  # a GM of 2
+    for invite_ in refused:
+        r = await send(a, b, ab, "sharedchannel_invite", invite_)
+        assert r.status == "FAIL" and "cannot create" in r.err, (invite_, r)
+        assert (await b.http.get(f"/api/v4/channels/{invite_['channel_id']}")).status_code == 404
+
+
+async def _sent(seen: list[Any], post_id: str) -> bool:
+    return any(p["id"] == post_id for s in seen for p in s.get("posts") or [])
 
 
 async def test_a_reinvite_sends_only_the_reactions_changed_meanwhile(cluster: Cluster) -> None:

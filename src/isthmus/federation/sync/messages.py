@@ -31,7 +31,6 @@ CHANNEL_DELETED_TEXT = "; channel was deleted"
 NOT_ENABLED_TEXT = "Shared channels are not enabled"
 DMS_DISABLED_TEXT = ("direct and group messages with other workspaces are turned off on this server; its admin can "
                      "turn them on with the feature flag EnableSharedChannelsDMs")
-DMS_UNSUPPORTED_TEXT = "this server cannot receive shared direct or group messages yet"
 UNSHARE_MESSAGE = "This channel is no longer shared."
 MAX_ITEMS_PER_MSG = 1000
 

@@ -45,7 +45,6 @@ from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     DMS_DISABLED_TEXT,
-    DMS_UNSUPPORTED_TEXT,
     NOT_ENABLED_TEXT,
     ChannelInvite,
     SyncMsg,
@@ -64,6 +63,15 @@ from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
 log = logging.getLogger(__name__)
+
+
+def _dms_disabled(invite: ChannelInvite) -> AppError:
+    """A DM/GM invite while shared DMs are off here: the FAIL text says why and what to turn on, so the inviting
+    user's "Error sending channel invite" notice on the sender is actionable. (Mattermost's own receiver does
+    not check the flag; the seed says the flag turns remote DMs off.)"""
+    kind = "direct" if invite.type == "D" else "group"
+    return AppError("api.shared_channel.dms_disabled.app_error",
+                    f"cannot create {kind} channel `{invite.channel_id}`: {DMS_DISABLED_TEXT}", 501)
 
 
 def _disabled() -> AppError:
@@ -95,22 +103,20 @@ class Receiver:
         self._accept(rc)
         invite = parse_channel_invite(msg.payload)
         if invite.direct:
-            raise await self._direct_invite_refused(invite)
+            if not self.d.config.FeatureFlags.EnableSharedChannelsDMs:
+                raise _dms_disabled(invite)
+            channel = await share_accept.do_accept_direct_invite(
+                self.d, peer=Peer(rc.remote_id, rc.name), creator_id=rc.creator_id, channel_id=invite.channel_id,
+                type_=invite.type, invite_creator=invite.creator_id, participant_ids=invite.direct_participant_ids,
+                participants=invite.direct_participants)
+            log.info("%s message %s shared with us by %s", "direct" if invite.type == "D" else "group", channel.id,
+                     rc.remote_id)
+            return None
         channel = await share_accept.do_accept_channel_invite(self.d, remote_id=rc.remote_id,
                                                               creator_id=rc.creator_id,
                                                               default_team_id=rc.default_team_id, invite=invite.payload)
         log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
         return None
-
-    async def _direct_invite_refused(self, invite: ChannelInvite) -> AppError:
-        """A DM/GM invite (§8.1). Shared DMs/GMs are not built yet; the answer names why, so the inviting user's
-        "Error sending channel invite" notice on the sender says what to do."""
-        kind = "direct" if invite.type == "D" else "group"
-        if not self.d.config.FeatureFlags.EnableSharedChannelsDMs:
-            return AppError("api.shared_channel.dms_disabled.app_error",
-                            f"cannot create {kind} channel `{invite.channel_id}`: {DMS_DISABLED_TEXT}", 501)
-        return AppError("api.shared_channel.dms_not_supported.app_error",
-                        f"cannot create {kind} channel `{invite.channel_id}`: {DMS_UNSUPPORTED_TEXT}", 501)
 
     # --- sharedchannel_unshare -----------------------------------------------------------------------
 
@@ -187,7 +193,9 @@ class Receiver:
                 user = await upsert_remote_user(self.d, tx, peer, incoming)
                 # Mattermost joins every synced user to the channel; with membership sync on, membership is
                 # exactly what membership_changes say (a removed member must not come back with a profile).
-                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d):
+                # Never into a DM/GM: its members are its participants (Mattermost: "non-DM" only).
+                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d) \
+                        and channel.type not in ("D", "G"):
                     await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
