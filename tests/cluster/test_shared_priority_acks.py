@@ -8,10 +8,10 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
-from tests.cluster.test_shared_hostile import post_obj, send
+from tests.cluster.test_shared_hostile import post_obj
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import Person, admin_of, channel, eventually, person, share, share_node, wait_converged
-from tests.testlib.wire_check import FrameRecorder, go_type_errors
+from tests.testlib.wire_check import FrameRecorder, go_type_errors, send
 
 URGENT_ACK = {"priority": "urgent", "requested_ack": True, "persistent_notifications": False}
 

@@ -13,10 +13,10 @@ import httpx
 
 from isthmus.core.ids import new_id
 from isthmus.store.repo import users as users_repo
-from tests.cluster.test_shared_hostile import post_obj, send
+from tests.cluster.test_shared_hostile import post_obj
 from tests.testlib.cluster import Cluster
 from tests.testlib.sharing import channel, eventually, person, posts_of, share, share_node, wait_converged
-from tests.testlib.wire_check import FrameRecorder, go_type_errors
+from tests.testlib.wire_check import FrameRecorder, go_type_errors, send
 
 
 async def test_thread_roots_travel_without_id_string_participants(cluster: Cluster) -> None:

@@ -15,12 +15,22 @@ from typing import Any
 
 import httpx
 
+from isthmus.federation.wire import Msg, Response
 from tests.testlib.cluster import Cluster, Node
 
 _INT_KEYS = {"create_at", "update_at", "delete_at", "edit_at", "last_reply_at", "reply_count",
              "last_picture_update", "last_password_update", "acknowledged_at", "last_activity_at",
              "dnd_end_time", "change_time", "file_size", "file_offset"}
 _STRING_MAPS = ("props", "timezone", "notify_props")
+
+
+async def send(sender: Node, to: Node, remote_id: str, topic: str, payload: Any) -> Response:
+    """A hand-made frame from ``sender`` to ``to`` with sender's real credentials. A generous timeout: the
+    cluster's FAST timings give sends 2 s, which a loaded machine can exceed and turn into a false failure."""
+    rc = await sender.row(remote_id)
+    msg = Msg.new(topic, payload, 1)
+    return await sender.connections.client.send_msg(to.url, msg, remote_id=remote_id, token=rc.remote_token,
+                                                    timeout_s=30)
 
 
 @dataclass
