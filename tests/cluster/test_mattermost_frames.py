@@ -9,13 +9,11 @@ a reaction, a status and a topic it does not know."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 
 from isthmus.core.ids import new_id
 from isthmus.federation.invite import decrypt_invite
@@ -134,9 +132,7 @@ async def test_isthmus_accepts_and_applies_frames_encoded_by_go(cluster: Cluster
     assert _ok(await _post_frame(beta, frames["unknown_topic"], remote_id, refreshed)) is None
 
 
-# Issue 14's receive-side mismatches, fixed on other branches: remove each mark when its fix is merged (strict:
-# the test then fails as XPASS to say so). ISTHMUS_XFAIL_OFF=1 shows the failures themselves.
-XFAIL = os.environ.get("ISTHMUS_XFAIL_OFF") != "1"
+# Issue 14's mismatches: each test below failed before its fix (points 1-7).
 
 
 async def _channel_with_users(conn: Connected) -> None:
@@ -145,8 +141,6 @@ async def _channel_with_users(conn: Connected) -> None:
     assert sorted(synced["users_syncd"]) == sorted(conn.ids["users"][:2])
 
 
-@pytest.mark.xfail(XFAIL, strict=True, reason="issue 14 point 5: a global user sync (empty channel_id) gets an "
-                   "empty answer and its users are dropped (branch clocks)")
 async def test_global_user_sync_from_mattermost_creates_the_users(cluster: Cluster) -> None:
     conn = await _connected(cluster, MM_CONNECTEDWORKSPACESSETTINGS_SYNCUSERSONCONNECTIONOPEN="true")
     user_id = conn.ids["users"][2]
@@ -156,8 +150,6 @@ async def test_global_user_sync_from_mattermost_creates_the_users(cluster: Clust
     assert r.status_code == 200 and r.json()["username"] == "gopher2:mattermost"
 
 
-@pytest.mark.xfail(XFAIL, strict=True, reason="issue 14 point 6: a legacy membership message is not answered "
-                   "with its members in users_syncd, so a Mattermost sender never advances (branch clocks)")
 async def test_legacy_membership_message_from_mattermost_adds_the_member(cluster: Cluster) -> None:
     conn = await _connected(cluster, MM_FEATUREFLAGS_ENABLESHAREDCHANNELSMEMBERSYNC="true")
     await _channel_with_users(conn)
@@ -168,8 +160,6 @@ async def test_legacy_membership_message_from_mattermost_adds_the_member(cluster
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.xfail(XFAIL, strict=True, reason="issue 14 point 7: DM invites (direct_participant_ids) are refused "
-                   "with FAIL (branch wire-fixes)")
 async def test_dm_invite_from_mattermost_creates_the_dm(cluster: Cluster) -> None:
     conn = await _connected(cluster, MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS="true")
     await _channel_with_users(conn)
@@ -179,8 +169,6 @@ async def test_dm_invite_from_mattermost_creates_the_dm(cluster: Cluster) -> Non
     assert r.status_code == 200 and r.json()["type"] == "D", r.text
 
 
-@pytest.mark.xfail(XFAIL, strict=True, reason="issue 14 point 4: acknowledgements are dropped and the answer says "
-                   "acknowledgement_errors: [] (branch wire-fixes)")
 async def test_acknowledgements_from_mattermost_are_never_silently_dropped(cluster: Cluster) -> None:
     """Issue 14 point 4 (the receiving half): an acknowledgement is applied, or listed in acknowledgement_errors;
     an empty list while dropping it would tell the Mattermost sender it was applied."""

@@ -4,11 +4,9 @@ a real Mattermost server would show it."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
+from isthmus.domain.context import transaction
 from isthmus.domain.models import Actor
+from isthmus.store.repo import users as users_repo
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.mattermost_peer import MattermostPeer, add_mattermost_peer
 from tests.testlib.sharing import (
@@ -24,9 +22,7 @@ from tests.testlib.sharing import (
     wait_converged,
 )
 
-# The marks below are issue 14's mismatches, fixed on other branches: remove each when its fix is merged (strict
-# xfail: the test then fails as XPASS to say so). ISTHMUS_XFAIL_OFF=1 shows the failures themselves.
-XFAIL = os.environ.get("ISTHMUS_XFAIL_OFF") != "1"
+# Issue 14's mismatches: each test below failed before its fix (points 1-7).
 
 
 async def _pair(cluster: Cluster, *, mattermost_home: bool = False) -> tuple[Node, Node, MattermostPeer, str]:
@@ -81,10 +77,6 @@ async def test_a_reaction_added_and_removed_converges_with_a_mattermost_peer(clu
     await wait_converged([alpha, mm], ch, min_posts=1)
 
 
-@pytest.mark.xfail(XFAIL, strict=True,
-                   reason="issue 14 point 3: reactions are re-sent unchanged whenever their post is touched, and a "
-                   "Mattermost receiver deletes a reaction on any re-send (fixed on branch wire-fixes: remove this "
-                   "mark when it is merged)")
 async def test_reactions_survive_more_reactions_and_edits_on_a_mattermost_peer(cluster: Cluster) -> None:
     alpha, mm, peer, ch = await _pair(cluster)
     ann = await person(alpha, channel_id=ch)
@@ -101,9 +93,6 @@ async def test_reactions_survive_more_reactions_and_edits_on_a_mattermost_peer(c
     assert not peer.toggled, f"reactions re-sent unchanged, toggled on the Mattermost peer: {peer.toggled}"
 
 
-@pytest.mark.xfail(XFAIL, strict=True,
-                   reason="issue 14 point 1: thread roots carry participants as id strings, Mattermost decodes "
-                   "User objects and refuses the whole message (fixed on branch wire-fixes)")
 async def test_thread_replies_reach_a_mattermost_peer(cluster: Cluster) -> None:
     alpha, mm, peer, ch = await _pair(cluster)
     ann = await person(alpha, channel_id=ch)
@@ -117,15 +106,16 @@ async def test_thread_replies_reach_a_mattermost_peer(cluster: Cluster) -> None:
         assert not peer.refused, peer.refused[0]
 
 
-@pytest.mark.xfail(XFAIL, strict=True,
-                   reason="issue 14 point 2: user props/timezone with non-string values are sent as they are, "
-                   "Mattermost decodes string maps and refuses the whole message (fixed on branch wire-fixes)")
 async def test_a_user_with_non_string_props_reaches_a_mattermost_peer(cluster: Cluster) -> None:
     alpha, mm, peer, ch = await _pair(cluster)
     ann = await person(alpha, channel_id=ch)
     r = await ann.http.put(f"/api/v4/users/{ann.user_id}/patch", json={
         "props": {"launches": 3}, "timezone": {"useAutomaticTimezone": True, "automaticTimezone": "UTC"}})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 400, r.text  # refused as Mattermost's decoder would
+    # A row saved before that check (or kept from a peer) still holds them: the sender must send strings only.
+    async with transaction(alpha.server.domain) as tx:
+        await users_repo.update_user(tx.conn, ann.user_id, {
+            "props": {"launches": 3}, "timezone": {"useAutomaticTimezone": True, "automaticTimezone": "UTC"}})
     await ann.post(ch, "hello with odd props")
     try:
         await wait_converged([alpha, mm], ch, min_posts=1, within=5)

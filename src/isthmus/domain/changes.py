@@ -34,9 +34,20 @@ EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
 # "replay": not a change but a durable "queue the posts changed since ..." marker (domain/share_resume.py);
 # senders stop before it and expand it, nothing is sent for it.
 REPLAY_KIND = "replay"
-KINDS = frozenset({"post", "pin", "reaction", "user", "member", "file", "channel", "status", REPLAY_KIND})
+KINDS = frozenset({"post", "pin", "reaction", "ack", "user", "member", "file", "channel", "status", REPLAY_KIND})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
+
+
+def reaction_entity(post_id: str, user_id: str, emoji_name: str) -> str:
+    """The outbox entity of ONE reaction: only reactions that changed are sent, because a Mattermost peer
+    deletes a reaction it is sent again (§1.9). A bare post id (older rows, re-invites) still means "all
+    reactions of the post"."""
+    return f"{post_id}:{user_id}:{emoji_name}"
+
+
+def ack_entity(post_id: str, user_id: str) -> str:
+    return f"{post_id}:{user_id}"
 
 
 async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, origin: str | None, *,

@@ -155,9 +155,11 @@ class Post:
     participants: list[str]
     remote_id: str | None
     pin_at: int = 0  # when is_pinned was last set (last writer wins across servers)
-    # Filled on read for the API (metadata.reactions / metadata.files); not columns.
+    priority: dict[str, Any] | None = None  # metadata.priority; None: the post has none
+    # Filled on read for the API (metadata.reactions / metadata.files / metadata.acknowledgements); not columns.
     reactions: list[Reaction] = field(default_factory=list)
     files: list[FileInfo] = field(default_factory=list)
+    acknowledgements: list[PostAcknowledgement] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -170,6 +172,15 @@ class Reaction:
     delete_at: int
     remote_id: str | None
     channel_id: str
+
+
+@dataclass(slots=True)
+class PostAcknowledgement:
+    post_id: str
+    user_id: str
+    acknowledged_at: int  # 0: removed
+    channel_id: str
+    remote_id: str | None
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from isthmus.core.errors import AppError, invalid, invalid_param
 from isthmus.core.ids import is_valid_id
+from isthmus.domain.post_priority import check_priority
 from isthmus.domain.shapes import dumps
 
 MESSAGE_MAX_RUNES = 16383
@@ -78,7 +79,8 @@ def check_new_post(body: dict[str, Any]) -> dict[str, Any]:
     return {"channel_id": channel_id, "root_id": root_id, "type": post_type, "pending_post_id": pending,
             "message": check_message("" if body.get("message") is None else body["message"]),
             "file_ids": check_file_ids(body["file_ids"]) if body.get("file_ids") is not None else [],
-            "props": check_props(body["props"]) if body.get("props") is not None else {}}
+            "props": check_props(body["props"]) if body.get("props") is not None else {},
+            "priority": check_priority(body.get("metadata"), root_id)}
 
 
 def check_post_patch(body: dict[str, Any]) -> dict[str, Any]:

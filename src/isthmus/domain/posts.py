@@ -36,6 +36,7 @@ from isthmus.domain.post_fields import (
     mentioned_usernames,
     parse_hashtags,
 )
+from isthmus.domain.post_priority import attach_acknowledgements
 from isthmus.domain.roles import has_system_permission, permissions_of
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
@@ -68,9 +69,11 @@ async def attach_reactions(conn: AsyncConnection, posts: list[Post]) -> None:
 
 
 async def attach_metadata(conn: AsyncConnection, posts: list[Post]) -> None:
-    """``metadata.reactions`` and ``metadata.files``: one query each, none for posts without either."""
+    """``metadata.reactions``, ``metadata.files`` and ``metadata.acknowledgements``: one query each, none for
+    posts without any."""
     await attach_reactions(conn, posts)
     await post_files.load_files(conn, posts)
+    await attach_acknowledgements(conn, posts)
 
 
 def _readable(channel: Channel, perms: frozenset[str], is_member: bool) -> bool:
@@ -161,7 +164,7 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
         "original_id": "", "message": fields["message"], "type": fields["type"], "props": props,
         "hashtags": parse_hashtags(fields["message"]), "file_ids": fields["file_ids"],
         "pending_post_id": fields["pending_post_id"], "has_reactions": False, "reply_count": 0,
-        "last_reply_at": 0, "participants": [], "remote_id": origin,
+        "last_reply_at": 0, "participants": [], "remote_id": origin, "priority": fields["priority"],
     }
     await repo.insert_post(conn, row)
     infos: list[FileInfo] = []

@@ -18,7 +18,7 @@ from isthmus.core.errors import AppError, invalid
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id
 from isthmus.domain.access import access_channel
-from isthmus.domain.changes import record_change
+from isthmus.domain.changes import reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, Post, Reaction
 from isthmus.domain.ownership import refuse_remote_delete
@@ -95,7 +95,8 @@ async def do_add_reaction(d: Domain, actor: Actor, body: dict[str, Any], origin:
         await repo.refresh_post_has_reactions(tx.conn, post.id, max(now, post.update_at + 1))
         reaction = Reaction(**row)
         _emit(tx, "reaction_added", reaction, channel, origin)
-        await record_change(tx, channel, "reaction", post.id, origin, actor=actor, now=now)
+        await record_change(tx, channel, "reaction", reaction_entity(post.id, user_id, emoji_name), origin,
+                            actor=actor, now=now)
     return reaction
 
 
@@ -123,7 +124,8 @@ async def do_remove_reaction(d: Domain, actor: Actor, user_id: str, post_id: str
         await repo.update_reaction(tx.conn, user_id, post_id, emoji_name, values)
         await repo.refresh_post_has_reactions(tx.conn, post.id, max(now, post.update_at + 1))
         _emit(tx, "reaction_removed", Reaction(**{**existing, **values}), channel, origin)
-        await record_change(tx, channel, "reaction", post.id, origin, actor=actor, now=now)
+        await record_change(tx, channel, "reaction", reaction_entity(post.id, user_id, emoji_name), origin,
+                            actor=actor, now=now)
 
 
 async def list_reactions(d: Domain, actor: Actor, post_id: str) -> list[Reaction]:

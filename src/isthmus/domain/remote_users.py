@@ -20,6 +20,7 @@ from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, User
+from isthmus.domain.shapes import string_map
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import teams as teams_repo
@@ -78,9 +79,11 @@ def _text(incoming: dict[str, Any], key: str) -> str:
 
 
 def _clean_props(value: object) -> dict[str, Any]:
+    # String values only (Go's map[string]string: a non-string would make a Mattermost peer we relay this
+    # user to refuse the whole message); scalars are converted, the rest dropped, per user.
     if not isinstance(value, dict):
         return {}
-    return {str(k)[:64]: v for k, v in list(value.items())[:50] if isinstance(v, str | int | float | bool)}
+    return {k[:64]: v for k, v in list(string_map(value).items())[:50]}
 
 
 def _clock(value: object) -> int:
@@ -128,7 +131,7 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
             "first_name": _text(incoming, "first_name"), "last_name": _text(incoming, "last_name"),
             "position": _text(incoming, "position"), "roles": "system_user",
             "locale": _text(incoming, "locale") or "en", "props": props, "notify_props": _notify_props(),
-            "timezone": incoming.get("timezone") if isinstance(incoming.get("timezone"), dict) else {},
+            "timezone": string_map(incoming.get("timezone")),
             "last_password_update": 0, "last_picture_update": 0, "is_bot": incoming.get("is_bot") is True,
             "bot_description": "", "failed_attempts": 0, "remote_id": peer.remote_id, "remote_update_at": clock,
         }
@@ -161,9 +164,8 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         props[PROP_REMOTE_EMAIL] = email
     if props != user.props:
         values["props"] = props
-    timezone = incoming.get("timezone")
-    if isinstance(timezone, dict) and timezone != user.timezone:
-        values["timezone"] = timezone
+    if isinstance(incoming.get("timezone"), dict) and string_map(incoming["timezone"]) != user.timezone:
+        values["timezone"] = string_map(incoming["timezone"])
     deleted = incoming.get("delete_at")
     if isinstance(deleted, int) and (deleted > 0) != (user.delete_at > 0):
         values["delete_at"] = now if deleted > 0 else 0

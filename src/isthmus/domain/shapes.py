@@ -16,6 +16,7 @@ from isthmus.domain.models import (
     ChannelMember,
     FileInfo,
     Post,
+    PostAcknowledgement,
     Reaction,
     Role,
     Session,
@@ -105,6 +106,21 @@ def reaction_json(r: Reaction) -> dict[str, Any]:
     return out
 
 
+def ack_json(a: PostAcknowledgement) -> dict[str, Any]:
+    """Mattermost's PostAcknowledgement (``acknowledged_at`` 0: removed; ``remote_id`` omitted when local)."""
+    out: dict[str, Any] = {"user_id": a.user_id, "post_id": a.post_id, "acknowledged_at": a.acknowledged_at,
+                           "channel_id": a.channel_id}
+    if a.remote_id:
+        out["remote_id"] = a.remote_id
+    return out
+
+
+def priority_json(priority: dict[str, Any]) -> dict[str, Any]:
+    """``metadata.priority`` in Mattermost's key order and types (string, bool, bool)."""
+    return {"priority": str(priority.get("priority") or ""), "requested_ack": priority.get("requested_ack") is True,
+            "persistent_notifications": priority.get("persistent_notifications") is True}
+
+
 def post_json(p: Post, *, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``files`` overrides ``p.files`` (the infos a read or write loaded) for ``metadata.files``."""
     metadata: dict[str, Any] = {}
@@ -114,6 +130,10 @@ def post_json(p: Post, *, files: list[dict[str, Any]] | None = None) -> dict[str
         files = [file_info_json(f) for f in p.files]
     if files:
         metadata["files"] = files
+    if p.priority:
+        metadata["priority"] = priority_json(p.priority)
+    if p.acknowledgements:
+        metadata["acknowledgements"] = [ack_json(a) for a in p.acknowledgements]
     out: dict[str, Any] = {
         "id": p.id, "create_at": p.create_at, "update_at": p.update_at, "edit_at": p.edit_at,
         "delete_at": p.delete_at, "is_pinned": p.is_pinned, "user_id": p.user_id,
@@ -146,6 +166,21 @@ def file_info_json(f: FileInfo) -> dict[str, Any]:
         out["mini_preview"] = base64.b64encode(f.mini_preview).decode("ascii")  # Go []byte → base64
     if f.remote_id:
         out["remote_id"] = f.remote_id
+    return out
+
+
+def string_map(value: object) -> dict[str, str]:
+    """A Go ``map[string]string`` (User ``props`` / ``timezone`` / ``notify_props``): Mattermost's decoder refuses
+    a whole message for one non-string value. Scalars become their JSON text (``true``, ``1.5``), anything else
+    (null, lists, objects) is dropped."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if isinstance(v, str):
+            out[str(k)] = v
+        elif isinstance(v, bool | int | float):
+            out[str(k)] = json.dumps(v)
     return out
 
 

@@ -17,9 +17,10 @@ from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import shares
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
-from isthmus.domain.context import Domain, transaction
+from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
-from isthmus.domain.remote_users import ensure_channel_member, member_sync_enabled
+from isthmus.domain.remote_users import Peer, ensure_channel_member, member_sync_enabled
+from isthmus.domain.share_direct import create_direct_copy
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
@@ -73,24 +74,51 @@ async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str
         elif existing is None:
             raise AppError("api.command_share.channel_already_exists.error",
                            "A channel with this id already exists on this server.", 400, f"channel_id={channel_id}")
-        channel = Channel(**row)
-        if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
-            share = shares.share_row(d, channel, creator_id, home=False,
-                                     readonly=invite.get("read_only") is True, remote_id=remote_id)
-            await repo.insert_shared_channel(tx.conn, share)
-        await repo.set_channel_shared(tx.conn, channel_id, True, d.now())
-        now, cursor = d.now(), await repo.max_seq(tx.conn)
-        values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
-                                  "is_invite_confirmed": True, "creator_id": creator_id, "outbox_cursor": cursor,
-                                  "last_post_update_at": now, "last_post_create_at": now}
-        if existing is not None:
-            await repo.update_remote(tx.conn, existing["id"], values)
+        return await _record_share(d, tx, Channel(**row), remote_id, creator_id, existing,
+                                   readonly=invite.get("read_only") is True, creator_joins=True)
+
+
+async def _record_share(d: Domain, tx: Tx, channel: Channel, remote_id: str, creator_id: str,
+                        existing: dict[str, Any] | None, *, readonly: bool, creator_joins: bool) -> Channel:
+    """Our copy is shared with its home ``remote_id``: the share row, and a live remote row (new or restored)
+    whose cursor starts at the end of the outbox."""
+    channel_id = channel.id
+    if await repo.select_shared_channel(tx.conn, channel_id, for_update=True) is None:
+        share = shares.share_row(d, channel, creator_id, home=False, readonly=readonly, remote_id=remote_id)
+        await repo.insert_shared_channel(tx.conn, share)
+    await repo.set_channel_shared(tx.conn, channel_id, True, d.now())
+    now, cursor = d.now(), await repo.max_seq(tx.conn)
+    values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
+                              "is_invite_confirmed": True, "creator_id": creator_id, "outbox_cursor": cursor,
+                              "last_post_update_at": now, "last_post_create_at": now}
+    if existing is not None:
+        await repo.update_remote(tx.conn, existing["id"], values)
+    else:
+        await repo.insert_remote(tx.conn, {"id": new_id(), "channel_id": channel_id, "create_at": now,
+                                           "remote_id": remote_id, "last_post_update_id": "",
+                                           "last_post_create_id": "", "last_members_sync_at": 0, **values})
+    if creator_joins and creator_id and member_sync_enabled(d):
+        await record_member_change(tx, dataclasses.replace(channel, shared=True), creator_id, None, now=now)
+    shares.emit_remote_updated(tx, channel_id, remote_id)
+    return await shares.emit_channel_updated(tx, channel_id)
+
+
+async def do_accept_direct_invite(d: Domain, *, peer: Peer, creator_id: str, channel_id: str, type_: str,
+                                  invite_creator: str, participant_ids: list[str],
+                                  participants: dict[str, dict[str, Any]]) -> Channel:
+    """A shared DM/GM (``share_direct``): our copy with the invited id, then the share as for any channel.
+    Idempotent; a restored share reuses the copy we kept."""
+    async with transaction(d) as tx:
+        existing = await repo.select_remote(tx.conn, channel_id, peer.remote_id)
+        row = await access_repo.select_channel(tx.conn, channel_id)
+        if existing is not None and row is not None:
+            if existing["delete_at"] == 0:
+                return Channel(**row)
+            channel = Channel(**row)
         else:
-            await repo.insert_remote(tx.conn, {"id": new_id(), "channel_id": channel_id, "create_at": now,
-                                               "remote_id": remote_id, "last_post_update_id": "",
-                                               "last_post_create_id": "", "last_members_sync_at": 0, **values})
-        if creator_id and member_sync_enabled(d):
-            await record_member_change(tx, dataclasses.replace(channel, shared=True), creator_id, None, now=now)
-        shares.emit_remote_updated(tx, channel_id, remote_id)
-        return await shares.emit_channel_updated(tx, channel_id)
+            channel = await create_direct_copy(d, tx, peer, channel_id=channel_id, type_=type_,
+                                               creator_id=invite_creator, participant_ids=participant_ids,
+                                               participants=participants)
+        return await _record_share(d, tx, channel, peer.remote_id, creator_id, existing, readonly=False,
+                                   creator_joins=False)
 

@@ -5,7 +5,7 @@
   acknowledged, or are not recorded at all (an unshared channel has no outbox). So the cursor cannot
   be resumed; instead, when the remote stops receiving we note ``unsent_since`` (every change before it
   was acknowledged), and the re-invite records a durable ``replay`` marker in the invite's transaction,
-  which the sender expands into a ``post`` row (and a ``reaction`` row where there are reactions) for
+  which the sender expands into a ``post`` row (and a ``reaction`` row for each reaction changed since) for
   every post changed since, a bounded chunk per transaction. Receivers upsert by id, so what the remote
   already has is a no-op there: no duplicates.
 * **Durable unshare notice.** ``unshare_notice`` on the soft-deleted remote row says that the peer must
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from isthmus.domain.changes import REPLAY_KIND, lock_share, record_change
+from isthmus.domain.changes import REPLAY_KIND, lock_share, reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import access as access_repo
@@ -86,8 +86,10 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
         now = d.now()
         for post_id in post_ids:
             await record_change(tx, channel, "post", post_id, None, now=now)
-        for post_id in await repo.select_posts_with_reactions(tx.conn, post_ids):
-            await record_change(tx, channel, "reaction", post_id, None, now=now)
+        # Each reaction changed since, by name: one the remote already has must not be sent again (a
+        # Mattermost receiver deletes a reaction it is sent twice, §1.9).
+        for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, marker.since):
+            await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now)
         if len(chunk) < REPLAY_CHUNK:
             return False
         last_id, last_create_at = chunk[-1]

@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, or_, select
 from isthmus.domain.context import Domain
 from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.files import file_infos
-from isthmus.store.schema.posts import posts, reactions
+from isthmus.store.schema.posts import post_acknowledgements, posts, reactions
 from isthmus.store.schema.users import users
 
 _MENTION = re.compile(r"(?<![\w.@-])@([a-z0-9][a-z0-9._\-]*(?::[a-z0-9][a-z0-9._\-]*)?)", re.IGNORECASE)
@@ -31,7 +31,8 @@ SNAPSHOT_PAGE = 500  # posts per page: what one peer request (or one read of a l
 
 
 async def channel_snapshot(d: Domain, channel_id: str, *, since: int = 0) -> dict[str, Any]:
-    """Posts created at or after ``since`` (ms), their reactions and files, and the channel's members: the
+    """Posts created at or after ``since`` (ms), their reactions, files, priority and acknowledgements, and the
+    channel's members: the
     pages of :func:`channel_snapshot_page` put together, yielding to the event loop between them."""
     page = await channel_snapshot_page(d, channel_id, since=since)
     out_posts, members = list(page["posts"]), page["members"]
@@ -72,6 +73,10 @@ async def channel_snapshot_page(d: Domain, channel_id: str, *, since: int = 0, a
         frows = (await conn.execute(select(file_infos.c.post_id, file_infos.c.id, file_infos.c.content_hash,
                                            file_infos.c.name, file_infos.c.size)
                                     .where(and_(file_infos.c.post_id.in_(ids), file_infos.c.delete_at == 0)))).all()
+        arows = (await conn.execute(select(post_acknowledgements.c.post_id, post_acknowledgements.c.user_id,
+                                           post_acknowledgements.c.acknowledged_at)
+                                    .where(and_(post_acknowledgements.c.post_id.in_(ids),
+                                                post_acknowledgements.c.acknowledged_at > 0)))).all()
         # Replies may sit on later pages: count them in the database (the same rule: live, not system, since).
         live_replies: dict[str, int] = {r[0]: int(r[1]) for r in (await conn.execute(
             select(posts.c.root_id, func.count()).where(and_(
@@ -92,6 +97,9 @@ async def channel_snapshot_page(d: Domain, channel_id: str, *, since: int = 0, a
     files: dict[str, list[list[Any]]] = defaultdict(list)
     for post_id, file_id, digest, name, size in frows:
         files[post_id].append([file_id, digest, name, int(size)])
+    acks: dict[str, list[list[Any]]] = defaultdict(list)
+    for post_id, user_id, at in arows:
+        acks[post_id].append([user_id, int(at)])
     out_posts: list[dict[str, Any]] = []
     for p in prows:
         item: dict[str, Any] = {"id": p["id"], "create_at": p["create_at"], "user_id": p["user_id"],
@@ -101,6 +109,12 @@ async def channel_snapshot_page(d: Domain, channel_id: str, *, since: int = 0, a
                         is_pinned=bool(p["is_pinned"]), type=p["type"], reply_count=live_replies.get(p["id"], 0),
                         file_ids=sorted(p["file_ids"] or []), files=sorted(files[p["id"]]),
                         reactions=sorted(reacts[p["id"]]))
+            # Only when present, so snapshots of servers without priority messages keep their old shape.
+            if p["priority"]:
+                item["priority"] = {k: p["priority"].get(k) for k in ("priority", "requested_ack",
+                                                                      "persistent_notifications")}
+            if acks[p["id"]]:
+                item["acknowledgements"] = sorted(acks[p["id"]])
         out_posts.append(item)
     last = prows[-1] if prows else None
     cursor = {"create_at": last["create_at"], "id": last["id"]} if more and last is not None else None

@@ -21,11 +21,12 @@ from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
-from isthmus.domain.changes import record_change, record_changes
+from isthmus.domain.changes import reaction_entity, record_change, record_changes
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
 from isthmus.domain.ownership import NotAllowed, author_from, check_content_change, check_deletion, sender_is_home
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
+from isthmus.domain.post_priority import synced_priority
 from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
 from isthmus.domain.refusals import MARKER_KEY, keep_marker, received_marker, without_marker
@@ -107,7 +108,7 @@ def new_post_row(d: Domain, channel: Channel, origin: str, author_id: str, p: di
         "props": without_marker(_props(p.get("props"))),
         "hashtags": parse_hashtags(message), "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "",
         "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
-        "pin_at": _int(p.get(PIN_AT_KEY)),
+        "pin_at": _int(p.get(PIN_AT_KEY)), "priority": synced_priority(p.get("metadata")),
     }
 
 
@@ -201,6 +202,9 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
             await _attach_present_files(tx, stored.id, channel.id, stored.user_id, file_ids)
     if new_props:
         values["props"] = keep_marker(props, stored.props)
+    priority = synced_priority(p.get("metadata"))  # Mattermost overwrites it whenever a post carries one
+    if content and priority is not None and priority != stored.priority:
+        values["priority"] = priority
     values.update(_pin_change(stored, p, pin, now))
     if not values:
         return UNCHANGED
@@ -331,7 +335,7 @@ async def upsert_reaction(d: Domain, tx: Tx, origin: str, channel: Channel, r: d
     await reactions_repo.refresh_post_has_reactions(tx.conn, post_id, max(now, post["update_at"] + 1))
     tx.emit(Event(kind, {"reaction": dumps(reaction_json(Reaction(**row)))}, channel_id=channel_id,
                   team_id=channel.team_id, origin=origin))
-    await record_change(tx, channel, "reaction", post_id, origin, now=now)
+    await record_change(tx, channel, "reaction", reaction_entity(post_id, user.id, emoji), origin, now=now)
     return outcome
 
 

@@ -85,6 +85,11 @@ def _check_text_fields(fields: dict[str, Any]) -> None:
             raise invalid(f"model.user.is_valid.{key}.app_error", f"Invalid {key}.")
     for key in ("props", "notify_props", "timezone"):
         value = fields.get(key)
+        # Mattermost decodes these as map[string]string: any other value fails its JSON decoder, which answers
+        # 400 invalid_body_param (and a peer would refuse the whole sync message carrying this user).
+        if isinstance(value, dict) and not all(isinstance(v, str) for v in value.values()):
+            raise invalid("api.context.invalid_body_param.app_error", "Invalid or missing user in request body.",
+                          f"{key}: every value must be a string")
         # A cap far above real use: without one, every profile fetch could carry a client's megabyte.
         if value is not None and (not isinstance(value, dict) or len(dumps(value)) > MAX_MAP_BYTES):
             raise invalid(f"model.user.is_valid.{key}.app_error", f"Invalid {key}.")

@@ -1,4 +1,4 @@
-"""Reactions (``mattermost-rest.md`` §3.5)."""
+"""Reactions (``mattermost-rest.md`` §3.5) and post acknowledgements (same path shape, same nature)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
 from isthmus.api.params import STATUS_OK, json_object, json_string_list
-from isthmus.domain import reactions
+from isthmus.domain import acknowledgements, reactions
 from isthmus.domain.context import retrying
-from isthmus.domain.shapes import reaction_json
+from isthmus.domain.shapes import ack_json, reaction_json
 
 router = APIRouter()
 
@@ -44,3 +44,17 @@ async def get_bulk_reactions(request: Request) -> dict[str, list[dict[str, Any]]
     ids = await json_string_list(request, "post_ids")
     found = await reactions.list_reactions_for_posts(domain_of(request), actor, ids)
     return {pid: [reaction_json(r) for r in items] for pid, items in found.items()}
+
+
+@router.post("/users/{user_id}/posts/{post_id}/ack")
+async def acknowledge_post(request: Request, user_id: str, post_id: str) -> dict[str, Any]:
+    actor = await require_actor(request)
+    ack = await acknowledgements.do_acknowledge(domain_of(request), actor, resolve_user_id(user_id, actor), post_id)
+    return ack_json(ack)
+
+
+@router.delete("/users/{user_id}/posts/{post_id}/ack")
+async def unacknowledge_post(request: Request, user_id: str, post_id: str) -> dict[str, str]:
+    actor = await require_actor(request)
+    await acknowledgements.do_unacknowledge(domain_of(request), actor, resolve_user_id(user_id, actor), post_id)
+    return STATUS_OK

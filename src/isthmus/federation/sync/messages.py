@@ -32,6 +32,8 @@ NOT_SHARED_TEXT = "channel is no longer shared"
 # Appended to that FAIL text by a home that deleted the channel (our extension; Mattermost matches a substring).
 CHANNEL_DELETED_TEXT = "; channel was deleted"
 NOT_ENABLED_TEXT = "Shared channels are not enabled"
+DMS_DISABLED_TEXT = ("direct and group messages with other workspaces are turned off on this server; its admin can "
+                     "turn them on with the feature flag EnableSharedChannelsDMs")
 UNSHARE_MESSAGE = "This channel is no longer shared."
 MAX_ITEMS_PER_MSG = 1000
 
@@ -56,6 +58,7 @@ class SyncMsg:
     membership_changes: list[dict[str, Any]] = field(default_factory=list)
     mention_transforms: dict[str, str] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
+    acknowledgements: list[dict[str, Any]] = field(default_factory=list)
 
     def to_obj(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "channel_id": self.channel_id}
@@ -69,13 +72,16 @@ class SyncMsg:
             out["statuses"] = self.statuses
         if self.membership_changes:
             out["membership_changes"] = self.membership_changes
+        if self.acknowledgements:
+            out["acknowledgements"] = self.acknowledgements
         if self.mention_transforms:
             out["mention_transforms"] = self.mention_transforms
         return out
 
     @property
     def empty(self) -> bool:
-        return not (self.users or self.posts or self.reactions or self.membership_changes or self.statuses)
+        return not (self.users or self.posts or self.reactions or self.membership_changes or self.statuses
+                    or self.acknowledgements)
 
     @staticmethod
     def new(channel_id: str) -> SyncMsg:
@@ -111,6 +117,7 @@ def parse_sync_msg(payload: object) -> SyncMsg:
         users={k: v for k, v in users_raw.items() if isinstance(k, str) and isinstance(v, dict)},
         posts=_objects(payload.get("posts"), "posts"), reactions=_objects(payload.get("reactions"), "reactions"),
         membership_changes=_objects(payload.get("membership_changes"), "membership_changes"),
+        acknowledgements=_objects(payload.get("acknowledgements"), "acknowledgements"),
         mention_transforms={k: v for k, v in transforms_raw.items()
                             if isinstance(k, str) and 0 < len(k) <= 128 and is_valid_id(v)},
         # Statuses are refused item by item, never the whole message (a malformed list is no statuses at all).
@@ -129,6 +136,8 @@ class SyncResponse:
     reaction_errors: list[str] = field(default_factory=list)
     membership_errors: list[str] = field(default_factory=list)
     status_errors: list[str] = field(default_factory=list)
+    acknowledgements_last_update_at: int = 0
+    acknowledgement_errors: list[str] = field(default_factory=list)  # post ids of refused acknowledgements
     # Our extension (Mattermost ignores it): why each item was refused, {kind: {id: words}}, so the sender can
     # record the reason with the refusal (issue 13).
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -141,8 +150,9 @@ class SyncResponse:
             "users_last_update_at": self.users_last_update_at, "user_errors": self.user_errors,
             "users_syncd": self.users_syncd, "posts_last_update_at": self.posts_last_update_at,
             "post_errors": self.post_errors, "reactions_last_update_at": self.reactions_last_update_at,
-            "reaction_errors": self.reaction_errors, "acknowledgements_last_update_at": 0,
-            "acknowledgement_errors": [], "status_errors": self.status_errors or None}
+            "reaction_errors": self.reaction_errors,
+            "acknowledgements_last_update_at": self.acknowledgements_last_update_at,
+            "acknowledgement_errors": self.acknowledgement_errors, "status_errors": self.status_errors or None}
         if self.membership_errors:
             out["membership_errors"] = self.membership_errors
         if self.reasons:
@@ -166,7 +176,7 @@ class SyncResponse:
         return SyncResponse(users_syncd=ids("users_syncd"), user_errors=ids("user_errors"),
                             post_errors=ids("post_errors"), reaction_errors=ids("reaction_errors"),
                             membership_errors=ids("membership_errors"), status_errors=ids("status_errors"),
-                            reasons=reasons)
+                            acknowledgement_errors=ids("acknowledgement_errors"), reasons=reasons)
 
 
 def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,
@@ -175,6 +185,41 @@ def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_n
     return {"channel_id": channel_id, "team_id": "", "read_only": read_only, "name": name,
             "display_name": display_name, "header": header, "purpose": purpose, "type": type_,
             "creator_id": creator_id, "direct_participant_ids": [], "direct_participants": []}
+
+
+@dataclass
+class ChannelInvite:
+    """channelInviteMsg as Go decodes it: ``direct_participant_ids`` a list of ids, ``direct_participants`` a
+    list of User objects (null or absent: empty)."""
+    payload: dict[str, Any]
+    channel_id: str
+    type: str
+    creator_id: str
+    direct_participant_ids: list[str]
+    direct_participants: dict[str, dict[str, Any]]  # by user id
+
+    @property
+    def direct(self) -> bool:
+        return self.type in ("D", "G")
+
+
+def parse_channel_invite(payload: object) -> ChannelInvite:
+    if not isinstance(payload, dict):
+        raise bad_payload("invite")
+    channel_id, type_, creator = payload.get("channel_id"), payload.get("type") or "O", payload.get("creator_id")
+    if not is_valid_id(channel_id) or not isinstance(type_, str):
+        raise AppError("api.command_share.invalid_invite.error", "Invalid channel id in the invitation.", 400)
+    ids, users = payload.get("direct_participant_ids"), payload.get("direct_participants")
+    if ids is not None and (not isinstance(ids, list) or len(ids) > 8 or not all(is_valid_id(i) for i in ids)):
+        raise bad_payload("direct_participant_ids")
+    if users is not None and (not isinstance(users, list) or len(users) > 8
+                              or not all(isinstance(u, dict) and is_valid_id(u.get("id")) for u in users)):
+        raise bad_payload("direct_participants")
+    assert isinstance(channel_id, str)
+    return ChannelInvite(payload=payload, channel_id=channel_id, type=type_,
+                         creator_id=creator if isinstance(creator, str) and is_valid_id(creator) else "",
+                         direct_participant_ids=list(dict.fromkeys(ids or [])),
+                         direct_participants={u["id"]: u for u in users or []})
 
 
 def upload_session_obj(*, session_id: str, create_at: int, user_id: str, channel_id: str, filename: str,

@@ -25,6 +25,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
+from isthmus.domain.acknowledgements import upsert_remote_ack
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
@@ -44,12 +45,15 @@ from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
 from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
+    DMS_DISABLED_TEXT,
     NOT_ENABLED_TEXT,
     TOPIC_MEMBERSHIP,
+    ChannelInvite,
     SyncMsg,
     SyncResponse,
     bad_payload,
     not_shared_error,
+    parse_channel_invite,
     parse_sync_msg,
 )
 from isthmus.federation.sync.metrics import SyncMetrics
@@ -62,6 +66,15 @@ from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
 
 log = logging.getLogger(__name__)
+
+
+def _dms_disabled(invite: ChannelInvite) -> AppError:
+    """A DM/GM invite while shared DMs are off here: the FAIL text says why and what to turn on, so the inviting
+    user's "Error sending channel invite" notice on the sender is actionable. (Mattermost's own receiver does
+    not check the flag; the seed says the flag turns remote DMs off.)"""
+    kind = "direct" if invite.type == "D" else "group"
+    return AppError("api.shared_channel.dms_disabled.app_error",
+                    f"cannot create {kind} channel `{invite.channel_id}`: {DMS_DISABLED_TEXT}", 501)
 
 
 def _disabled() -> AppError:
@@ -91,11 +104,20 @@ class Receiver:
 
     async def on_invite(self, msg: Msg, rc: RemoteCluster) -> Any:
         self._accept(rc)
-        if not isinstance(msg.payload, dict):
-            raise bad_payload("invite")
+        invite = parse_channel_invite(msg.payload)
+        if invite.direct:
+            if not self.d.config.FeatureFlags.EnableSharedChannelsDMs:
+                raise _dms_disabled(invite)
+            channel = await share_accept.do_accept_direct_invite(
+                self.d, peer=Peer(rc.remote_id, rc.name), creator_id=rc.creator_id, channel_id=invite.channel_id,
+                type_=invite.type, invite_creator=invite.creator_id, participant_ids=invite.direct_participant_ids,
+                participants=invite.direct_participants)
+            log.info("%s message %s shared with us by %s", "direct" if invite.type == "D" else "group", channel.id,
+                     rc.remote_id)
+            return None
         channel = await share_accept.do_accept_channel_invite(self.d, remote_id=rc.remote_id,
                                                               creator_id=rc.creator_id,
-                                                              default_team_id=rc.default_team_id, invite=msg.payload)
+                                                              default_team_id=rc.default_team_id, invite=invite.payload)
         log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
         return None
 
@@ -195,6 +217,8 @@ class Receiver:
                 rewrite = await self._message_rewriter(tx, channel, rc, sm)
                 await self._posts(tx, channel, rc, sm, response, refuse_content, rewrite)
             await self._reactions(tx, channel, rc, sm, response, refuse_content)
+            if sm.acknowledgements:
+                await self._acknowledgements(tx, channel, rc, sm, response)
             if sm.statuses:  # after the users: a status of a user created by this very message applies
                 response.status_errors = await apply_remote_statuses(self.d, tx, rc.remote_id, sm.statuses)
         return response.to_obj(), confirmed
@@ -210,8 +234,9 @@ class Receiver:
                     or await upsert_remote_user(self.d, tx, peer, incoming)
                 # Mattermost joins every synced user to the channel; with membership sync on, membership is
                 # exactly what membership_changes say (a removed member must not come back with a profile).
+                # Never into a DM/GM: its members are its participants (Mattermost: "non-DM" only).
                 if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d) \
-                        and not await removed_by_home(tx, channel.id, user.id):
+                        and channel.type not in ("D", "G") and not await removed_by_home(tx, channel.id, user.id):
                     await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
@@ -307,6 +332,24 @@ class Receiver:
                 response.reaction_errors.append(post_id[:26])
                 response.refuse("reaction", post_id[:26], refused(err))
                 self.metrics.items_refused.labels(rc.remote_id, "reaction").inc()
+
+
+    async def _acknowledgements(self, tx: Tx, channel: Channel, rc: RemoteCluster, sm: SyncMsg,
+                                response: SyncResponse) -> None:
+        """Each acknowledgement of a user the sender owns, on a post of this channel; refusals are listed in
+        ``acknowledgement_errors`` (an empty list tells the sender they were all applied)."""
+        for a in sm.acknowledgements:
+            post_id = str(a.get("post_id")) if isinstance(a.get("post_id"), str) else ""
+            try:
+                await upsert_remote_ack(self.d, tx, rc.remote_id, channel, a)
+                at = a.get("acknowledged_at")
+                if isinstance(at, int):
+                    response.acknowledgements_last_update_at = max(response.acknowledgements_last_update_at, at)
+                self.metrics.items_received.labels(rc.remote_id, "acknowledgement").inc()
+            except (ItemRefused, AppError) as err:
+                log.info("remote %s: acknowledgement on %s refused: %s", rc.remote_id, post_id[:26], err)
+                response.acknowledgement_errors.append(post_id[:26])
+                self.metrics.items_refused.labels(rc.remote_id, "acknowledgement").inc()
 
 
 def _clock(value: object) -> int:

@@ -3,9 +3,11 @@
 Input is the durable outbox: rows ``(seq, channel, kind, entity, origin)`` with ``seq`` beyond the
 (channel, remote) cursor. Output is a *state snapshot* of the changed entities, in dependency order:
 the users who appear (authors and reactors, profiles only when changed since last sent), the posts
-(thread roots before their replies, with ``metadata.files``), and the full reaction state of the
-touched posts (``delete_at`` included). Receivers upsert by global id, so sending a state twice is
-harmless and several changes to one post collapse into one item.
+(thread roots before their replies, with ``metadata.files``), and the current state of each reaction
+and acknowledgement that changed (``delete_at`` / ``acknowledged_at`` 0 included; only those: a Mattermost
+receiver deletes a reaction it is sent again). Isthmus receivers upsert by global id, so a retried batch is
+harmless and several changes to one post collapse into one item (a Mattermost peer still toggles a reaction
+whose batch is retried after a lost answer: at-least-once delivery cannot rule that out).
 
 Loop freedom: rows whose origin is the target remote are skipped (never echoed), and so are users,
 files and statuses that the target itself owns, and reactions whose last change came from the target
@@ -26,16 +28,17 @@ from isthmus.core.ids import new_id
 from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
-from isthmus.domain.models import FileInfo, Post, Reaction, User
+from isthmus.domain.models import FileInfo, Post, PostAcknowledgement, Reaction, User
 from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.shapes import file_info_json, post_json, reaction_json
+from isthmus.domain.shapes import ack_json, file_info_json, post_json, reaction_json, string_map
 from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
+from isthmus.store.repo import acknowledgements as acks_repo
 from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import refusals as refusals_repo
@@ -93,9 +96,12 @@ def sanitized_user(user: User) -> dict[str, Any]:
         "id": user.id, "create_at": user.create_at, "update_at": user.update_at, "delete_at": user.delete_at,
         "username": user.username, "password": new_id(), "auth_data": "", "auth_service": "",
         "email": user.email, "nickname": user.nickname, "first_name": user.first_name,
-        "last_name": user.last_name, "position": user.position, "roles": "system_user", "props": user.props,
+        "last_name": user.last_name, "position": user.position, "roles": "system_user",
+        # Go decodes both as map[string]string: a row written before REST refused other values must not
+        # make a Mattermost peer refuse the whole message.
+        "props": string_map(user.props),
         "notify_props": {}, "last_password_update": 0, "last_picture_update": 0, "failed_attempts": 0,
-        "locale": user.locale, "timezone": user.timezone, "mfa_active": False, "mfa_secret": "",
+        "locale": user.locale, "timezone": string_map(user.timezone), "mfa_active": False, "mfa_secret": "",
         "is_bot": user.is_bot}
     if user.remote_id:
         out["remote_id"] = user.remote_id
@@ -125,11 +131,13 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     batch = Batch(scr_id=scr["id"], channel_id=channel_id, start_seq=start, end_seq=start,
                   more=len(rows) == window, msg=SyncMsg.new(channel_id))
     post_ids: list[str] = []
-    reaction_posts: list[str] = []
+    reaction_posts: list[str] = []  # bare post id rows (older rows, re-invites): every reaction of the post
+    items: list[str] = []  # "post:user:emoji" reaction rows and "post:user" ack rows: just that item
     user_ids: list[str] = []
     member_ids: list[str] = []
     member_times: dict[str, int] = {}  # user id -> time of its newest membership row (clock fallback)
     status_ids: list[str] = []
+    touched: set[str] = set()  # posts this batch is about (MaxPostsPerSync counts them)
     member_sync = member_sync_enabled(d)
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
@@ -137,14 +145,17 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
             batch.replay_seq, batch.more = int(row["seq"]), True
             break
         if row["origin_remote_id"] != rc.remote_id:  # never echo a change back to where it came from
-            target = post_ids if kind in ("post", "pin") else reaction_posts if kind == "reaction" \
+            target = post_ids if kind in ("post", "pin") else \
+                (items if ":" in entity else reaction_posts) if kind in ("reaction", "ack") \
                 else user_ids if kind == "user" else member_ids if kind == "member" and member_sync \
                 else status_ids if kind == "status" else None
             if target is not None and entity not in target:
-                if kind in ("post", "pin", "reaction") and entity not in post_ids and \
-                        entity not in reaction_posts and len(set(post_ids) | set(reaction_posts)) >= max_posts:
+                post_key = entity[:26] if kind in ("post", "pin", "reaction", "ack") else ""
+                if post_key and post_key not in touched and len(touched) >= max_posts:
                     batch.more = True
                     break
+                if post_key:
+                    touched.add(post_key)
                 target.append(entity)
             if kind in ("post", "pin"):
                 batch.changes.setdefault(entity, set()).add("content" if kind == "post" else "pin")
@@ -153,17 +164,17 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
             batch.oldest_row_at = batch.oldest_row_at or int(row["create_at"])
         batch.end_seq = int(row["seq"])
         batch.rows += 1
-    if not (post_ids or reaction_posts or user_ids or member_ids or status_ids):
+    if not (post_ids or reaction_posts or items or user_ids or member_ids or status_ids):
         return batch
     added = await _memberships(conn, rc, batch, member_ids, member_times)
-    await _fill(conn, d, rc, batch, post_ids, reaction_posts, user_ids + added)
+    await _fill(conn, d, rc, batch, post_ids, reaction_posts, items, user_ids + added)
     await _statuses(conn, d, rc, batch, status_ids)
     return batch
 
 
 async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batch, post_ids: list[str],
-                reaction_posts: list[str], user_ids: list[str]) -> None:
-    if not (post_ids or reaction_posts):
+                reaction_posts: list[str], items: list[str], user_ids: list[str]) -> None:
+    if not (post_ids or reaction_posts or items):
         await _users(conn, rc, batch, list(dict.fromkeys(user_ids)))
         return
     posts = await _posts(conn, post_ids)
@@ -192,19 +203,45 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body["message"] = permalinks_out(p.message, same_channel)
         body["props"] = without_marker(body["props"])  # our note of files that did not reach us stays here
         body["metadata"].pop("reactions", None)
+        # Acknowledgements travel in the message's own list, each once per change. Not in the post's metadata:
+        # a Mattermost receiver REPLACES its acknowledgements of the post with that list, which would drop one
+        # of its own users' that crossed this message.
+        body["metadata"].pop("acknowledgements", None)
+        # Mattermost decodes participants as []*User and fills them only for thread views, never in sync: our
+        # list of ids would make it refuse the whole message (issue 14 point 1).
+        body["participants"] = None
         # Our extension (ignored by Mattermost): which parts changed, so an update never reverts a concurrent
         # change of the other part. Thread roots sent only as context carry an empty list.
         body[CHANGES_KEY] = sorted(batch.changes.get(p.id, ()))
         body[PIN_AT_KEY] = p.pin_at  # the pin clock: concurrent pins/unpins converge on the latest
         batch.msg.posts.append(body)
         authors.append(p.user_id)
-    reactions = await repo.select_reactions_for_posts(conn, reaction_posts)
+    await _acknowledgements(conn, rc, batch, [i for i in items if i.count(":") == 1], authors)
+    # Only the reactions named by this batch's rows (a Mattermost receiver toggles a reaction sent again).
+    wanted = set(items)
+    item_posts = list(dict.fromkeys(i[:26] for i in items if i.count(":") == 2))
+    reactions = await repo.select_reactions_for_posts(conn, list(dict.fromkeys(reaction_posts + item_posts)))
     for r in reactions:
-        if r["remote_id"] != rc.remote_id and r["channel_id"] in ("", batch.channel_id):
+        named = f"{r['post_id']}:{r['user_id']}:{r['emoji_name']}" in wanted or r["post_id"] in reaction_posts
+        if named and r["remote_id"] != rc.remote_id and r["channel_id"] in ("", batch.channel_id):
             batch.msg.reactions.append(reaction_json(Reaction(**r)))
             authors.append(r["user_id"])
     await _users(conn, rc, batch, list(dict.fromkeys(authors + user_ids)))
     await _mentions(conn, batch)
+
+
+async def _acknowledgements(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, keys: list[str],
+                            authors: list[str]) -> None:
+    """The acknowledgements named by ``post:user`` rows, current state (``acknowledged_at`` 0: removed); never
+    those the target owns."""
+    if not keys:
+        return
+    wanted = set(keys)
+    for a in await acks_repo.select_acks(conn, list(dict.fromkeys(k[:26] for k in keys)), live_only=False):
+        if f"{a['post_id']}:{a['user_id']}" in wanted and a["remote_id"] != rc.remote_id \
+                and a["channel_id"] == batch.channel_id:
+            batch.msg.acknowledgements.append(ack_json(PostAcknowledgement(**a)))
+            authors.append(a["user_id"])
 
 
 async def _memberships(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, user_ids: list[str],

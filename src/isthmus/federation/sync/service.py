@@ -301,10 +301,11 @@ class SharedChannels:
             if count:
                 self.metrics.items_sent.labels(rc.remote_id, kind).inc(count)
         self._answer_refusals(rc, batch, response)
-        if response.post_errors or response.reaction_errors or response.user_errors or response.status_errors:
-            log.info("sync to %s: peer refused %d posts, %d reactions, %d users, %d statuses", rc.remote_id,
-                     len(response.post_errors), len(response.reaction_errors), len(response.user_errors),
-                     len(response.status_errors))
+        if response.post_errors or response.reaction_errors or response.user_errors or response.status_errors \
+                or response.acknowledgement_errors:
+            log.info("sync to %s: peer refused %d posts, %d reactions, %d users, %d statuses, %d acknowledgements",
+                     rc.remote_id, len(response.post_errors), len(response.reaction_errors),
+                     len(response.user_errors), len(response.status_errors), len(response.acknowledgement_errors))
         return response
 
     async def _offline_notice(self, rc: RemoteCluster, batch: Batch) -> None:

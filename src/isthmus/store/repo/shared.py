@@ -112,6 +112,12 @@ async def advance_cursor(conn: AsyncConnection, scr_id: str, seq: int, values: d
     return (await conn.execute(q)).rowcount
 
 
+def _entity_post_id() -> Any:
+    """The post an outbox row of kind post/pin/reaction/ack is about: its entity starts with the post id
+    (a reaction row names "post:user:emoji", an ack row "post:user")."""
+    return func.substr(out.c.entity_id, 1, 26)
+
+
 def _unacknowledged(channel_id: str, remote_id: str, cursor: int) -> Any:
     return and_(out.c.channel_id == channel_id, out.c.seq > cursor,
                 out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id))
@@ -124,8 +130,8 @@ async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_i
 
     rows = await conn.execute(select(func.min(out.c.create_at)).where(_unacknowledged(channel_id, remote_id, cursor)))
     posts_q = select(func.min(posts.c.update_at)).where(posts.c.id.in_(
-        select(out.c.entity_id).where(and_(_unacknowledged(channel_id, remote_id, cursor),
-                                           out.c.kind.in_(("post", "pin", "reaction"))))))
+        select(_entity_post_id()).where(and_(_unacknowledged(channel_id, remote_id, cursor),
+                                             out.c.kind.in_(("post", "pin", "reaction", "ack"))))))
     found = [int(v) for v in (rows.scalar(), (await conn.execute(posts_q)).scalar()) if v is not None]
     return min(found) if found else None
 
@@ -320,14 +326,28 @@ async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, sin
     post's ``update_at``, so these cover reactions too."""
     from isthmus.store.schema.posts import posts
 
-    queued = select(out.c.entity_id).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
-                                                out.c.kind.in_(("post", "pin", "reaction"))))
+    queued = select(_entity_post_id()).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                                                  out.c.kind.in_(("post", "pin", "reaction", "ack"))))
     cond = and_(posts.c.channel_id == channel_id, (posts.c.update_at >= since) | posts.c.id.in_(queued),
                 posts.c.type.not_like("system\\_%", escape="\\"))
     if after is not None:
         cond = and_(cond, (posts.c.create_at > after[0]) | and_(posts.c.create_at == after[0], posts.c.id > after[1]))
     q = select(posts.c.id, posts.c.create_at).where(cond).order_by(posts.c.create_at, posts.c.id)
     return [(r[0], int(r[1])) for r in (await conn.execute(q.limit(limit) if limit else q)).all()]
+
+
+async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[str],
+                                        since: int) -> list[tuple[str, str, str]]:
+    """(post, user, emoji) of the reactions of ``post_ids`` changed at or after ``since`` (removed ones too)."""
+    from isthmus.store.schema.posts import reactions
+
+    out: list[tuple[str, str, str]] = []
+    for i in range(0, len(post_ids), 500):
+        q = (select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name)
+             .where(and_(reactions.c.post_id.in_(post_ids[i:i + 500]), reactions.c.update_at >= since))
+             .order_by(reactions.c.update_at, reactions.c.user_id, reactions.c.emoji_name))
+        out.extend((r[0], r[1], r[2]) for r in (await conn.execute(q)).all())
+    return out
 
 
 async def select_posts_with_reactions(conn: AsyncConnection, post_ids: list[str]) -> list[str]:

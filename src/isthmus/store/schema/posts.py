@@ -31,6 +31,8 @@ posts = Table(
     # When is_pinned was last set, here or on the server it came from: concurrent pins/unpins on two servers
     # converge on the latest (0: never, as of the post's creation).
     Column("pin_at", Ms, nullable=False, default=0, server_default="0"),
+    # Mattermost's metadata.priority {priority, requested_ack, persistent_notifications}; NULL: none.
+    Column("priority", JSON, nullable=True),
 )
 
 Index("ix_posts_channel_id_create_at", posts.c.channel_id, posts.c.create_at)
@@ -50,3 +52,13 @@ reactions = Table(
 )
 
 Index("ix_reactions_post_id", reactions.c.post_id)
+
+# Mattermost's PostAcknowledgements: acknowledged_at 0 means removed (kept, so the removal can be synced).
+post_acknowledgements = Table(
+    "post_acknowledgements", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("user_id", Id, primary_key=True),
+    Column("acknowledged_at", Ms, nullable=False),
+    Column("channel_id", Id, nullable=False),
+    Column("remote_id", Id, nullable=True),  # the connection it came from; NULL for local users
+)

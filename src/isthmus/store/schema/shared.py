@@ -106,7 +106,8 @@ sync_outbox = Table(
     Column("seq", Seq, primary_key=True, autoincrement=True),
     Column("channel_id", Id, nullable=False),
     Column("kind", String(16), nullable=False),  # post | pin | reaction | user | member | file | channel
-    Column("entity_id", String(64), nullable=False),
+    # A post/user id, or for a reaction "post:user:emoji" (only changed reactions travel), an ack "post:user".
+    Column("entity_id", String(160), nullable=False),
     # The remote the change came from (never sent back to it); NULL for local changes.
     Column("origin_remote_id", String(26), nullable=True),
     Column("create_at", Ms, nullable=False),
