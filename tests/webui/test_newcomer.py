@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.webui.conftest import PageErrors, shot
-from tests.webui.newcomer_lib import Fresh, create_first_team, first_login, fresh_workspace, post
+from tests.webui.newcomer_lib import Fresh, first_login, fresh_workspace, post
 
 
 @pytest.fixture
