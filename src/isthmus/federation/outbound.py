@@ -135,6 +135,7 @@ class RemoteQueue:
             self.batch_limit = min(self.batch_limit * 2, self.outbound.max_posts()) if self.batch_limit else 0
             self.backoff.on_success()
             self.outbound.metrics.backoff.labels(self.remote_id).set(0)
+            self.outbound.metrics.record_success(self.remote_id, self.outbound.d.now())
             if more:
                 self.wake.set()
 
