@@ -2,7 +2,7 @@
 
 import { api } from "../api.js";
 import { announce, h } from "../dom.js";
-import { errorBox, field } from "../ui.js";
+import { errorBox, field, flashStatus } from "../ui.js";
 
 const SWITCHES = [
   ["EnableRemoteClusterService", "Enable connected workspaces",
@@ -67,7 +67,7 @@ export async function renderSettings(section, onSaved) {
       const updated = await api.put("/config/patch", { ConnectedWorkspacesSettings: patch });
       const now = updated.ConnectedWorkspacesSettings || {};
       for (const [key] of SWITCHES) controls[key].checked = Boolean(now[key]);
-      saved.textContent = "Settings saved.";
+      flashStatus(saved, "Settings saved.");
       announce("Settings saved");
       onSaved?.();
     } catch (e) {
