@@ -58,8 +58,15 @@ async def test_shared_channels_off_on_the_peer_is_named_on_both_sides_and_then_r
 
     # delta's admin turns shared channels on: alpha's next pass succeeds after the error, and delta has
     # accepted a message after its refusal, so both consoles can show the problem as resolved.
+    before = len(cluster.net.log)
     r = await d.http.put("/api/v4/config/patch", json={"ConnectedWorkspacesSettings": {"EnableSharedChannels": True}})
     assert r.status_code == 200, r.text
+
+    async def said_hello() -> bool:
+        return any(r.url.host == "alpha.test" and b"isthmus_sync_hello" in r.content for r in cluster.net.log[before:])
+
+    # delta had nothing shared yet, but it refused alpha: it says hello so alpha retries now, not after its backoff.
+    await eventually(said_hello)
 
     async def resolved() -> bool:
         ok_at = metric(await metrics(a), "isthmus_sync_last_success_timestamp_seconds", ad)

@@ -78,6 +78,7 @@ class Receiver:
         if not shares.shares_enabled(self.d):
             # Recorded so this side's console can say so too, not only the sender's.
             self.metrics.refused_disabled_at.labels(rc.remote_id).set(now)
+            self.outbound.refused_while_off.add(rc.remote_id)
             raise _disabled()
         self.metrics.last_received_at.labels(rc.remote_id).set(now)
         self.outbound.contact(rc.remote_id)  # it talked to us: it is reachable, drop any backoff
