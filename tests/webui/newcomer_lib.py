@@ -66,3 +66,31 @@ def post(page: Page, channel: str, text: str) -> None:
     page.get_by_role("textbox", name=f"Write to {channel}").fill(text)
     page.keyboard.press("Enter")
     expect(page.get_by_role("article").filter(has_text=text)).to_be_visible()
+
+
+def open_console(page: Page) -> None:
+    page.get_by_role("link", name="System Console").click()
+    expect(page.get_by_role("heading", level=1, name="Connected Workspaces")).to_be_visible()
+
+
+def switch_on(page: Page, *labels: str) -> None:
+    """Connected workspaces settings on the console's list page: tick the switches and save."""
+    for label in labels:
+        page.get_by_label(label).check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+
+def create_channel(page: Page, display_name: str) -> None:
+    page.get_by_role("button", name="Browse channels").click()
+    dialog = page.get_by_role("dialog", name="Browse channels")
+    dialog.get_by_label("New channel name").fill(display_name)
+    dialog.get_by_role("button", name="Create channel").click()
+    expect(page.get_by_role("heading", level=1, name=re.compile(display_name))).to_be_visible()
+
+
+def open_shared_copy(page: Page, channel: str) -> None:
+    """Open the copy of a channel shared with this workspace: the admin who accepted the connection is its
+    creator here, so it appears in their sidebar (wait for it, as the invite takes a moment)."""
+    page.get_by_role("link", name=re.compile(channel)).click()
+    expect(page.get_by_role("heading", level=1, name=re.compile(channel))).to_be_visible()

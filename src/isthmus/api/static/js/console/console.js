@@ -7,7 +7,8 @@ import { can, state } from "../store.js";
 import { confirmDialog, menuButton, statusDot } from "../ui.js";
 import { ConnectionDetail } from "./detail.js";
 import { acceptInviteDialog, createConnectionDialog, regenerateInvite } from "./dialogs.js";
-import { allTeams, connectionStatus, fmtLag, inviteAccepted, syncMetrics } from "./model.js";
+import { allTeams, connectionStatus, fmtLag, inviteAccepted, problemText, sharedChannelsOn, syncMetrics,
+  syncProblem } from "./model.js";
 import { renderSettings } from "./settings.js";
 
 const REFRESH_MS = 15000;
@@ -92,13 +93,23 @@ export class ConsoleApp {
         `Could not load connections: ${err.message}`;
       return;
     }
-    const [teams, metrics] = await Promise.all([allTeams(), syncMetrics()]);
+    const [teams, metrics, sharedOn] = await Promise.all([allTeams(), syncMetrics(), sharedChannelsOn()]);
+    this.sharedOn = sharedOn;
     if (seq !== this.seq) return;
     const teamName = new Map(teams.map((t) => [t.id, t.display_name]));
     this.listStatus.textContent = conns.length ? `${conns.length} connection${conns.length === 1 ? "" : "s"}` :
       "No connections yet. Use “Add a connection” to create one or to accept an invitation.";
     if (conns.length) this.updateTable(conns, teamName, metrics);
     else this.dropTable();
+    // While a problem shows, look again soon: its end (the peer fixed it) should not wait 15 s.
+    const open = conns.some((rc) => {
+      const p = syncProblem(rc, metrics[rc.remote_id] || {}, { sharedOn });
+      return p && !p.resolvedAt;
+    });
+    if (open && this.listBody.isConnected) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.refresh(), FAST_REFRESH_MS);
+    }
   }
 
   dropTable() {
@@ -183,9 +194,11 @@ export class ConsoleApp {
         fmtAgo(rc.last_ping_at, now)) : "Never");
     c.accepted.textContent = inviteAccepted(rc) ? "Yes" : "No";
     c.team.textContent = teamName.get(rc.default_team_id) || "—";
-    c.lag.textContent = m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
-    replace(c.error, m.lastError ?
-      h("span", { title: m.lastErrorAt ? fmtDateTime(m.lastErrorAt) : "" }, m.lastError) : "None");
+    const problem = syncProblem(rc, m, { sharedOn: this.sharedOn !== false });
+    const blocked = problem && !problem.resolvedAt;
+    c.lag.textContent = blocked ? "Not syncing (see the error)" :
+      m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
+    replace(c.error, problemText(problem));
   }
 
   async regenerate(rc) {

@@ -2,10 +2,11 @@
 // remove the channels shared with it, read-only or not.
 
 import { api, query } from "../api.js";
-import { announce, fmtDateTime, h, icon } from "../dom.js";
-import { confirmDialog, errorBox, field, openDialog, statusDot, tabs } from "../ui.js";
+import { announce, fmtDateTime, h, icon, replace } from "../dom.js";
+import { confirmDialog, errorBox, field, flashStatus, openDialog, statusDot, tabs } from "../ui.js";
 import { regenerateInvite } from "./dialogs.js";
-import { allTeams, connectionStatus, inviteAccepted, teamSelect } from "./model.js";
+import { allTeams, connectionStatus, inviteAccepted, problemText, sharedChannelsOn, syncMetrics, syncProblem,
+  teamSelect } from "./model.js";
 
 export class ConnectionDetail {
   constructor(remoteId, consoleApp, tab) {
@@ -18,6 +19,8 @@ export class ConnectionDetail {
   async load() {
     try {
       [this.rc, this.teams] = await Promise.all([api.get(`/remotecluster/${this.remoteId}`), allTeams()]);
+      const [metrics, sharedOn] = await Promise.all([syncMetrics(), sharedChannelsOn()]);
+      this.problem = syncProblem(this.rc, metrics[this.remoteId] || {}, { sharedOn });
     } catch (err) {
       this.el.replaceChildren(h("p", { class: "error-box", role: "alert" }, `Could not load the connection: ${err.message}`),
         h("a", { href: "/console/connected-workspaces", "data-nav": true }, "Back to Connected Workspaces"));
@@ -39,7 +42,8 @@ export class ConnectionDetail {
         h("dt", {}, "Connection name"), h("dd", {}, rc.name),
         h("dt", {}, "Site URL"), h("dd", {}, inviteAccepted(rc) ? rc.site_url : "Waiting for the invitation to be accepted"),
         h("dt", {}, "Last ping"), h("dd", {}, fmtDateTime(rc.last_ping_at)),
-        h("dt", {}, "Created"), h("dd", {}, fmtDateTime(rc.create_at))),
+        h("dt", {}, "Created"), h("dd", {}, fmtDateTime(rc.create_at)),
+        h("dt", {}, "Last sync error"), this.problemDd = h("dd", { class: "sync-problem" }, problemText(this.problem))),
       t.el);
   }
 
@@ -66,7 +70,7 @@ export class ConnectionDetail {
       try {
         this.rc = await api.patch(`/remotecluster/${rc.remote_id}`, { display_name: orgName.value.trim(),
           default_team_id: team.value });
-        saved.textContent = "Saved.";
+        flashStatus(saved, "Saved.");
         announce("Connection saved");
         this.el.querySelector(".page-head h1").textContent = this.rc.display_name || this.rc.name;
       } catch (e) {
@@ -127,7 +131,15 @@ export class ConnectionDetail {
     slot.replaceChildren(rows.length ? this.channelTable(rows) : "");
     if (focused) slot.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
     // An invitation is confirmed by the other side in a moment: show it without a reload.
-    if (rows.some((r) => !r.is_invite_confirmed)) this.pollTimer = setTimeout(() => this.refreshChannels(), 1000);
+    if (rows.some((r) => !r.is_invite_confirmed)) {
+      this.pollTimer = setTimeout(async () => {
+        if (!this.tableSlot.isConnected) return;
+        const [metrics, sharedOn] = await Promise.all([syncMetrics(), sharedChannelsOn()]);
+        this.problem = syncProblem(this.rc, metrics[this.remoteId] || {}, { sharedOn });
+        replace(this.problemDd, problemText(this.problem));
+        this.refreshChannels();
+      }, 1000);
+    }
   }
 
   channelTable(rows) {
@@ -140,7 +152,9 @@ export class ConnectionDetail {
         h("td", { "data-label": "Team" }, r.team),
         h("td", { "data-label": "Shared by" }, r.home ? "This workspace" : this.rc.display_name || this.rc.name),
         h("td", { "data-label": "Access" }, r.readonly ? "Read-only" : "Read and write"),
-        h("td", { "data-label": "State" }, r.is_invite_confirmed ? "Active" : "Waiting for the other side"),
+        h("td", { "data-label": "State" }, r.is_invite_confirmed ? "Active" :
+          this.problem && !this.problem.resolvedAt ? `Not shared yet: ${this.problem.text}` :
+            "Waiting for the other side"),
         h("td", { "data-label": "Actions" }, r.home ? h("button", { type: "button", class: "btn btn-small btn-danger",
           "aria-label": `Stop sharing ${r.name}`, onclick: () => this.unshare(r) }, "Remove") : "—")))));
   }

@@ -44,7 +44,8 @@ export async function createConnectionDialog(onCreated) {
   const cancel = h("button", { type: "button", class: "btn", onclick: () => dlg.close() }, "Cancel");
   const form = h("form", { class: "stack", novalidate: true }, err.el,
     field("Organization name", orgName, { required: true,
-      help: "The workspace you are connecting with. Its administrator uses the same name when accepting." }),
+      help: "What you call the workspace you are connecting with, for example “workspace-b”. Its admin " +
+        "chooses their own name for this workspace when accepting." }),
     field("Destination team", team, { required: true,
       help: "Channels this workspace shares with you are added to this team." }),
     h("div", { class: "dialog-actions" }, cancel, save));
