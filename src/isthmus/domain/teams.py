@@ -306,6 +306,28 @@ async def find_team(d: Domain, ref: str) -> Team:
     return Team(**row)
 
 
+def _invalid_invite() -> AppError:
+    return AppError("app.team.invite_id.app_error",
+                    "This invite link is not valid any more. Ask the team's admin for a new one.", 400)
+
+
+async def get_team_by_invite(d: Domain, invite_id: str) -> Team:
+    """The live team a sign-up/invite link (``invite_id``) leads to; anyone holding the link may see its name."""
+    if not is_valid_id(invite_id):
+        raise _invalid_invite()
+    async with d.db.read() as conn:
+        row = await repo.select_team_by_invite_id(conn, invite_id)
+    if row is None or row["delete_at"]:
+        raise _invalid_invite()
+    return Team(**row)
+
+
+async def do_join_by_invite(d: Domain, user_id: str, invite_id: str) -> TeamMember:
+    """Join the team whose invite link this is (Mattermost's addUserToTeamFromInvite): the link is the permission."""
+    team = await get_team_by_invite(d, invite_id)
+    return await do_add_team_member(d, None, team.id, user_id)
+
+
 async def do_add_team_members(d: Domain, actor: Actor, team_id: str, user_ids: list[str], *,
                               graceful: bool) -> list[tuple[str, TeamMember | None, AppError | None]]:
     """Add several users; all or nothing unless ``graceful`` (then one result per user)."""
