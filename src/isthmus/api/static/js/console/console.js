@@ -19,10 +19,15 @@ export class ConsoleApp {
     this.navigate = navigate;
     this.timer = null;
     this.main = h("main", { id: "main", class: "console-main", tabindex: "-1" });
-    const nav = h("nav", { class: "console-nav", "aria-label": "System Console" },
+    const link = (href, text) => h("li", {}, h("a", { href, "data-nav": true }, text));
+    this.nav = h("nav", { class: "console-nav", "aria-label": "System Console" },
+      h("h2", {}, "User Management"),
+      h("ul", {}, link("/console/users", "Users"), link("/console/teams", "Teams")),
+      h("h2", {}, "Site"),
+      h("ul", {}, link("/console/site", "Site and sign-up")),
       h("h2", {}, "Environment"),
-      h("ul", {}, h("li", {}, h("a", { href: "/console/connected-workspaces", "data-nav": true,
-        "aria-current": "page" }, "Connected Workspaces"))));
+      h("ul", {}, link("/console/connected-workspaces", "Connected Workspaces")));
+    const nav = this.nav;
     this.el = h("div", { class: "console-app" },
       h("header", { class: "topbar" },
         h("a", { href: "/", "data-nav": true, class: "btn btn-small" }, icon("back"), " Back to chat"),
@@ -30,6 +35,29 @@ export class ConsoleApp {
         h("span", { class: "me" }, `@${state.me.username}`),
         h("button", { type: "button", class: "btn btn-small", onclick: logout }, "Log out")),
       h("div", { class: "console-body" }, nav, this.main));
+  }
+
+  // Marks the nav entry of the page shown (its path prefix) as the current page.
+  current(prefix) {
+    for (const a of this.nav.querySelectorAll("a")) {
+      if (a.getAttribute("href") === prefix) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  // Users, teams and site settings are system-admin pages (manage_system).
+  async showPage(prefix, title, page) {
+    this.stop();
+    this.current(prefix);
+    if (!can("manage_system")) {
+      this.main.replaceChildren(h("div", { class: "empty-state" }, h("h1", {}, "Not allowed"),
+        h("p", {}, "Only system admins can manage users, teams and the site settings.")));
+      return;
+    }
+    document.title = `${title} · System Console`;
+    this.main.replaceChildren(page.el);
+    this.focusMain();
+    await page.load();
   }
 
   allowed() {
@@ -42,6 +70,7 @@ export class ConsoleApp {
 
   async showList() {
     this.stop();
+    this.current("/console/connected-workspaces");
     if (!this.allowed()) return;
     document.title = "Connected Workspaces · System Console";
     const table = h("div", { class: "table-wrap" });
@@ -227,6 +256,7 @@ export class ConsoleApp {
 
   async showDetail(remoteId) {
     this.stop();
+    this.current("/console/connected-workspaces");
     if (!this.allowed()) return;
     const tab = new URLSearchParams(location.search).get("tab") === "channels" ? 1 : 0;
     const detail = new ConnectionDetail(remoteId, this, tab);
