@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.webui.conftest import PageErrors, shot
+from tests.webui.conftest import DESKTOP, PageErrors, shot
 from tests.webui.newcomer_lib import (
     Fresh,
     create_channel,
@@ -36,6 +36,7 @@ def test_first_run_admin_creates_a_team_and_posts(browser: Browser, site_a: Fres
     page = first_login(browser, site_a, page_errors)
     # Without a team there is nothing to browse: the buttons are off instead of showing API errors.
     expect(page.get_by_role("button", name="Browse channels")).to_be_disabled()
+    expect(page.get_by_role("heading", level=1, name="Create your first team")).to_be_visible()
     shot(page, "first-run.png")
     page.get_by_label("Team name").fill("Acme Support")
     expect(page.get_by_label("Team URL")).to_have_value("acme-support")
@@ -50,6 +51,26 @@ def test_first_run_admin_creates_a_team_and_posts(browser: Browser, site_a: Fres
     expect(page.get_by_role("heading", level=1, name=re.compile("Town Square"))).to_be_visible()
     post(page, "Town Square", "First words")
     expect(page.get_by_role("button", name="Browse channels")).to_be_enabled()
+
+    # The admin creates an account for someone else; without a team, they are offered the open team.
+    page.get_by_role("link", name="System Console").click()
+    page.get_by_role("navigation", name="System Console").get_by_role("link", name="Users").click()
+    page.get_by_role("button", name="Create user").click()
+    dialog = page.get_by_role("dialog", name="Create a user")
+    dialog.get_by_label("Username").fill("zoe")
+    dialog.get_by_label("Email").fill("zoe@example.com")
+    dialog.get_by_label("Password", exact=True).fill("Zoe-pass-123")
+    dialog.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("rowheader", name="zoe")).to_be_visible()
+    zoe = page_errors.watch(browser.new_context(viewport=DESKTOP, base_url=site_a.url).new_page())  # type: ignore[arg-type]
+    zoe.goto("/")
+    zoe.get_by_label("Username or email").fill("zoe")
+    zoe.get_by_label("Password", exact=True).fill("Zoe-pass-123")
+    zoe.get_by_role("button", name="Log in").click()
+    expect(zoe.get_by_role("heading", level=1, name="Join a team")).to_be_visible()
+    zoe.get_by_role("button", name="Join Acme Support").click()
+    expect(zoe.get_by_role("heading", level=1, name=re.compile("Town Square"))).to_be_visible()
+    expect(zoe.get_by_role("article").filter(has_text="First words")).to_be_visible()
 
 
 @pytest.fixture

@@ -15,16 +15,32 @@ export function teamSlug(displayName) {
   return slug.length >= 2 ? slug : "";
 }
 
+// Open teams to join come first when there are any; otherwise, for whoever may create teams (every
+// account, by Mattermost's default roles), the create form is the page.
 export function noTeamView(app) {
   const canCreate = can("create_team");
-  const el = h("div", { class: "empty-state first-run" },
-    h("h1", {}, canCreate ? "Create your first team" : "You are not in a team yet"),
-    h("p", {}, canCreate ?
-      "Teams hold channels and the people in them. Create one to start; you can invite people and connect " +
-        "other workspaces afterwards." :
-      "Join one of the open teams below, or ask an administrator to add you or to send you an invite link."));
-  if (canCreate) el.append(createTeamForm(app));
-  el.append(joinableTeams(app, canCreate));
+  const heading = h("h1", {}, "Welcome");
+  const lead = h("p", {}, "Loading teams…");
+  const el = h("div", { class: "empty-state first-run" }, heading, lead);
+  const join = joinableTeams(app, canCreate, (count) => {
+    join.hidden = !count;
+    if (count) {
+      heading.textContent = "Join a team";
+      lead.textContent = canCreate ? "Join one of these teams, or create a new one below." :
+        "Join one of these teams.";
+      if (canCreate) el.append(createTeamForm(app, "Or create a team"));
+    } else if (canCreate) {
+      heading.textContent = "Create your first team";
+      lead.textContent = "Teams hold channels and the people in them. Create one to start; you can invite " +
+        "people and connect other workspaces afterwards.";
+      el.append(createTeamForm(app, "Create a team"));
+    } else {
+      heading.textContent = "You are not in a team yet";
+      lead.textContent = "Ask an administrator to add you to a team, or to send you a team's invite link.";
+    }
+  });
+  join.hidden = true; // until we know whether there is any
+  el.append(join);
   return el;
 }
 
@@ -34,7 +50,7 @@ async function enter(app, team) {
   app.navigate(`/${encodeURIComponent(team.name)}/channels/town-square`);
 }
 
-function createTeamForm(app) {
+function createTeamForm(app, title) {
   const name = h("input", { type: "text", name: "team-name", maxlength: 64, autocomplete: "off" });
   const url = h("input", { type: "text", name: "team-url", maxlength: 64, autocomplete: "off", spellcheck: "false" });
   const err = errorBox();
@@ -43,7 +59,7 @@ function createTeamForm(app) {
   url.addEventListener("input", () => { urlEdited = true; });
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Create team");
   const form = h("form", { class: "card stack", "aria-labelledby": "create-team-h", novalidate: true },
-    h("h2", { id: "create-team-h" }, "Create a team"), err.el,
+    h("h2", { id: "create-team-h" }, title), err.el,
     field("Team name", name, { required: true, help: "How the team is shown, for example “Acme Support”." }),
     field("Team URL", url, { required: true,
       help: `The team's address: ${location.host}/<team URL>. Lowercase letters, digits and '-'.` }),
@@ -73,12 +89,12 @@ function createTeamForm(app) {
   return form;
 }
 
-function joinableTeams(app, canCreate) {
+function joinableTeams(app, canCreate, onFirstPage) {
   const list = h("ul", { class: "pick-list", "aria-label": "Teams you can join" }, h("li", { class: "muted" }, "Loading…"));
   const err = errorBox();
   const more = h("button", { type: "button", class: "btn btn-small", hidden: true }, "Show more teams");
   const section = h("section", { class: "card", "aria-labelledby": "join-team-h" },
-    h("h2", { id: "join-team-h" }, "Join a team"), err.el, list, more);
+    h("h2", { id: "join-team-h" }, "Teams you can join"), err.el, list, more);
   let page = 0;
   const mine = new Set(state.teams.map((t) => t.id));
   const load = async () => {
@@ -99,13 +115,12 @@ function joinableTeams(app, canCreate) {
             } catch (e) { err.show(inWords(e, "join this team")); }
           } }, "Join"))));
       more.hidden = teams.length < PER_PAGE;
-      if (!list.childElementCount) {
-        list.append(h("li", { class: "muted" }, canCreate ? "There are no other teams yet." :
-          "There are no open teams. Ask an administrator to add you to a team."));
-      }
+      if (page === 0) onFirstPage(list.childElementCount);
+      if (!list.childElementCount) list.append(h("li", { class: "muted" }, "There are no teams to join."));
     } catch (e) {
       list.replaceChildren();
       err.show(inWords(e, "list teams"));
+      if (page === 0) onFirstPage(0);
     }
   };
   more.addEventListener("click", () => { page += 1; load(); });
