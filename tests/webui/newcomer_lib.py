@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,11 @@ class Fresh:
 
 
 def fresh_workspace(data_dir: Path) -> Fresh:
-    server = ServerProcess(data_dir, postgres_url=os.environ.get("ISTHMUS_TEST_POSTGRES_URL") or None)
+    # Built in a worker thread: with PostgreSQL it creates a database with asyncio.run(), and Playwright's sync
+    # API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        server = pool.submit(ServerProcess, data_dir,
+                             postgres_url=os.environ.get("ISTHMUS_TEST_POSTGRES_URL") or None).result()
     out = subprocess.run([sys.executable, "-m", "isthmus", "user", "create", "--if-empty", "--system-admin",
                           "--random-password", "--username", "admin", "--email", "admin@localhost",
                           "--config", str(server.config)],
