@@ -100,3 +100,25 @@ def test_console_users_teams_and_invite_link(browser: Browser, alpha: Site, page
     finally:
         r = alpha.admin.http.put("/api/v4/config/patch", json={"TeamSettings": {"EnableOpenServer": True}})
         assert r.status_code == 200, r.text
+
+
+def test_errors_are_put_in_words(browser: Browser, alpha: Site, page_errors: PageErrors) -> None:
+    """What js/errors.js makes of server errors: what to do, never an error id or a 26-character id."""
+    page = page_errors.watch(browser.new_context(viewport=DESKTOP, base_url=alpha.url).new_page())  # type: ignore[arg-type]
+    page.goto("/login")
+    said = page.evaluate("""import('/static/js/errors.js').then(({ inWords }) => [
+        inWords({ status: 403, id: "api.context.permissions.app_error",
+                  message: "You do not have the appropriate permissions." }, "create teams"),
+        inWords({ status: 400, id: "app.team.save.existing.app_error",
+                  message: "A team with that name already exists." }),
+        inWords({ status: 400, id: "x", message: "Invalid channel id abcdefghijklmnopqrstuvwxyz." }),
+        inWords({ status: 0, message: "" }),
+        inWords({ status: 500, id: "app.sql", message: "pq: duplicate key" }),
+    ])""")
+    assert said == [
+        "You are not allowed to create teams. Ask a system admin.",
+        "A team already uses that URL. Choose another team URL.",
+        "Invalid channel id this item.",
+        "The server could not be reached. Check that it is running, then try again.",
+        "The server ran into a problem. Try again; if it keeps happening, check the server's log.",
+    ]

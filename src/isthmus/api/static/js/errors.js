@@ -22,7 +22,7 @@ export function inWords(err, doing = "do that") {
   if (err.status === 0) return "The server could not be reached. Check that it is running, then try again.";
   if (KNOWN[err.id]) return KNOWN[err.id];
   if (err.status === 403) return `You are not allowed to ${doing}. Ask a system admin.`;
-  if (err.status === 401) return "Your session ended. Log in again.";
+  if (err.status === 401 && err.id === "api.context.session_expired.app_error") return "Your session ended. Log in again.";
   if (err.status === 429) return "Too many requests. Wait a moment and try again.";
   if (err.status >= 500) return "The server ran into a problem. Try again; if it keeps happening, check the server's log.";
   return String(err.message || err).replace(RAW_ID, "this item");

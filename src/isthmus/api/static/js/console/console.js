@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { announce, fmtAgo, fmtDateTime, h, icon, replace } from "../dom.js";
+import { inWords } from "../errors.js";
 import { can, state } from "../store.js";
 import { confirmDialog, menuButton, statusDot } from "../ui.js";
 import { ConnectionDetail } from "./detail.js";
@@ -119,7 +120,7 @@ export class ConsoleApp {
       this.dropTable();
       this.listStatus.textContent = err.status === 501 ?
         "Connected workspaces are turned off on this server. Turn on “Enable connected workspaces” below." :
-        `Could not load connections: ${err.message}`;
+        `Could not load connections: ${inWords(err, "manage connected workspaces")}`;
       return;
     }
     const [teams, metrics, sharedOn] = await Promise.all([allTeams(), syncMetrics(), sharedChannelsOn()]);
@@ -234,7 +235,7 @@ export class ConsoleApp {
     try {
       await regenerateInvite(rc, () => this.refresh());
     } catch (err) {
-      announce(`Could not regenerate the invitation: ${err.message}`, { assertive: true });
+      announce(`Could not regenerate the invitation: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 
@@ -250,7 +251,7 @@ export class ConsoleApp {
       if (location.pathname !== "/console/connected-workspaces") this.navigate("/console/connected-workspaces");
       else await this.refresh();
     } catch (err) {
-      announce(`Could not delete: ${err.message}`, { assertive: true });
+      announce(`Could not delete: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 

@@ -3,6 +3,7 @@
 
 import { api, query } from "../api.js";
 import { announce, fmtDateTime, h, icon, replace } from "../dom.js";
+import { inWords } from "../errors.js";
 import { confirmDialog, errorBox, field, flashStatus, openDialog, statusDot, tabs } from "../ui.js";
 import { regenerateInvite } from "./dialogs.js";
 import { allTeams, connectionStatus, inviteAccepted, problemText, sharedChannelsOn, syncMetrics, syncProblem,
@@ -22,7 +23,8 @@ export class ConnectionDetail {
       const [metrics, sharedOn] = await Promise.all([syncMetrics(), sharedChannelsOn()]);
       this.problem = syncProblem(this.rc, metrics[this.remoteId] || {}, { sharedOn });
     } catch (err) {
-      this.el.replaceChildren(h("p", { class: "error-box", role: "alert" }, `Could not load the connection: ${err.message}`),
+      this.el.replaceChildren(h("p", { class: "error-box", role: "alert" },
+        `Could not load the connection: ${inWords(err, "manage connected workspaces")}`),
         h("a", { href: "/console/connected-workspaces", "data-nav": true }, "Back to Connected Workspaces"));
       return;
     }
@@ -74,7 +76,7 @@ export class ConnectionDetail {
         announce("Connection saved");
         this.el.querySelector(".page-head h1").textContent = this.rc.display_name || this.rc.name;
       } catch (e) {
-        err.show(`Could not save: ${e.message}`);
+        err.show(`Could not save: ${inWords(e, "manage connected workspaces")}`);
       } finally {
         save.disabled = false;
       }
@@ -86,7 +88,7 @@ export class ConnectionDetail {
     try {
       await regenerateInvite(this.rc, () => {});
     } catch (err) {
-      announce(`Could not regenerate the invitation: ${err.message}`, { assertive: true });
+      announce(`Could not regenerate the invitation: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 
@@ -117,7 +119,7 @@ export class ConnectionDetail {
     } catch (e) {
       this.status.textContent = e.status === 501 || e.status === 404 ?
         "Shared channels are not available: turn on “Enable shared channels” in the settings." :
-        `Could not load shared channels: ${e.message}`;
+        `Could not load shared channels: ${inWords(e, "manage connected workspaces")}`;
       this.addButton.disabled = true;
       return;
     }
@@ -171,7 +173,7 @@ export class ConnectionDetail {
         shares.set(teamId, api.get(`/sharedchannels/${teamId}?per_page=200`).catch(() => []));
       }
       const share = teamId ? (await shares.get(teamId)).find((s) => s.id === r.channel_id) : null;
-      return { ...r, name: channel ? channel.display_name : r.channel_id, team: teamName.get(teamId) || "—",
+      return { ...r, name: channel ? channel.display_name : "A channel you cannot open", team: teamName.get(teamId) || "—",
         readonly: Boolean(share?.readonly) };
     }));
     return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -187,7 +189,7 @@ export class ConnectionDetail {
       await this.refreshChannels();
       this.addButton.focus(); // the row (and its button) is gone
     } catch (e) {
-      this.channelErr.show(`Could not stop sharing: ${e.message}`);
+      this.channelErr.show(`Could not stop sharing: ${inWords(e, "manage connected workspaces")}`);
     }
   }
 
@@ -228,7 +230,7 @@ export class ConnectionDetail {
               disabled: homedElsewhere.has(c.id) || this.sharedIds?.has(c.id) }));
         }));
         if (!channels.length) list.append(h("p", { class: "muted" }, "This team has no channels."));
-      } catch (e) { err.show(e.message); }
+      } catch (e) { err.show(inWords(e, "manage connected workspaces")); }
     };
     team.addEventListener("change", fill);
     if (team.value) fill();
@@ -244,7 +246,7 @@ export class ConnectionDetail {
           await api.post(`/remotecluster/${this.remoteId}/channels/${id}/invite`, { readonly: readonly.checked });
         } catch (e) {
           const label = list.querySelector(`input[value="${CSS.escape(id)}"]`)?.labels?.[0]?.textContent || id;
-          failed.push(`${label}: ${e.message}`);
+          failed.push(`${label}: ${inWords(e, "manage connected workspaces")}`);
         }
       }
       share.disabled = false;

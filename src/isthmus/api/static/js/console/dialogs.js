@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { announce, h } from "../dom.js";
+import { inWords } from "../errors.js";
 import { copyButton, errorBox, field, nextId, openDialog } from "../ui.js";
 import { allTeams, randomPassword, slugName, teamSelect } from "./model.js";
 
@@ -66,7 +67,7 @@ export async function createConnectionDialog(onCreated) {
         onDone: () => onCreated(res.remote_cluster) });
     } catch (e) {
       restore();
-      err.show(e.message);
+      err.show(inWords(e, "manage connected workspaces"));
     }
   });
 }
