@@ -144,6 +144,14 @@ def test_newcomer_connects_two_fresh_workspaces_in_the_browser(browser: Browser,
     expect(a.get_by_role("article").filter(has_text="Hello from B")).to_be_visible()
     post(a, "Partner Room", "Hello from A")
     expect(b.get_by_role("article").filter(has_text="Hello from A")).to_be_visible()
+    # A remote person's Markdown reads exactly as a local one's.
+    b.get_by_role("textbox", name="Write to Partner Room").fill("Remote **Markdown** works, @admin")
+    b.keyboard.press("Enter")
+    remote = a.get_by_role("article").filter(has_text="Remote Markdown works")
+    expect(remote.locator(".post-message strong")).to_have_text("Markdown")
+    # B's "@admin" is B's admin: on A it is marked as a mention but not highlighted as A's admin's own.
+    expect(remote.locator(".post-message .mention")).to_contain_text("@admin")
+    expect(remote.locator(".post-message .mention-me")).to_have_count(0)
 
     # 6. B stops; A keeps writing; B comes back and its open page catches up by itself. However long the
     # outage, a visible page retries at least every second (the old client's wait grew to 30 s).
