@@ -192,21 +192,61 @@ def user_list(as_json: bool = typer.Option(False, "--json"), config: Path | None
     Console().print(table)
 
 
+async def _find_user_id(server: Server, ref: str) -> str:
+    """A user by username, email or id (the command line accepts any)."""
+    from isthmus.domain.users import get_user, get_user_by_login
+
+    user = await get_user_by_login(server.domain, ref)
+    if user is None:
+        user = await get_user(server.domain, ref) if len(ref) == 26 else None
+    if user is None:
+        raise AppError("app.user.missing_account.const", f"There is no user named {ref}.", 404)
+    return user.id
+
+
 @team_app.command("create")
 def team_create(name: str = typer.Option(..., "--name", help="URL name: lowercase letters, digits and '-'."),
                 display_name: str = typer.Option(..., "--display-name"),
                 team_type: str = typer.Option("O", "--type", help="O (open) or I (invite only)."),
+                members: list[str] = typer.Option([], "--member",
+                                                  help="Username (or email) to add as team admin; repeatable."),
                 config: Path | None = ConfigOpt) -> None:
     """Create a team (with its town-square and off-topic channels) directly in the configured database."""
-    from isthmus.domain.teams import do_create_team
+    from isthmus.domain.teams import ADMIN_ROLES, do_add_team_member, do_create_team
 
     async def work(server: Server) -> str:
+        # Look everyone up first, so a misspelt name creates nothing.
+        user_ids = [await _find_user_id(server, ref) for ref in members]
         team = await do_create_team(server.domain, None, {"name": name, "display_name": display_name,
                                                           "type": team_type})
+        for uid in user_ids:
+            await do_add_team_member(server.domain, None, team.id, uid, roles=ADMIN_ROLES)
         return team.id
 
     team_id = run_with_server(config, work)
     typer.echo(f"created team {name} (id {team_id})")
+    for ref in members:
+        typer.echo(f"  added {ref} as team admin")
+
+
+@team_app.command("add-member")
+def team_add_member(team: str = typer.Argument(..., help="The team's URL name (or id)."),
+                    users: list[str] = typer.Argument(..., help="Usernames (or emails) to add."),
+                    admin: bool = typer.Option(False, "--admin", help="Make them team admins."),
+                    config: Path | None = ConfigOpt) -> None:
+    """Add users to a team (and its town-square and off-topic channels)."""
+    from isthmus.domain.teams import ADMIN_ROLES, USER_ROLES, do_add_team_member, find_team
+
+    async def work(server: Server) -> str:
+        found = await find_team(server.domain, team)
+        user_ids = [await _find_user_id(server, ref) for ref in users]
+        for uid in user_ids:
+            await do_add_team_member(server.domain, None, found.id, uid, roles=ADMIN_ROLES if admin else USER_ROLES)
+        return found.name
+
+    team_name = run_with_server(config, work)
+    for ref in users:
+        typer.echo(f"added {ref} to team {team_name}")
 
 
 @config_app.command("get")

@@ -110,6 +110,10 @@ def test_console_settings_switch(browser: Browser, alpha: Site, page_errors: Pag
     expect(page.get_by_text("Settings saved.")).to_be_visible()
     cfg = alpha.admin.http.get("/api/v4/config").json()["ConnectedWorkspacesSettings"]
     assert cfg["DisableSharedChannelsStatusSync"] is False
+    # The confirmation describes the save only until the next, unrelated action (issue 19).
+    page.get_by_role("button", name="Add a connection").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_text("Settings saved.")).to_have_count(0)
 
 
 def test_console_is_for_admins_only(browser: Browser, alpha: Site, page_errors: PageErrors) -> None:

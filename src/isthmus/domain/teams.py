@@ -249,7 +249,9 @@ async def do_delete_team(d: Domain, actor: Actor, team_id: str) -> Team:
     return deleted
 
 
-async def _check_can_add(d: Domain, conn: AsyncConnection, actor: Actor, team: Team, user_id: str) -> None:
+async def _check_can_add(d: Domain, conn: AsyncConnection, actor: Actor | None, team: Team, user_id: str) -> None:
+    if actor is None:
+        return  # the command line, run by whoever operates the server
     perms = await team_permissions(d, conn, actor, team.id)
     if user_id == actor.user_id and "add_user_to_team" not in perms:
         needed = "join_public_teams" if team.allow_open_invite else "join_private_teams"
@@ -259,8 +261,9 @@ async def _check_can_add(d: Domain, conn: AsyncConnection, actor: Actor, team: T
         raise forbidden("add_user_to_team")
 
 
-async def add_member_in_tx(d: Domain, tx: Tx, actor: Actor, team_id: str, user_id: str,
-                           origin: str | None = None) -> TeamMember:
+async def add_member_in_tx(d: Domain, tx: Tx, actor: Actor | None, team_id: str, user_id: str,
+                           origin: str | None = None, roles: str = USER_ROLES) -> TeamMember:
+    """Add ``user_id`` to the team; ``actor`` None is the command line (no permission check)."""
     if not is_valid_id(user_id):
         raise invalid("api.context.invalid_body_param.app_error", "Invalid or missing user_id in request body.")
     team = await get_team_row(tx.conn, team_id)
@@ -275,21 +278,54 @@ async def add_member_in_tx(d: Domain, tx: Tx, actor: Actor, team_id: str, user_i
     if await repo.count_team_members(tx.conn, team_id) >= d.config.TeamSettings.MaxUsersPerTeam:
         raise invalid("app.team.join_user_to_team.max_accounts.app_error",
                       "This team has reached the maximum number of allowed accounts.")
-    member = await _insert_member(d, tx.conn, team_id, user_id, USER_ROLES)
+    member = await _insert_member(d, tx.conn, team_id, user_id, roles)
     tx.emit(Event("added_to_team", {"team_id": team_id, "user_id": user_id}, user_id=user_id, origin=origin))
     await join_default_channels(d, tx, team_id, user_id, origin)
     return member
 
 
-async def do_add_team_member(d: Domain, actor: Actor, team_id: str, user_id: str,
-                             origin: str | None = None) -> TeamMember:
+async def do_add_team_member(d: Domain, actor: Actor | None, team_id: str, user_id: str,
+                             origin: str | None = None, roles: str = USER_ROLES) -> TeamMember:
     try:
         async with transaction(d) as tx:
-            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin)
+            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin, roles)
     except IntegrityError:
         # A concurrent join inserted the same row first; the retry finds it and answers idempotently.
         async with transaction(d) as tx:
-            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin)
+            return await add_member_in_tx(d, tx, actor, team_id, user_id, origin, roles)
+
+
+async def find_team(d: Domain, ref: str) -> Team:
+    """A live team by URL name or id (the command line accepts either)."""
+    async with d.db.read() as conn:
+        row = await repo.select_team_by_name(conn, ref)
+        if row is None and is_valid_id(ref):
+            row = await access_repo.select_team(conn, ref)
+    if row is None or row["delete_at"]:
+        raise AppError("app.team.get_by_name.missing.app_error", f"There is no team named {ref}.", 404)
+    return Team(**row)
+
+
+def _invalid_invite() -> AppError:
+    return AppError("app.team.invite_id.app_error",
+                    "This invite link is not valid any more. Ask the team's admin for a new one.", 400)
+
+
+async def get_team_by_invite(d: Domain, invite_id: str) -> Team:
+    """The live team a sign-up/invite link (``invite_id``) leads to; anyone holding the link may see its name."""
+    if not is_valid_id(invite_id):
+        raise _invalid_invite()
+    async with d.db.read() as conn:
+        row = await repo.select_team_by_invite_id(conn, invite_id)
+    if row is None or row["delete_at"]:
+        raise _invalid_invite()
+    return Team(**row)
+
+
+async def do_join_by_invite(d: Domain, user_id: str, invite_id: str) -> TeamMember:
+    """Join the team whose invite link this is (Mattermost's addUserToTeamFromInvite): the link is the permission."""
+    team = await get_team_by_invite(d, invite_id)
+    return await do_add_team_member(d, None, team.id, user_id)
 
 
 async def do_add_team_members(d: Domain, actor: Actor, team_id: str, user_ids: list[str], *,

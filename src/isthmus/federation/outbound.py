@@ -139,6 +139,7 @@ class RemoteQueue:
             self.batch_limit = min(self.batch_limit * 2, self.outbound.max_posts()) if self.batch_limit else 0
             self.backoff.on_success()
             self.outbound.metrics.backoff.labels(self.remote_id).set(0)
+            self.outbound.metrics.record_success(self.remote_id, self.outbound.d.now())
             if more:
                 self.wake.set()
 
@@ -180,6 +181,9 @@ class Outbound:
         self._pruned_at = 0
         self._pruning = False
         self.running = False
+        # Peers whose sync we refused while shared channels were off here: they back off, so when sharing is
+        # switched on we say hello to them too (they have nothing shared with us yet to be found below).
+        self.refused_while_off: set[str] = set()
 
     async def start(self) -> None:
         self.running = True
@@ -190,9 +194,11 @@ class Outbound:
             from isthmus.store.schema.shared import shared_channel_remotes as scr
 
             # Also peers left with nothing shared but an unshare notice still to deliver (e.g. a deletion).
-            ids = [r[0] for r in (await conn.execute(select(scr.c.remote_id).where(
-                or_(scr.c.delete_at == 0, scr.c.unshare_notice > 0)).distinct())).all()]
-        for remote_id in ids:
+            ids = {r[0] for r in (await conn.execute(select(scr.c.remote_id).where(
+                or_(scr.c.delete_at == 0, scr.c.unshare_notice > 0)).distinct())).all()}
+        ids |= self.refused_while_off
+        self.refused_while_off.clear()
+        for remote_id in sorted(ids):
             q = self.queue(remote_id)
             q.hello_pending = True
             q.poke()

@@ -36,6 +36,21 @@ async def get_all_teams(request: Request) -> list[dict[str, Any]] | dict[str, An
     return out
 
 
+@router.get("/teams/invite/{invite_id}")
+async def get_team_invite_info(request: Request, invite_id: str) -> dict[str, Any]:
+    """What a sign-up link leads to (no session needed: the person may not have an account yet)."""
+    team = await teams.get_team_by_invite(domain_of(request), invite_id)
+    return {"id": team.id, "name": team.name, "display_name": team.display_name, "description": team.description,
+            "type": team.type}
+
+
+@router.post("/teams/members/invite", status_code=201)
+async def add_team_member_from_invite(request: Request) -> dict[str, Any]:
+    actor = await require_actor(request)
+    invite_id = request.query_params.get("invite_id", "")
+    return team_member_json(await teams.do_join_by_invite(domain_of(request), actor.user_id, invite_id))
+
+
 @router.get("/teams/name/{name}/exists")
 async def team_exists(request: Request, name: str) -> dict[str, bool]:
     await require_actor(request)

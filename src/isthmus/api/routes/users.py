@@ -20,7 +20,7 @@ from isthmus.api.params import (
     valid_id,
 )
 from isthmus.core.errors import AppError, forbidden
-from isthmus.domain import sessions, users
+from isthmus.domain import sessions, teams, users
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import session_json, user_json
 
@@ -65,14 +65,19 @@ async def create_user(request: Request) -> dict[str, Any]:
     if request.headers.get("authorization") or request.cookies.get("MMAUTHTOKEN"):
         actor = await require_actor(request)
     is_admin = actor is not None and has_system_permission(d, actor, "manage_system")
+    # A team's invite link (?iid=) lets a new person sign up even on a closed server, as in Mattermost.
+    invite_id = request.query_params.get("iid", "")
+    team = await teams.get_team_by_invite(d, invite_id) if invite_id else None
     if not d.config.TeamSettings.EnableUserCreation and not is_admin:
         raise AppError("api.user.create_user.disabled.app_error", "User creation is disabled.", 403)
-    if not d.config.TeamSettings.EnableOpenServer and not is_admin and await users.count_users(d) > 0:
+    if not d.config.TeamSettings.EnableOpenServer and not is_admin and team is None and await users.count_users(d) > 0:
         raise AppError("api.user.create_user.no_open_server", "This server does not allow open signups.", 403)
     fields = {k: body.get(k) for k in ("username", "email", "password", "nickname", "first_name",
                                        "last_name", "position", "locale", "props", "notify_props",
                                        "timezone")}
     user = await users.do_create_user(d, fields)
+    if team is not None:
+        await teams.do_join_by_invite(d, user.id, invite_id)
     return user_json(user)
 
 

@@ -31,6 +31,16 @@ class SyncMetrics:
                                    ["remote_id"], registry=r)
         self.last_error = Info("isthmus_sync_last_error", "The last sync failure per remote.", ["remote_id"],
                                registry=r)
+        # What the console needs to say whether a problem is over: an error older than the last success is
+        # resolved; a refusal (shared channels off here) older than the last message we accepted is too.
+        self.last_success_at = Gauge("isthmus_sync_last_success_timestamp_seconds",
+                                     "When a sync pass to the remote last succeeded.", ["remote_id"], registry=r)
+        self.refused_disabled_at = Gauge("isthmus_sync_refused_disabled_timestamp_seconds",
+                                         "When the remote last sent sync while shared channels were off here.",
+                                         ["remote_id"], registry=r)
+        self.last_received_at = Gauge("isthmus_sync_last_received_timestamp_seconds",
+                                      "When a sync message from the remote was last accepted.", ["remote_id"],
+                                      registry=r)
         self.backoff = Gauge("isthmus_sync_backoff_seconds", "Current wait before the next attempt.",
                              ["remote_id"], registry=r)
 
@@ -38,6 +48,9 @@ class SyncMetrics:
         self.failures.labels(remote_id).inc()
         self.last_error_at.labels(remote_id).set(now_ms / 1000)
         self.last_error.labels(remote_id).info({"error": error[:300]})
+
+    def record_success(self, remote_id: str, now_ms: int) -> None:
+        self.last_success_at.labels(remote_id).set(now_ms / 1000)
 
     def set_queue(self, remote_id: str, depth: int, oldest_ms: int, now_ms: int) -> None:
         self.queue_depth.labels(remote_id).set(depth)

@@ -90,8 +90,13 @@ class Receiver:
         self.metrics = metrics
 
     def _accept(self, rc: RemoteCluster) -> None:
+        now = self.d.now() / 1000
         if not shares.shares_enabled(self.d):
+            # Recorded so this side's console can say so too, not only the sender's.
+            self.metrics.refused_disabled_at.labels(rc.remote_id).set(now)
+            self.outbound.refused_while_off.add(rc.remote_id)
             raise _disabled()
+        self.metrics.last_received_at.labels(rc.remote_id).set(now)
         self.outbound.contact(rc.remote_id)  # it talked to us: it is reachable, drop any backoff
 
     # --- isthmus_sync_hello: the peer (re)started; _accept drops our backoff toward it ------------------

@@ -57,6 +57,13 @@ from isthmus.store.repo import shared as repo
 log = logging.getLogger(__name__)
 
 
+def shares_off(rc: RemoteCluster) -> TransportError:
+    """The peer refused because its shared channels are off: name it (not its id) and say who fixes it. This
+    text is what the System Console shows as the connection's last sync error."""
+    return TransportError(f"{rc.display_name or rc.name} has shared channels turned off: its admin turns on "
+                          "System Console › Connected Workspaces › Enable shared channels", status=200)
+
+
 @dataclass
 class RemoteStatus:
     """One line of ``/share-channel status`` (SharedChannelRemoteStatus)."""
@@ -163,7 +170,7 @@ class ShareService:
             response = await self._send(rc, TOPIC_UNSHARE, unshare_obj(
                 row["channel_id"], rc.remote_id, channel_deleted=notice == UNSHARE_NOTICE_DELETED))
             if not response.ok and NOT_ENABLED_TEXT in response.err:
-                raise TransportError(f"{rc.remote_id} has shared channels disabled", status=200)
+                raise shares_off(rc)
             if not response.ok:  # e.g. it no longer has the channel: retrying cannot help
                 log.info("%s answered the unshare notice for %s: %s", rc.remote_id, row["channel_id"],
                          response.err[:300])
@@ -186,7 +193,7 @@ class ShareService:
             return
         if NOT_ENABLED_TEXT in response.err:
             # Shared channels are switched off over there: keep the invite pending, the queue retries.
-            raise TransportError(f"{rc.remote_id} has shared channels disabled", status=200)
+            raise shares_off(rc)
         # The peer refused (a name clash, a channel it already has …): retrying cannot help. Withdraw the
         # invite and tell whoever invited.
         log.warning("secure connection %s refused the invite to channel %s: %s", rc.remote_id, channel_id,

@@ -20,6 +20,11 @@ async def select_team_by_name(conn: AsyncConnection, name: str) -> dict[str, Any
     return dict(row) if row else None
 
 
+async def select_team_by_invite_id(conn: AsyncConnection, invite_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(teams).where(teams.c.invite_id == invite_id))).mappings().first()
+    return dict(row) if row else None
+
+
 async def update_team(conn: AsyncConnection, team_id: str, values: dict[str, Any]) -> int:
     return (await conn.execute(update(teams).where(teams.c.id == team_id).values(**values))).rowcount
 

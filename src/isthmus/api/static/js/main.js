@@ -4,8 +4,12 @@
 import { ApiError, logout as apiLogout, setUnauthorizedHandler } from "./api.js";
 import { ChatApp } from "./chat/app.js";
 import { ConsoleApp } from "./console/console.js";
+import { SitePage } from "./console/site.js";
+import { TeamPage, TeamsPage } from "./console/teams.js";
+import { UsersPage } from "./console/users.js";
 import { h, replace } from "./dom.js";
 import { renderLogin } from "./login.js";
+import { renderSignup } from "./signup.js";
 import { dispatch, navigate, route, start } from "./router.js";
 import { bootstrap, reset, state } from "./store.js";
 import { EventSocket } from "./ws.js";
@@ -78,16 +82,31 @@ function showChat(teamName = "", channelName = "") {
   });
 }
 
-function showConsole(remoteId = "") {
+function showConsole(remoteId = "", page = null) {
   return guarded(async () => {
     if (chat) { chat.destroy(); chat = null; }
     if (!consoleApp) {
       consoleApp = new ConsoleApp({ navigate, logout });
       replace(root, consoleApp.el);
     }
-    if (remoteId) await consoleApp.showDetail(remoteId);
+    if (page) await page(consoleApp);
+    else if (remoteId) await consoleApp.showDetail(remoteId);
     else await consoleApp.showList();
   });
+}
+
+const consolePage = (prefix, title, make) => () => showConsole("", (app) => app.showPage(prefix, title, make()));
+
+async function showSignup() {
+  root.removeAttribute("aria-busy");
+  let signedIn = false;
+  try { signedIn = await ensureSession(); } catch { signedIn = false; }
+  if (chat) { chat.destroy(); chat = null; }
+  if (consoleApp) { consoleApp.destroy(); consoleApp = null; }
+  await renderSignup(root, { signedIn, onJoined: async (team) => {
+    teardown(); // a new account or a new team: load the session afresh
+    navigate(`/${encodeURIComponent(team.name)}/channels/town-square`, { replace: true });
+  } });
 }
 
 setUnauthorizedHandler(() => {
@@ -106,6 +125,12 @@ route(/^\/login\/?$/, async () => {
 });
 route(/^\/console\/connected-workspaces\/?$/, () => showConsole());
 route(/^\/console\/connected-workspaces\/([A-Za-z0-9]+)\/?$/, (rid) => showConsole(rid));
+route(/^\/console\/users\/?$/, consolePage("/console/users", "Users", () => new UsersPage()));
+route(/^\/console\/teams\/?$/, consolePage("/console/teams", "Teams", () => new TeamsPage()));
+route(/^\/console\/teams\/([A-Za-z0-9]+)\/?$/,
+  (id) => consolePage("/console/teams", "Team", () => new TeamPage(id))());
+route(/^\/console\/site\/?$/, consolePage("/console/site", "Site and sign-up", () => new SitePage()));
+route(/^\/signup_user_complete\/?$/, () => showSignup());
 route(/^\/console\/?$/, () => navigate("/console/connected-workspaces", { replace: true }));
 route(/^\/([^/]+)\/channels\/([^/]+)\/?$/, (team, channel) => showChat(team, channel));
 route(/^\/([^/]+)\/?$/, (team) => showChat(team));

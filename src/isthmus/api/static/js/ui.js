@@ -211,3 +211,22 @@ export function tabs(tabsDef, { label, selected = 0 } = {}) {
 export function statusDot(kind, text) {
   return h("span", { class: `status status-${kind}` }, h("span", { class: "dot", "aria-hidden": "true" }), text);
 }
+
+// A short confirmation ("Settings saved.") that stays only until the person does something else: the
+// next click, typing or change anywhere clears it, so it never describes an older action.
+export function flashStatus(el, text) {
+  el.textContent = text;
+  el._clearFlash?.();
+  const events = ["pointerdown", "keydown", "input", "change"];
+  const clear = () => {
+    el.textContent = "";
+    for (const name of events) document.removeEventListener(name, clear, true);
+    el._clearFlash = null;
+  };
+  // Listen from the next task on, so the action that showed it does not clear it at once.
+  setTimeout(() => {
+    if (el.textContent !== text) return;
+    for (const name of events) document.addEventListener(name, clear, true);
+    el._clearFlash = clear;
+  }, 0);
+}

@@ -7,6 +7,10 @@
 import { token } from "./api.js";
 
 const PING_MS = 30000;
+// While someone looks at the page a restarted server is noticed within a second; a hidden tab backs off
+// further (no one is waiting) and reconnects at once when it is shown again.
+const VISIBLE_MAX_MS = 1000;
+const HIDDEN_MAX_MS = 30000;
 
 export class EventSocket {
   constructor() {
@@ -37,11 +41,24 @@ export class EventSocket {
 
   open() {
     this.closed = false;
+    this.onVisible = () => {
+      if (document.visibilityState !== "visible" || this.closed || this.ws) return;
+      clearTimeout(this.retryTimer);
+      this.connect();
+    };
+    document.addEventListener("visibilitychange", this.onVisible);
     this.connect();
+  }
+
+  backoff() {
+    const cap = document.visibilityState === "visible" ? VISIBLE_MAX_MS : HIDDEN_MAX_MS;
+    return Math.min(cap, 250 * 2 ** (this.retry - 1)) * (0.5 + Math.random() / 2);
   }
 
   close() {
     this.closed = true;
+    clearTimeout(this.retryTimer);
+    document.removeEventListener("visibilitychange", this.onVisible);
     clearInterval(this.pingTimer);
     if (this.ws) this.ws.close(1000);
     this.ws = null;
@@ -74,9 +91,8 @@ export class EventSocket {
         this.emit("connection", false);
       }
       if (this.closed) return;
-      const delay = Math.min(30000, 500 * 2 ** this.retry) * (0.5 + Math.random() / 2);
       this.retry += 1;
-      setTimeout(() => { if (!this.closed) this.connect(); }, delay);
+      this.retryTimer = setTimeout(() => { if (!this.closed) this.connect(); }, this.backoff());
     });
   }
 

@@ -8,6 +8,7 @@ import { confirmDialog } from "../ui.js";
 import { ChannelView } from "./channel.js";
 import { SearchView, ThreadView } from "./rhs.js";
 import { Sidebar, channelPath } from "./sidebar.js";
+import { noTeamView } from "./teams.js";
 
 export class ChatApp {
   constructor({ socket, navigate, logout }) {
@@ -80,8 +81,11 @@ export class ChatApp {
   async showTeam(teamName, channelName) {
     const team = state.teams.find((t) => t.name === teamName) || state.teams[0];
     if (!team) {
-      this.main.replaceChildren(h("div", { class: "empty-state" }, h("h1", {}, "No team yet"),
-        h("p", {}, "Ask an administrator to add you to a team.")));
+      this.view?.destroy();
+      this.view = null;
+      this.sidebar.render();
+      this.main.replaceChildren(noTeamView(this));
+      document.title = "Welcome · Isthmus";
       return;
     }
     if (team.id !== state.teamId) {

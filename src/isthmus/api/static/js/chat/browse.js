@@ -4,6 +4,7 @@ import { api } from "../api.js";
 import { announce, h } from "../dom.js";
 import { refreshChannel, state } from "../store.js";
 import { errorBox, field, openDialog } from "../ui.js";
+import { inWords } from "../errors.js";
 
 export async function browseChannelsDialog(app) {
   const list = h("ul", { class: "pick-list", "aria-label": "Channels you can join" },
@@ -29,7 +30,7 @@ export async function browseChannelsDialog(app) {
       await refreshChannel(c.id);
       dlg.close();
       app.goToChannel(c);
-    } catch (e) { err.show(e.message); }
+    } catch (e) { err.show(inWords(e, "create channels in this team")); }
   });
   try {
     const channels = await api.get(`/teams/${state.teamId}/channels?per_page=200`);
@@ -44,12 +45,12 @@ export async function browseChannelsDialog(app) {
           dlg.close();
           announce(`Joined ${c.display_name}`);
           if (joined) app.goToChannel(joined);
-        } catch (e) { err.show(e.message); }
+        } catch (e) { err.show(inWords(e, "join this channel")); }
       } }, "Join"))) : [h("li", { class: "muted" }, "You are in every public channel of this team.")]));
     list.querySelector("button")?.focus();
   } catch (e) {
     list.replaceChildren();
-    err.show(e.message);
+    err.show(inWords(e, "list this team's channels"));
   }
 }
 
@@ -74,10 +75,10 @@ export function directMessageDialog(app) {
             await refreshChannel(c.id);
             dlg.close();
             app.goToChannel(state.channels.get(c.id) || c);
-          } catch (e) { err.show(e.message); }
+          } catch (e) { err.show(inWords(e, "message this person")); }
         } }, "Message"))));
       if (!results.childElementCount) results.append(h("li", { class: "muted" }, "Nobody found."));
-    } catch (e) { err.show(e.message); }
+    } catch (e) { err.show(inWords(e, "search for people")); }
   }
   input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 250); });
 }

@@ -47,10 +47,13 @@ export class ChannelView {
     this.banner = h("div", { class: "banner banner-readonly", role: "note", hidden: true });
     this.sentinel = h("div", { class: "load-more", "aria-hidden": "true" });
     this.status = h("p", { class: "list-status", role: "status" });
+    // A copy of a channel shared from elsewhere starts at the share: say so where its history would be.
+    this.historyNote = h("p", { class: "history-note", hidden: true });
+    this.copyOf = "";
     this.jump = h("button", { type: "button", class: "btn btn-small jump-new", hidden: true,
       onclick: () => this.scrollToBottom(true) }, "New messages ↓");
     this.scroller = h("div", { class: "post-scroller", tabindex: "0", "aria-labelledby": "channel-title" },
-      this.sentinel, this.status, this.list.el);
+      this.sentinel, this.historyNote, this.status, this.list.el);
     this.typingLine = h("p", { class: "typing", "aria-hidden": "true" });
     this.composerSlot = h("div", { class: "composer-slot" });
     this.el = h("section", { class: "channel-view", "aria-labelledby": "channel-title" },
@@ -99,6 +102,9 @@ export class ChannelView {
     } else {
       this.sharedLine.hidden = true;
     }
+    const homeName = info?.home ? info.home.display_name || info.home.name : "another workspace";
+    this.copyOf = share && !share.home ? homeName : "";
+    this.renderHistoryNote();
     const readonly = Boolean(share && share.readonly && !share.home);
     if (readonly) {
       const home = info.home ? info.home.display_name || info.home.name : "another workspace";
@@ -113,6 +119,13 @@ export class ChannelView {
       this.renderComposer();
       this.list.rerender();
     }
+  }
+
+  renderHistoryNote() {
+    this.historyNote.textContent = this.copyOf ?
+      `History starts at the share: messages written in ${this.copyOf} before this channel was shared with ` +
+        "this workspace are not copied here." : "";
+    this.historyNote.hidden = !this.copyOf || this.hasMore;
   }
 
   renderComposer() {
@@ -138,6 +151,7 @@ export class ChannelView {
       await this.list.setPosts(posts);
       await this.loadRemoteNames(posts);
       this.status.textContent = posts.length ? "" : "No messages yet. Say hello!";
+      this.renderHistoryNote();
     } catch (err) {
       this.status.textContent = `Could not load messages: ${err.message}`;
       return;
@@ -177,6 +191,7 @@ export class ChannelView {
       // Keep the message the reader was looking at in place.
       this.scroller.scrollTop += this.scroller.scrollHeight - before;
       this.status.textContent = this.hasMore ? "" : "Beginning of the channel";
+      this.renderHistoryNote();
       if (posts.length) announce(`${posts.length} older messages loaded`);
     } catch (err) {
       this.status.textContent = `Could not load older messages: ${err.message}`;

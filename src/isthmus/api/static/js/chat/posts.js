@@ -2,15 +2,12 @@
 // attachments with image thumbnails, reactions, and the actions a person may take on it.
 
 import { api, fileUrl } from "../api.js";
-import { append, fmtDateTime, fmtSize, fmtTime, h, icon, iconButton, richText } from "../dom.js";
+import { append, fmtDateTime, fmtSize, fmtTime, h, icon, iconButton } from "../dom.js";
+import { EMOJI, renderMarkdown } from "../markdown.js";
 import { isRemoteUser, state } from "../store.js";
 import { menuButton, nextId } from "../ui.js";
 
-export const EMOJI = {
-  "+1": "👍", thumbsup: "👍", "-1": "👎", smile: "😄", laughing: "😆", heart: "❤️", tada: "🎉", eyes: "👀",
-  white_check_mark: "✅", rocket: "🚀", thinking: "🤔", pray: "🙏", fire: "🔥", slightly_smiling_face: "🙂",
-  wave: "👋", joy: "😂", clap: "👏", ok_hand: "👌",
-};
+export { EMOJI };
 export const PICKER = ["+1", "heart", "smile", "tada", "eyes", "white_check_mark", "rocket", "-1"];
 
 export function emojiText(name) {
@@ -132,7 +129,7 @@ export function renderPost(post, ctx) {
     body.append(h("button", { type: "button", class: "link reply-context", onclick: () => ctx.openThread(post.root_id) },
       icon("reply"), " replied in a thread"));
   }
-  const message = h("div", { class: "post-message" }, richText(post.message));
+  const message = h("div", { class: "post-message" }, renderMarkdown(post.message, { me: state.me?.username || "" }));
   body.append(message);
   if (post.file_ids && post.file_ids.length) body.append(renderFiles(post));
   const notTransferred = renderNotTransferred(post);

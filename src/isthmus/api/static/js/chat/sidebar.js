@@ -26,6 +26,7 @@ export class Sidebar {
     const newDm = h("button", { type: "button", class: "icon-button", "aria-label": "Write a direct message",
       title: "Write a direct message", onclick: () => directMessageDialog(app) }, icon("plus"));
     this.teamName = h("h2", { class: "team-name" });
+    this.teamButtons = [browse, newDm];
     this.el = h("nav", { class: "sidebar", id: "sidebar", "aria-label": "Channels" },
       this.teams,
       h("div", { class: "sidebar-inner" },
@@ -39,6 +40,8 @@ export class Sidebar {
   render() {
     const team = currentTeam();
     this.teamName.textContent = team ? team.display_name : "";
+    // Channels and direct messages live in a team: without one there is nothing to browse yet.
+    for (const b of this.teamButtons) b.disabled = !team;
     this.teams.hidden = state.teams.length < 2;
     this.teams.replaceChildren(...state.teams.map((t) => {
       const current = t.id === state.teamId;

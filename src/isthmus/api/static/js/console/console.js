@@ -3,11 +3,13 @@
 
 import { api } from "../api.js";
 import { announce, fmtAgo, fmtDateTime, h, icon, replace } from "../dom.js";
+import { inWords } from "../errors.js";
 import { can, state } from "../store.js";
 import { confirmDialog, menuButton, statusDot } from "../ui.js";
 import { ConnectionDetail } from "./detail.js";
 import { acceptInviteDialog, createConnectionDialog, regenerateInvite } from "./dialogs.js";
-import { allTeams, connectionStatus, fmtLag, inviteAccepted, syncMetrics } from "./model.js";
+import { allTeams, connectionStatus, fmtLag, inviteAccepted, problemText, sharedChannelsOn, syncMetrics,
+  syncProblem } from "./model.js";
 import { renderSettings } from "./settings.js";
 
 const REFRESH_MS = 15000;
@@ -18,10 +20,15 @@ export class ConsoleApp {
     this.navigate = navigate;
     this.timer = null;
     this.main = h("main", { id: "main", class: "console-main", tabindex: "-1" });
-    const nav = h("nav", { class: "console-nav", "aria-label": "System Console" },
+    const link = (href, text) => h("li", {}, h("a", { href, "data-nav": true }, text));
+    this.nav = h("nav", { class: "console-nav", "aria-label": "System Console" },
+      h("h2", {}, "User Management"),
+      h("ul", {}, link("/console/users", "Users"), link("/console/teams", "Teams")),
+      h("h2", {}, "Site"),
+      h("ul", {}, link("/console/site", "Site and sign-up")),
       h("h2", {}, "Environment"),
-      h("ul", {}, h("li", {}, h("a", { href: "/console/connected-workspaces", "data-nav": true,
-        "aria-current": "page" }, "Connected Workspaces"))));
+      h("ul", {}, link("/console/connected-workspaces", "Connected Workspaces")));
+    const nav = this.nav;
     this.el = h("div", { class: "console-app" },
       h("header", { class: "topbar" },
         h("a", { href: "/", "data-nav": true, class: "btn btn-small" }, icon("back"), " Back to chat"),
@@ -29,6 +36,29 @@ export class ConsoleApp {
         h("span", { class: "me" }, `@${state.me.username}`),
         h("button", { type: "button", class: "btn btn-small", onclick: logout }, "Log out")),
       h("div", { class: "console-body" }, nav, this.main));
+  }
+
+  // Marks the nav entry of the page shown (its path prefix) as the current page.
+  current(prefix) {
+    for (const a of this.nav.querySelectorAll("a")) {
+      if (a.getAttribute("href") === prefix) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  // Users, teams and site settings are system-admin pages (manage_system).
+  async showPage(prefix, title, page) {
+    this.stop();
+    this.current(prefix);
+    if (!can("manage_system")) {
+      this.main.replaceChildren(h("div", { class: "empty-state" }, h("h1", {}, "Not allowed"),
+        h("p", {}, "Only system admins can manage users, teams and the site settings.")));
+      return;
+    }
+    document.title = `${title} · System Console`;
+    this.main.replaceChildren(page.el);
+    this.focusMain();
+    await page.load();
   }
 
   allowed() {
@@ -41,6 +71,7 @@ export class ConsoleApp {
 
   async showList() {
     this.stop();
+    this.current("/console/connected-workspaces");
     if (!this.allowed()) return;
     document.title = "Connected Workspaces · System Console";
     const table = h("div", { class: "table-wrap" });
@@ -89,16 +120,26 @@ export class ConsoleApp {
       this.dropTable();
       this.listStatus.textContent = err.status === 501 ?
         "Connected workspaces are turned off on this server. Turn on “Enable connected workspaces” below." :
-        `Could not load connections: ${err.message}`;
+        `Could not load connections: ${inWords(err, "manage connected workspaces")}`;
       return;
     }
-    const [teams, metrics] = await Promise.all([allTeams(), syncMetrics()]);
+    const [teams, metrics, sharedOn] = await Promise.all([allTeams(), syncMetrics(), sharedChannelsOn()]);
+    this.sharedOn = sharedOn;
     if (seq !== this.seq) return;
     const teamName = new Map(teams.map((t) => [t.id, t.display_name]));
     this.listStatus.textContent = conns.length ? `${conns.length} connection${conns.length === 1 ? "" : "s"}` :
       "No connections yet. Use “Add a connection” to create one or to accept an invitation.";
     if (conns.length) this.updateTable(conns, teamName, metrics);
     else this.dropTable();
+    // While a problem shows, look again soon: its end (the peer fixed it) should not wait 15 s.
+    const open = conns.some((rc) => {
+      const p = syncProblem(rc, metrics[rc.remote_id] || {}, { sharedOn });
+      return p && !p.resolvedAt;
+    });
+    if (open && this.listBody.isConnected) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.refresh(), FAST_REFRESH_MS);
+    }
   }
 
   dropTable() {
@@ -184,20 +225,22 @@ export class ConsoleApp {
         fmtAgo(rc.last_ping_at, now)) : "Never");
     c.accepted.textContent = inviteAccepted(rc) ? "Yes" : "No";
     c.team.textContent = teamName.get(rc.default_team_id) || "—";
-    c.lag.textContent = m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
+    const problem = syncProblem(rc, m, { sharedOn: this.sharedOn !== false });
+    const blocked = problem && !problem.resolvedAt;
+    c.lag.textContent = blocked ? "Not syncing (see the error)" :
+      m.queue ? `${fmtLag(m.lagSeconds)} (${m.queue} queued)` : fmtLag(m.lagSeconds);
     // Items this workspace did not accept (files over its limits, refused items): the reasons are on its page.
     const refused = rc.isthmus_not_delivered?.count || 0;
     replace(c.refused, refused ? h("a", { href: `/console/connected-workspaces/${rc.remote_id}`, "data-nav": true },
       `${refused} ${refused === 1 ? "item" : "items"} not delivered`) : "None");
-    replace(c.error, m.lastError ?
-      h("span", { title: m.lastErrorAt ? fmtDateTime(m.lastErrorAt) : "" }, m.lastError) : "None");
+    replace(c.error, problemText(problem));
   }
 
   async regenerate(rc) {
     try {
       await regenerateInvite(rc, () => this.refresh());
     } catch (err) {
-      announce(`Could not regenerate the invitation: ${err.message}`, { assertive: true });
+      announce(`Could not regenerate the invitation: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 
@@ -213,12 +256,13 @@ export class ConsoleApp {
       if (location.pathname !== "/console/connected-workspaces") this.navigate("/console/connected-workspaces");
       else await this.refresh();
     } catch (err) {
-      announce(`Could not delete: ${err.message}`, { assertive: true });
+      announce(`Could not delete: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 
   async showDetail(remoteId) {
     this.stop();
+    this.current("/console/connected-workspaces");
     if (!this.allowed()) return;
     const tab = new URLSearchParams(location.search).get("tab") === "channels" ? 1 : 0;
     const detail = new ConnectionDetail(remoteId, this, tab);

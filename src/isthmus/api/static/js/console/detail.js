@@ -2,10 +2,12 @@
 // remove the channels shared with it, read-only or not.
 
 import { api, query } from "../api.js";
-import { announce, fmtDateTime, fmtSize, h, icon } from "../dom.js";
-import { confirmDialog, errorBox, field, openDialog, statusDot, tabs } from "../ui.js";
+import { announce, fmtDateTime, fmtSize, h, icon, replace } from "../dom.js";
+import { inWords } from "../errors.js";
+import { confirmDialog, errorBox, field, flashStatus, openDialog, statusDot, tabs } from "../ui.js";
 import { regenerateInvite } from "./dialogs.js";
-import { allTeams, connectionStatus, inviteAccepted, teamSelect } from "./model.js";
+import { allTeams, connectionStatus, inviteAccepted, problemText, sharedChannelsOn, syncMetrics, syncProblem,
+  teamSelect } from "./model.js";
 
 // Our extra fields on GET /remotecluster/{id} (issue 13): what this workspace announced it accepts, and the
 // items it did not accept (files over its limits, items it refused), with the latest reasons in words.
@@ -34,8 +36,11 @@ export class ConnectionDetail {
   async load() {
     try {
       [this.rc, this.teams] = await Promise.all([api.get(`/remotecluster/${this.remoteId}`), allTeams()]);
+      const [metrics, sharedOn] = await Promise.all([syncMetrics(), sharedChannelsOn()]);
+      this.problem = syncProblem(this.rc, metrics[this.remoteId] || {}, { sharedOn });
     } catch (err) {
-      this.el.replaceChildren(h("p", { class: "error-box", role: "alert" }, `Could not load the connection: ${err.message}`),
+      this.el.replaceChildren(h("p", { class: "error-box", role: "alert" },
+        `Could not load the connection: ${inWords(err, "manage connected workspaces")}`),
         h("a", { href: "/console/connected-workspaces", "data-nav": true }, "Back to Connected Workspaces"));
       return;
     }
@@ -57,7 +62,8 @@ export class ConnectionDetail {
         h("dt", {}, "Last ping"), h("dd", {}, fmtDateTime(rc.last_ping_at)),
         h("dt", {}, "Created"), h("dd", {}, fmtDateTime(rc.create_at)),
         h("dt", {}, "Limits"), h("dd", {}, limitsText(rc.isthmus_limits)),
-        h("dt", {}, "Not delivered"), h("dd", {}, notDelivered(rc.isthmus_not_delivered))),
+        h("dt", {}, "Not delivered"), h("dd", {}, notDelivered(rc.isthmus_not_delivered)),
+        h("dt", {}, "Last sync error"), this.problemDd = h("dd", { class: "sync-problem" }, problemText(this.problem))),
       t.el);
   }
 
@@ -84,11 +90,11 @@ export class ConnectionDetail {
       try {
         this.rc = await api.patch(`/remotecluster/${rc.remote_id}`, { display_name: orgName.value.trim(),
           default_team_id: team.value });
-        saved.textContent = "Saved.";
+        flashStatus(saved, "Saved.");
         announce("Connection saved");
         this.el.querySelector(".page-head h1").textContent = this.rc.display_name || this.rc.name;
       } catch (e) {
-        err.show(`Could not save: ${e.message}`);
+        err.show(`Could not save: ${inWords(e, "manage connected workspaces")}`);
       } finally {
         save.disabled = false;
       }
@@ -100,7 +106,7 @@ export class ConnectionDetail {
     try {
       await regenerateInvite(this.rc, () => {});
     } catch (err) {
-      announce(`Could not regenerate the invitation: ${err.message}`, { assertive: true });
+      announce(`Could not regenerate the invitation: ${inWords(err, "manage connected workspaces")}`, { assertive: true });
     }
   }
 
@@ -131,7 +137,7 @@ export class ConnectionDetail {
     } catch (e) {
       this.status.textContent = e.status === 501 || e.status === 404 ?
         "Shared channels are not available: turn on “Enable shared channels” in the settings." :
-        `Could not load shared channels: ${e.message}`;
+        `Could not load shared channels: ${inWords(e, "manage connected workspaces")}`;
       this.addButton.disabled = true;
       return;
     }
@@ -145,7 +151,15 @@ export class ConnectionDetail {
     slot.replaceChildren(rows.length ? this.channelTable(rows) : "");
     if (focused) slot.querySelector(`[aria-label="${CSS.escape(focused)}"]`)?.focus();
     // An invitation is confirmed by the other side in a moment: show it without a reload.
-    if (rows.some((r) => !r.is_invite_confirmed)) this.pollTimer = setTimeout(() => this.refreshChannels(), 1000);
+    if (rows.some((r) => !r.is_invite_confirmed)) {
+      this.pollTimer = setTimeout(async () => {
+        if (!this.tableSlot.isConnected) return;
+        const [metrics, sharedOn] = await Promise.all([syncMetrics(), sharedChannelsOn()]);
+        this.problem = syncProblem(this.rc, metrics[this.remoteId] || {}, { sharedOn });
+        replace(this.problemDd, problemText(this.problem));
+        this.refreshChannels();
+      }, 1000);
+    }
   }
 
   channelTable(rows) {
@@ -158,7 +172,9 @@ export class ConnectionDetail {
         h("td", { "data-label": "Team" }, r.team),
         h("td", { "data-label": "Shared by" }, r.home ? "This workspace" : this.rc.display_name || this.rc.name),
         h("td", { "data-label": "Access" }, r.readonly ? "Read-only" : "Read and write"),
-        h("td", { "data-label": "State" }, r.is_invite_confirmed ? "Active" : "Waiting for the other side"),
+        h("td", { "data-label": "State" }, r.is_invite_confirmed ? "Active" :
+          this.problem && !this.problem.resolvedAt ? `Not shared yet: ${this.problem.text}` :
+            "Waiting for the other side"),
         h("td", { "data-label": "Actions" }, r.home ? h("button", { type: "button", class: "btn btn-small btn-danger",
           "aria-label": `Stop sharing ${r.name}`, onclick: () => this.unshare(r) }, "Remove") : "—")))));
   }
@@ -175,7 +191,7 @@ export class ConnectionDetail {
         shares.set(teamId, api.get(`/sharedchannels/${teamId}?per_page=200`).catch(() => []));
       }
       const share = teamId ? (await shares.get(teamId)).find((s) => s.id === r.channel_id) : null;
-      return { ...r, name: channel ? channel.display_name : r.channel_id, team: teamName.get(teamId) || "—",
+      return { ...r, name: channel ? channel.display_name : "A channel you cannot open", team: teamName.get(teamId) || "—",
         readonly: Boolean(share?.readonly) };
     }));
     return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -191,7 +207,7 @@ export class ConnectionDetail {
       await this.refreshChannels();
       this.addButton.focus(); // the row (and its button) is gone
     } catch (e) {
-      this.channelErr.show(`Could not stop sharing: ${e.message}`);
+      this.channelErr.show(`Could not stop sharing: ${inWords(e, "manage connected workspaces")}`);
     }
   }
 
@@ -232,7 +248,7 @@ export class ConnectionDetail {
               disabled: homedElsewhere.has(c.id) || this.sharedIds?.has(c.id) }));
         }));
         if (!channels.length) list.append(h("p", { class: "muted" }, "This team has no channels."));
-      } catch (e) { err.show(e.message); }
+      } catch (e) { err.show(inWords(e, "manage connected workspaces")); }
     };
     team.addEventListener("change", fill);
     if (team.value) fill();
@@ -248,7 +264,7 @@ export class ConnectionDetail {
           await api.post(`/remotecluster/${this.remoteId}/channels/${id}/invite`, { readonly: readonly.checked });
         } catch (e) {
           const label = list.querySelector(`input[value="${CSS.escape(id)}"]`)?.labels?.[0]?.textContent || id;
-          failed.push(`${label}: ${e.message}`);
+          failed.push(`${label}: ${inWords(e, "manage connected workspaces")}`);
         }
       }
       share.disabled = false;

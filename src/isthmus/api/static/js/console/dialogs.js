@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { announce, h } from "../dom.js";
+import { inWords } from "../errors.js";
 import { copyButton, errorBox, field, nextId, openDialog } from "../ui.js";
 import { allTeams, randomPassword, slugName, teamSelect } from "./model.js";
 
@@ -44,7 +45,8 @@ export async function createConnectionDialog(onCreated) {
   const cancel = h("button", { type: "button", class: "btn", onclick: () => dlg.close() }, "Cancel");
   const form = h("form", { class: "stack", novalidate: true }, err.el,
     field("Organization name", orgName, { required: true,
-      help: "The workspace you are connecting with. Its administrator uses the same name when accepting." }),
+      help: "What you call the workspace you are connecting with, for example “workspace-b”. Its admin " +
+        "chooses their own name for this workspace when accepting." }),
     field("Destination team", team, { required: true,
       help: "Channels this workspace shares with you are added to this team." }),
     h("div", { class: "dialog-actions" }, cancel, save));
@@ -65,7 +67,7 @@ export async function createConnectionDialog(onCreated) {
         onDone: () => onCreated(res.remote_cluster) });
     } catch (e) {
       restore();
-      err.show(e.message);
+      err.show(inWords(e, "manage connected workspaces"));
     }
   });
 }

@@ -2,7 +2,8 @@
 
 import { api } from "../api.js";
 import { announce, h } from "../dom.js";
-import { errorBox, field } from "../ui.js";
+import { inWords } from "../errors.js";
+import { errorBox, field, flashStatus } from "../ui.js";
 
 const SWITCHES = [
   ["EnableRemoteClusterService", "Enable connected workspaces",
@@ -27,7 +28,7 @@ export async function renderSettings(section, onSaved) {
   } catch (err) {
     section.replaceChildren(h("h2", { id: "cw-settings" }, "Connected workspaces settings"),
       h("p", { class: "muted" }, err.status === 403 ?
-        "Changing these settings needs the manage_system permission." : `Could not load settings: ${err.message}`));
+        "Changing these settings needs the manage_system permission." : `Could not load settings: ${inWords(err, "change the server's settings")}`));
     return;
   }
   const err = errorBox();
@@ -67,11 +68,11 @@ export async function renderSettings(section, onSaved) {
       const updated = await api.put("/config/patch", { ConnectedWorkspacesSettings: patch });
       const now = updated.ConnectedWorkspacesSettings || {};
       for (const [key] of SWITCHES) controls[key].checked = Boolean(now[key]);
-      saved.textContent = "Settings saved.";
+      flashStatus(saved, "Settings saved.");
       announce("Settings saved");
       onSaved?.();
     } catch (e) {
-      err.show(`Could not save: ${e.message}`);
+      err.show(`Could not save: ${inWords(e, "change the server's settings")}`);
     } finally {
       save.disabled = false;
     }
