@@ -4,6 +4,7 @@ from isthmus.store.schema import (  # noqa: F401  (register tables)
     channels,
     files,
     posts,
+    preferences,
     remotes,
     roles,
     shared,

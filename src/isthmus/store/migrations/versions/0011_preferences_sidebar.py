@@ -1,0 +1,45 @@
+"""sidebar categories (what Mattermost's apps load at startup; preferences exist since 0001)
+
+Revision ID: 0011
+Revises: 0006
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sidebar_categories",
+        sa.Column("id", sa.String(128), nullable=False),
+        sa.Column("user_id", sa.String(26), nullable=False),
+        sa.Column("team_id", sa.String(26), nullable=False),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("display_name", sa.String(64), nullable=False),
+        sa.Column("sorting", sa.String(16), nullable=False),
+        sa.Column("muted", sa.Boolean(), nullable=False),
+        sa.Column("collapsed", sa.Boolean(), nullable=False),
+        sa.Column("sort_order", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_sidebar_categories"),
+    )
+    op.create_index("ix_sidebar_categories_user_id_team_id", "sidebar_categories", ["user_id", "team_id"])
+    op.create_table(
+        "sidebar_channels",
+        sa.Column("category_id", sa.String(128), nullable=False),
+        sa.Column("channel_id", sa.String(26), nullable=False),
+        sa.Column("user_id", sa.String(26), nullable=False),
+        sa.Column("sort_order", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("category_id", "channel_id", name="pk_sidebar_channels"),
+    )
+    op.create_index("ix_sidebar_channels_user_id", "sidebar_channels", ["user_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("sidebar_channels")
+    op.drop_table("sidebar_categories")

@@ -1,0 +1,42 @@
+"""Per-user client settings (Mattermost's ``Preferences``) and sidebar categories (``SidebarCategories``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+
+from isthmus.store.schema.base import Id, metadata
+
+preferences = Table(
+    "preferences", metadata,
+    Column("user_id", Id, primary_key=True),
+    Column("category", String(32), primary_key=True),
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False, default=""),
+)
+
+# Only categories a user created or changed are stored: the three defaults of a (user, team) are computed
+# until the first change, so a user who never touches the sidebar costs no rows.
+sidebar_categories = Table(
+    "sidebar_categories", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("user_id", Id, nullable=False),
+    Column("team_id", Id, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("display_name", String(64), nullable=False),
+    Column("sorting", String(16), nullable=False, default=""),
+    Column("muted", Boolean, nullable=False, default=False),
+    Column("collapsed", Boolean, nullable=False, default=False),
+    Column("sort_order", Integer, nullable=False, default=0),
+)
+Index("ix_sidebar_categories_user_id_team_id", sidebar_categories.c.user_id, sidebar_categories.c.team_id)
+
+# A channel placed in a category by the user (custom categories, manual order); unplaced channels fall into
+# the default category of their kind.
+sidebar_channels = Table(
+    "sidebar_channels", metadata,
+    Column("category_id", String(128), primary_key=True),
+    Column("channel_id", Id, primary_key=True),
+    Column("user_id", Id, nullable=False),
+    Column("sort_order", Integer, nullable=False, default=0),
+)
+Index("ix_sidebar_channels_user_id", sidebar_channels.c.user_id)
