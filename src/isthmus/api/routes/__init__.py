@@ -11,6 +11,7 @@ from isthmus.api.routes import (
     roles,
     search,
     sharedchannels,
+    sidebar,
     statuses,
     system,
     teams,
@@ -24,4 +25,5 @@ from isthmus.api.routes import (
 # remoteclusters (/remotecluster/msg, every sync message); neither shares a path shape with an earlier router.
 ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, websocket.router,
            user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
-           commands.router, files.router, search.router, sharedchannels.router, preferences.router]
+           commands.router, files.router, search.router, sharedchannels.router, preferences.router,
+           sidebar.router]
