@@ -21,10 +21,7 @@ from tests.testlib.live import LiveServer
 
 NODE_DIR = Path(__file__).parent / "node"
 
-NOT_YET = {
-    "getCustomProfileAttributeFields", "getCustomEmojis", "getUserThreads", "getUserDrafts",
-    "getChannelBookmarks", "updateThreadFollowForUser", "getUserThread", "updateThreadReadForUser",
-}
+NOT_YET = {"getCustomProfileAttributeFields", "getCustomEmojis", "getUserDrafts", "getChannelBookmarks"}
 
 
 # Where @mattermost/types is stricter than what Mattermost's own server sends, the same answer from a real

@@ -48,7 +48,8 @@ def _defaults(user_id: str, team_id: str) -> list[dict[str, Any]]:
             for i, (kind, name) in enumerate(DEFAULTS)]
 
 
-async def _check(d: Domain, conn: AsyncConnection, actor: Actor, user_id: str, team_id: str) -> None:
+async def check_user_team(d: Domain, conn: AsyncConnection, actor: Actor, user_id: str, team_id: str) -> None:
+    """The caller may act on this user (self, or edit_other_users), who is a member of the team."""
     if actor.user_id != user_id and not has_system_permission(d, actor, "edit_other_users"):
         raise forbidden("edit_other_users")
     if not is_valid_id(team_id) or await team_member_of(conn, team_id, user_id) is None:
@@ -99,7 +100,7 @@ def category_json(c: dict[str, Any]) -> dict[str, Any]:
 
 async def get_categories(d: Domain, actor: Actor, user_id: str, team_id: str) -> dict[str, Any]:
     async with d.db.read() as conn:
-        await _check(d, conn, actor, user_id, team_id)
+        await check_user_team(d, conn, actor, user_id, team_id)
         cats = await _sidebar(conn, user_id, team_id)
     return {"categories": [category_json(c) for c in cats], "order": [c["id"] for c in cats]}
 
@@ -197,7 +198,7 @@ async def do_update_categories(d: Domain, actor: Actor, user_id: str, team_id: s
     if not items or len(items) > 100:
         raise _bad("body", "must be a list of 1 to 100 categories")
     async with transaction(d) as tx:
-        await _check(d, tx.conn, actor, user_id, team_id)
+        await check_user_team(d, tx.conn, actor, user_id, team_id)
         out = [await _apply(tx, user_id, team_id, item) for item in items]
         fresh = {c["id"]: c for c in await _sidebar(tx.conn, user_id, team_id)}
         out = [category_json(fresh[c["id"]]) for c in out]
@@ -213,7 +214,7 @@ async def do_create_category(d: Domain, actor: Actor, user_id: str, team_id: str
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise _bad("display_name", f"must be 1 to {MAX_NAME} characters")
     async with transaction(d) as tx:
-        await _check(d, tx.conn, actor, user_id, team_id)
+        await check_user_team(d, tx.conn, actor, user_id, team_id)
         stored = await _stored(tx, user_id, team_id)
         row = {"id": new_id(), "user_id": user_id, "team_id": team_id, "type": CUSTOM,
                "display_name": name.strip(), "sorting": "", "muted": bool(body.get("muted") is True),
@@ -237,7 +238,7 @@ async def _renumber(tx: Tx, order: list[str]) -> None:
 
 async def do_delete_category(d: Domain, actor: Actor, user_id: str, team_id: str, category_id: str) -> None:
     async with transaction(d) as tx:
-        await _check(d, tx.conn, actor, user_id, team_id)
+        await check_user_team(d, tx.conn, actor, user_id, team_id)
         cat = next((c for c in await _stored(tx, user_id, team_id) if c["id"] == category_id), None)
         if cat is None:
             raise _not_found()
@@ -255,7 +256,7 @@ async def get_order(d: Domain, actor: Actor, user_id: str, team_id: str) -> list
 
 async def do_update_order(d: Domain, actor: Actor, user_id: str, team_id: str, body: Any) -> list[str]:
     async with transaction(d) as tx:
-        await _check(d, tx.conn, actor, user_id, team_id)
+        await check_user_team(d, tx.conn, actor, user_id, team_id)
         stored = [c["id"] for c in await _stored(tx, user_id, team_id)]
         if not isinstance(body, list) or sorted(map(str, body)) != sorted(stored) or len(body) != len(stored):
             raise _bad("order", "must list every category of this sidebar exactly once")

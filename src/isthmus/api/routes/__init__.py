@@ -16,6 +16,7 @@ from isthmus.api.routes import (
     system,
     teams,
     user_images,
+    user_threads,
     users,
     websocket,
 )
@@ -26,4 +27,4 @@ from isthmus.api.routes import (
 ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, websocket.router,
            user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
            commands.router, files.router, search.router, sharedchannels.router, preferences.router,
-           sidebar.router]
+           sidebar.router, user_threads.router]

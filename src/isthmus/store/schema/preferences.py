@@ -1,8 +1,8 @@
-"""Per-user client settings (Mattermost's ``Preferences``) and sidebar categories (``SidebarCategories``)."""
+"""Per-user client state: ``Preferences``, sidebar categories, thread follow/read state (``ThreadMemberships``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from isthmus.store.schema.base import Id, metadata
 
@@ -40,3 +40,16 @@ sidebar_channels = Table(
     Column("sort_order", Integer, nullable=False, default=0),
 )
 Index("ix_sidebar_channels_user_id", sidebar_channels.c.user_id)
+
+# A user's own follow / read state of a thread, stored only once they changed it (follow, unfollow, read,
+# mark unread); until then it follows from the posts (the root's author and repliers follow, and have seen
+# the thread up to their own last post), so no write on the post path is needed. Local to this server.
+thread_memberships = Table(
+    "thread_memberships", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("user_id", Id, primary_key=True),
+    Column("following", Boolean, nullable=False),
+    Column("last_viewed", BigInteger, nullable=False, default=0),
+    Column("last_updated", BigInteger, nullable=False, default=0),
+)
+Index("ix_thread_memberships_user_id", thread_memberships.c.user_id)

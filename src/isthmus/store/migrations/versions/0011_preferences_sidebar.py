@@ -1,4 +1,4 @@
-"""sidebar categories (what Mattermost's apps load at startup; preferences exist since 0001)
+"""sidebar categories and thread memberships (what Mattermost's apps load; preferences exist since 0001)
 
 Revision ID: 0011
 Revises: 0006
@@ -40,6 +40,19 @@ def upgrade() -> None:
     op.create_index("ix_sidebar_channels_user_id", "sidebar_channels", ["user_id"])
 
 
+    op.create_table(
+        "thread_memberships",
+        sa.Column("post_id", sa.String(26), nullable=False),
+        sa.Column("user_id", sa.String(26), nullable=False),
+        sa.Column("following", sa.Boolean(), nullable=False),
+        sa.Column("last_viewed", sa.BigInteger(), nullable=False),
+        sa.Column("last_updated", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("post_id", "user_id", name="pk_thread_memberships"),
+    )
+    op.create_index("ix_thread_memberships_user_id", "thread_memberships", ["user_id"])
+
+
 def downgrade() -> None:
+    op.drop_table("thread_memberships")
     op.drop_table("sidebar_channels")
     op.drop_table("sidebar_categories")
