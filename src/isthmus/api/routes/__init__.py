@@ -1,8 +1,10 @@
 """One module per noun; each exposes ``router``. Order matters only where paths overlap."""
 
 from isthmus.api.routes import (
+    bookmarks,
     channels,
     commands,
+    drafts,
     files,
     posts,
     preferences,
@@ -27,4 +29,5 @@ from isthmus.api.routes import (
 ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, websocket.router,
            user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
            commands.router, files.router, search.router, sharedchannels.router, preferences.router,
-           sidebar.router, user_threads.router]
+           sidebar.router, user_threads.router, drafts.router,
+           bookmarks.router]

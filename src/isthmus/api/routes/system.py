@@ -87,6 +87,9 @@ async def client_config(request: Request) -> dict[str, str]:
         "EnableRemoteClusterService": flag(cw.EnableRemoteClusterService),
         "PasswordMinimumLength": str(cfg.PasswordSettings.MinimumLength),
         "DiagnosticsEnabled": "false", "NoAccounts": "false",
+        # What the apps need to turn on the features Isthmus serves.
+        "CollapsedThreads": "default_on", "ThreadAutoFollow": "true",
+        "AllowSyncedDrafts": flag(cfg.ServiceSettings.AllowSyncedDrafts),
     }
 
 

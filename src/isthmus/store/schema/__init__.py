@@ -1,6 +1,7 @@
 """All tables, one module per domain noun. Alembic autogenerates against ``metadata``."""
 
 from isthmus.store.schema import (  # noqa: F401  (register tables)
+    bookmarks,
     channels,
     files,
     posts,

@@ -1,8 +1,9 @@
-"""Per-user client state: ``Preferences``, sidebar categories, thread follow/read state (``ThreadMemberships``)."""
+"""Per-user client state: ``Preferences``, sidebar categories, thread follow/read state (``ThreadMemberships``)
+and message drafts (``Drafts``). All of it is local to this server."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from isthmus.store.schema.base import Id, metadata
 
@@ -53,3 +54,19 @@ thread_memberships = Table(
     Column("last_updated", BigInteger, nullable=False, default=0),
 )
 Index("ix_thread_memberships_user_id", thread_memberships.c.user_id)
+
+# Unsent messages, one per (user, channel, thread); kept on the server so every device of the user sees them.
+drafts = Table(
+    "drafts", metadata,
+    Column("user_id", Id, primary_key=True),
+    Column("channel_id", Id, primary_key=True),
+    Column("root_id", String(26), primary_key=True),
+    Column("create_at", BigInteger, nullable=False),
+    Column("update_at", BigInteger, nullable=False),
+    Column("delete_at", BigInteger, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    Column("type", String(64), nullable=False, default=""),
+    Column("props", JSON, nullable=False, default=dict),
+    Column("file_ids", JSON, nullable=False, default=list),
+    Column("priority", JSON, nullable=True),
+)

@@ -1,4 +1,6 @@
-"""sidebar categories and thread memberships (what Mattermost's apps load; preferences exist since 0001)
+"""state Mattermost's apps keep on the server: sidebar categories, thread memberships, drafts, channel bookmarks
+
+(preferences exist since 0001)
 
 Revision ID: 0011
 Revises: 0006
@@ -50,9 +52,44 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("post_id", "user_id", name="pk_thread_memberships"),
     )
     op.create_index("ix_thread_memberships_user_id", "thread_memberships", ["user_id"])
+    op.create_table(
+        "drafts",
+        sa.Column("user_id", sa.String(26), nullable=False),
+        sa.Column("channel_id", sa.String(26), nullable=False),
+        sa.Column("root_id", sa.String(26), nullable=False),
+        sa.Column("create_at", sa.BigInteger(), nullable=False),
+        sa.Column("update_at", sa.BigInteger(), nullable=False),
+        sa.Column("delete_at", sa.BigInteger(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("props", sa.JSON(), nullable=False),
+        sa.Column("file_ids", sa.JSON(), nullable=False),
+        sa.Column("priority", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("user_id", "channel_id", "root_id", name="pk_drafts"),
+    )
+    op.create_table(
+        "channel_bookmarks",
+        sa.Column("id", sa.String(26), nullable=False),
+        sa.Column("create_at", sa.BigInteger(), nullable=False),
+        sa.Column("update_at", sa.BigInteger(), nullable=False),
+        sa.Column("delete_at", sa.BigInteger(), nullable=False),
+        sa.Column("channel_id", sa.String(26), nullable=False),
+        sa.Column("owner_id", sa.String(26), nullable=False),
+        sa.Column("file_id", sa.String(26), nullable=False),
+        sa.Column("display_name", sa.String(64), nullable=False),
+        sa.Column("sort_order", sa.BigInteger(), nullable=False),
+        sa.Column("link_url", sa.Text(), nullable=False),
+        sa.Column("image_url", sa.Text(), nullable=False),
+        sa.Column("emoji", sa.String(64), nullable=False),
+        sa.Column("type", sa.String(8), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_channel_bookmarks"),
+    )
+    op.create_index("ix_channel_bookmarks_channel_id", "channel_bookmarks", ["channel_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("channel_bookmarks")
+    op.drop_table("drafts")
     op.drop_table("thread_memberships")
     op.drop_table("sidebar_channels")
     op.drop_table("sidebar_categories")
