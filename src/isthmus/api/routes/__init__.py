@@ -8,6 +8,7 @@ from isthmus.api.routes import (
     files,
     posts,
     preferences,
+    profile_attributes,
     reactions,
     remoteclusters,
     roles,
@@ -30,4 +31,4 @@ ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, 
            user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
            commands.router, files.router, search.router, sharedchannels.router, preferences.router,
            sidebar.router, user_threads.router, drafts.router,
-           bookmarks.router]
+           bookmarks.router, profile_attributes.router]

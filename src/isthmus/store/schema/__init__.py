@@ -6,6 +6,7 @@ from isthmus.store.schema import (  # noqa: F401  (register tables)
     files,
     posts,
     preferences,
+    profile_attributes,
     remotes,
     roles,
     shared,

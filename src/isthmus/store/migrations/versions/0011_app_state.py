@@ -1,4 +1,5 @@
-"""state Mattermost's apps keep on the server: sidebar categories, thread memberships, drafts, channel bookmarks
+"""state Mattermost's apps keep on the server: sidebar categories, thread memberships, drafts, channel bookmarks,
+custom profile attributes
 
 (preferences exist since 0001)
 
@@ -85,9 +86,33 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_channel_bookmarks"),
     )
     op.create_index("ix_channel_bookmarks_channel_id", "channel_bookmarks", ["channel_id"])
+    op.create_table(
+        "cpa_fields",
+        sa.Column("id", sa.String(26), nullable=False),
+        sa.Column("name", sa.String(255), nullable=False),
+        sa.Column("type", sa.String(32), nullable=False),
+        sa.Column("attrs", sa.JSON(), nullable=False),
+        sa.Column("create_at", sa.BigInteger(), nullable=False),
+        sa.Column("update_at", sa.BigInteger(), nullable=False),
+        sa.Column("delete_at", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.String(26), nullable=False),
+        sa.Column("updated_by", sa.String(26), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_cpa_fields"),
+    )
+    op.create_table(
+        "cpa_values",
+        sa.Column("field_id", sa.String(26), nullable=False),
+        sa.Column("user_id", sa.String(26), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=True),
+        sa.Column("update_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("field_id", "user_id", name="pk_cpa_values"),
+    )
+    op.create_index("ix_cpa_values_user_id", "cpa_values", ["user_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("cpa_values")
+    op.drop_table("cpa_fields")
     op.drop_table("channel_bookmarks")
     op.drop_table("drafts")
     op.drop_table("thread_memberships")
