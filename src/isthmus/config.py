@@ -41,6 +41,7 @@ class ServiceSettingsModel(_Section):
     EnableAPIChannelDeletion: bool = False
     # Drafts kept on the server for the user's other devices (Mattermost's default: on).
     AllowSyncedDrafts: bool = True
+    EnableCustomEmoji: bool = True
 
     @field_validator("SiteURL")
     @classmethod

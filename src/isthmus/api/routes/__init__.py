@@ -5,6 +5,7 @@ from isthmus.api.routes import (
     channels,
     commands,
     drafts,
+    emoji,
     files,
     posts,
     preferences,
@@ -31,4 +32,4 @@ ROUTERS = [posts.router, remoteclusters.router, system.router, statuses.router, 
            user_images.router, users.router, teams.router, channels.router, reactions.router, roles.router,
            commands.router, files.router, search.router, sharedchannels.router, preferences.router,
            sidebar.router, user_threads.router, drafts.router,
-           bookmarks.router, profile_attributes.router]
+           bookmarks.router, profile_attributes.router, emoji.router]

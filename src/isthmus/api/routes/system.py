@@ -90,6 +90,7 @@ async def client_config(request: Request) -> dict[str, str]:
         # What the apps need to turn on the features Isthmus serves.
         "CollapsedThreads": "default_on", "ThreadAutoFollow": "true",
         "AllowSyncedDrafts": flag(cfg.ServiceSettings.AllowSyncedDrafts),
+        "EnableCustomEmoji": flag(cfg.ServiceSettings.EnableCustomEmoji),
     }
 
 

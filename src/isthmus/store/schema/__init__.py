@@ -3,6 +3,7 @@
 from isthmus.store.schema import (  # noqa: F401  (register tables)
     bookmarks,
     channels,
+    emoji,
     files,
     posts,
     preferences,

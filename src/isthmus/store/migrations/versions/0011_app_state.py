@@ -1,5 +1,5 @@
 """state Mattermost's apps keep on the server: sidebar categories, thread memberships, drafts, channel bookmarks,
-custom profile attributes
+custom profile attributes, custom emoji
 
 (preferences exist since 0001)
 
@@ -108,9 +108,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("field_id", "user_id", name="pk_cpa_values"),
     )
     op.create_index("ix_cpa_values_user_id", "cpa_values", ["user_id"])
+    op.create_table(
+        "emoji",
+        sa.Column("id", sa.String(26), nullable=False),
+        sa.Column("create_at", sa.BigInteger(), nullable=False),
+        sa.Column("update_at", sa.BigInteger(), nullable=False),
+        sa.Column("delete_at", sa.BigInteger(), nullable=False),
+        sa.Column("creator_id", sa.String(26), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_emoji"),
+    )
+    op.create_index("uq_emoji_name_delete_at", "emoji", ["name", "delete_at"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_table("emoji")
     op.drop_table("cpa_values")
     op.drop_table("cpa_fields")
     op.drop_table("channel_bookmarks")
