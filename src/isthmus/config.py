@@ -39,6 +39,9 @@ class ServiceSettingsModel(_Section):
     MaximumPayloadSizeBytes: int = Field(default=300_000, ge=1024)
     # DELETE /channels/{id}?permanent=true purges the channel's rows only when this is on (Mattermost's default: off).
     EnableAPIChannelDeletion: bool = False
+    # Drafts kept on the server for the user's other devices (Mattermost's default: on).
+    AllowSyncedDrafts: bool = True
+    EnableCustomEmoji: bool = True
 
     @field_validator("SiteURL")
     @classmethod

@@ -44,7 +44,7 @@ _SYSTEM_ADMIN_EXTRA = {
     "edit_others_posts", "read_public_channel_groups", "read_private_channel_groups",
     "manage_system_wide_oauth", "read_deleted_posts", "read_jobs", "manage_jobs",
     "remove_others_reactions", "demote_to_guest", "promote_guest", "invite_guest",
-    "create_post_ephemeral",
+    "create_post_ephemeral", "delete_others_emojis",
 }
 _GUEST = {"read_channel", "read_channel_content", "add_reaction", "remove_reaction", "upload_file",
           "create_post", "edit_post", "delete_post", "use_channel_mentions", "view_team",

@@ -45,13 +45,14 @@ async def _finish(conn: AsyncConnection, listed: list[Post], *, with_roots: bool
     return everything
 
 
-async def _neighbour_ids(conn: AsyncConnection, channel_id: str, listed: list[Post]) -> tuple[str, str]:
+async def _neighbour_ids(conn: AsyncConnection, channel_id: str, listed: list[Post],
+                         roots_only: bool = False) -> tuple[str, str]:
     """(next, prev): the first live posts after the newest and before the oldest listed post."""
     if not listed:
         return "", ""
     newest, oldest = listed[0], listed[-1]
-    return (await repo.select_id_after(conn, channel_id, newest.create_at, newest.id),
-            await repo.select_id_before(conn, channel_id, oldest.create_at, oldest.id))
+    return (await repo.select_id_after(conn, channel_id, newest.create_at, newest.id, roots_only),
+            await repo.select_id_before(conn, channel_id, oldest.create_at, oldest.id, roots_only))
 
 
 def _require_deleted_access(d: Domain, actor: Actor, include_deleted: bool) -> None:
@@ -61,8 +62,9 @@ def _require_deleted_access(d: Domain, actor: Actor, include_deleted: bool) -> N
 
 async def list_channel_posts(d: Domain, actor: Actor, channel_id: str, *, page: int, per_page: int,
                              since: int = 0, before: str = "", after: str = "",
-                             include_deleted: bool = False) -> PostPage:
-    """GET /channels/{id}/posts: ``since`` wins, then ``after``, then ``before``, else a plain page."""
+                             include_deleted: bool = False, collapsed: bool = False) -> PostPage:
+    """GET /channels/{id}/posts: ``since`` wins, then ``after``, then ``before``, else a plain page.
+    ``collapsed`` (collapsed reply threads) lists root posts only."""
     for name, value in (("before", before), ("after", after)):
         if value and not is_valid_id(value):
             raise invalid_param(name)
@@ -71,7 +73,7 @@ async def list_channel_posts(d: Domain, actor: Actor, channel_id: str, *, page: 
     async with d.db.read() as conn:
         await access_channel(d, conn, actor, channel_id)
         if since > 0:
-            listed = [Post(**r) for r in await repo.select_channel_since(conn, channel_id, since)]
+            listed = [Post(**r) for r in await repo.select_channel_since(conn, channel_id, since, collapsed)]
             return PostPage([p.id for p in listed], await _finish(conn, listed))
         anchor_id = after or before
         if anchor_id:
@@ -81,17 +83,17 @@ async def list_channel_posts(d: Domain, actor: Actor, channel_id: str, *, page: 
             if after:
                 rows = await repo.select_channel_after(conn, channel_id, anchor["create_at"], anchor_id,
                                                        offset=offset, limit=per_page,
-                                                       include_deleted=include_deleted)
+                                                       include_deleted=include_deleted, roots_only=collapsed)
                 rows.reverse()
             else:
                 rows = await repo.select_channel_before(conn, channel_id, anchor["create_at"], anchor_id,
                                                         offset=offset, limit=per_page,
-                                                        include_deleted=include_deleted)
+                                                        include_deleted=include_deleted, roots_only=collapsed)
         else:
             rows = await repo.select_channel_page(conn, channel_id, offset=offset, limit=per_page,
-                                                  include_deleted=include_deleted)
+                                                  include_deleted=include_deleted, roots_only=collapsed)
         listed = [Post(**r) for r in rows]
-        next_id, prev_id = await _neighbour_ids(conn, channel_id, listed)
+        next_id, prev_id = await _neighbour_ids(conn, channel_id, listed, collapsed)
         short = len(listed) < per_page
         if after:
             prev_id = after if page == 0 else prev_id

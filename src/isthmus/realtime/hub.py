@@ -34,7 +34,7 @@ from isthmus import SERVER_VERSION
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
-from isthmus.domain import statuses
+from isthmus.domain import statuses, user_threads
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Session
 from isthmus.domain.sessions import authenticate
@@ -211,6 +211,8 @@ class Hub:
             event = await self._events.get()
             try:
                 await self.deliver(event)
+                if event.kind == "posted":
+                    await self._thread_updates(event)
             except Exception:
                 log.exception("websocket fan-out failed for %s", event.kind)
             # Let the socket writers run between events, so a burst measures a consumer's real
@@ -247,6 +249,20 @@ class Hub:
         if users is None:
             return [c for c in list(self.conns.values()) if c.user_id not in event.omit_users]
         return [c for uid in users if uid not in event.omit_users for c in self.by_user.get(uid, ())]
+
+    async def _thread_updates(self, event: Event) -> None:
+        """A reply tells each connected follower of its thread (but its author) the thread's new state."""
+        post: Any = None
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            post = json.loads(event.data["post"])
+        if not isinstance(post, dict) or not post.get("root_id") or not event.channel_id:
+            return
+        members = await self.audience.channel_members(event.channel_id)
+        for uid in sorted(u for u in members if u != post.get("user_id") and self.is_connected(u)):
+            thread = await user_threads.followed_thread(self.domain, uid, post["root_id"])
+            if thread is not None:
+                await self.deliver(Event("thread_updated", {"thread": json.dumps(thread)}, user_id=uid,
+                                         team_id=event.team_id))
 
     def _poster_activity(self, event: Event) -> None:
         # A post made with set_online counts as activity for its author, as in Mattermost.

@@ -127,7 +127,7 @@ async def get_posts_for_channel(request: Request, channel_id: str) -> dict[str, 
     page = await post_lists.list_channel_posts(
         domain_of(request), actor, channel_id, page=page_no, per_page=per_page,
         since=int_param(request, "since", 0), before=q.get("before", ""), after=q.get("after", ""),
-        include_deleted=bool_param(request, "include_deleted"))
+        include_deleted=bool_param(request, "include_deleted"), collapsed=bool_param(request, "collapsedThreads"))
     return _page_json(page)
 
 

@@ -11,6 +11,7 @@ from isthmus.api.auth import domain_of, require_actor
 from isthmus.api.params import json_object
 from isthmus.config import ConfigError
 from isthmus.core.errors import AppError
+from isthmus.domain import directory
 from isthmus.domain.permissions import PERMISSION_MANAGE_SYSTEM
 from isthmus.domain.roles import require_system_permission
 
@@ -86,9 +87,38 @@ async def client_config(request: Request) -> dict[str, str]:
         "EnableRemoteClusterService": flag(cw.EnableRemoteClusterService),
         "PasswordMinimumLength": str(cfg.PasswordSettings.MinimumLength),
         "DiagnosticsEnabled": "false", "NoAccounts": "false",
+        # What the apps need to turn on the features Isthmus serves.
+        "CollapsedThreads": "default_on", "ThreadAutoFollow": "true",
+        "AllowSyncedDrafts": flag(cfg.ServiceSettings.AllowSyncedDrafts),
+        "EnableCustomEmoji": flag(cfg.ServiceSettings.EnableCustomEmoji),
     }
 
 
 @router.get("/license/client")
 async def client_license() -> dict[str, str]:
     return {"IsLicensed": "false"}
+
+
+@router.get("/plugins/webapp")
+async def webapp_plugins(request: Request) -> list[dict[str, Any]]:
+    # Isthmus runs no plugins: an empty list is the whole truth, and the apps then load none.
+    await require_actor(request)
+    return []
+
+
+@router.get("/limits/server")
+async def server_limits(request: Request) -> dict[str, Any]:
+    actor = await require_actor(request)
+    return await directory.get_server_limits(domain_of(request), actor)
+
+
+@router.get("/users/known")
+async def known_users(request: Request) -> list[str]:
+    actor = await require_actor(request)
+    return await directory.get_known_users(domain_of(request), actor)
+
+
+@router.get("/teams/{team_id}/stats")
+async def team_stats(request: Request, team_id: str) -> dict[str, Any]:
+    actor = await require_actor(request)
+    return await directory.get_team_stats(domain_of(request), actor, team_id)

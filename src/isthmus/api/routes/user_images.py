@@ -1,33 +1,26 @@
 """Profile pictures (``GET/POST/DELETE /users/{user_id}/image``, ``GET /users/{user_id}/image/default``).
 
-The upload is a multipart body whose ``image`` part holds the picture. The permission is checked
-before the body is read, a declared Content-Length over ``FileSettings.MaxFileSize`` is refused at
-once (413, as Mattermost does) and a streamed body is cut off as soon as it crosses the limit;
-parts past 1 MiB spill to temporary files instead of memory.
+The upload is a multipart body whose ``image`` part holds the picture, at most ``FileSettings.MaxFileSize``
+(``api/multipart.py`` bounds it; 413 as Mattermost does). The permission is checked before the body is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import File, FormParser, parse_options_header
-from starlette.requests import ClientDisconnect
+from python_multipart.multipart import File
 from starlette.responses import Response
 
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
+from isthmus.api.multipart import read_parts
 from isthmus.api.params import STATUS_OK, valid_id
-from isthmus.core.errors import AppError, invalid
+from isthmus.core.errors import invalid
 from isthmus.domain import user_images
 from isthmus.domain.user_images import ProfileImage
 
 router = APIRouter()
-
-FRAMING_ALLOWANCE = 16 * 1024  # multipart boundaries and part headers around the one image
-DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 def _image_response(request: Request, image: ProfileImage) -> Response:
@@ -67,65 +60,19 @@ async def get_default_profile_image(request: Request, user_id: str) -> Response:
     return _image_response(request, await user_images.get_default_image(domain_of(request), uid))
 
 
-def _parse_error(detail: str) -> AppError:
-    return invalid("api.user.upload_profile_user.parse.app_error", "Could not parse multipart form.", detail)
-
-
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
-    # Read (and drop) what the client is still sending so it sees our error instead of a reset.
-    # Always the request's one stream iterator: asking Starlette for a second one fails once the
-    # last message has arrived.
-    seen = 0
-    try:
-        async for chunk in chunks:
-            seen += len(chunk)
-            if seen > DRAIN_LIMIT:
-                return
-    except ClientDisconnect:
-        return
-
-
 async def _read_image_part(request: Request, limit: int) -> File:
     """The first ``image`` file part of a multipart body of at most ``limit`` (+ framing) bytes."""
-    ctype, opts = parse_options_header(request.headers.get("content-type", ""))
-    if ctype != b"multipart/form-data" or not opts.get(b"boundary"):
-        raise _parse_error("expected multipart/form-data with a boundary")
-    chunks = request.stream()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FRAMING_ALLOWANCE:
-        await _drain(chunks)
-        raise user_images.too_large()
-    parts: list[File] = []
-    parser = FormParser("multipart/form-data", None, parts.append, boundary=opts[b"boundary"],
-                        config={"MAX_MEMORY_FILE_SIZE": 1 << 20, "MAX_FIELDS": 64, "MAX_FIELD_SIZE": 4096})
-    total = 0
-    try:
-        async for chunk in chunks:
-            total += len(chunk)
-            if total > limit + FRAMING_ALLOWANCE:
-                await _drain(chunks)
-                raise user_images.too_large()
-            parser.write(chunk)
-        parser.finalize()
-    except FormParserError as err:  # every multipart parse error derives from it
-        _close(parts)
-        raise _parse_error(str(err)[:200]) from None
-    except BaseException:
-        _close(parts)
-        raise
-    images = [p for p in parts if p.field_name == b"image"]
-    _close([p for p in parts if p.field_name != b"image"] + images[1:])
+    parts = await read_parts(request, limit, user_images.too_large, "api.user.upload_profile_user.parse.app_error")
+    images = [p for p in parts.files if p.field_name == b"image"]
+    for p in parts.files:
+        if p is not (images[0] if images else None):
+            p.close()
     if not images:
         raise invalid("api.user.upload_profile_user.no_file.app_error", "No file under 'image' in request.")
     if images[0].size > limit:
-        _close(images)
+        images[0].close()
         raise user_images.too_large()
     return images[0]
-
-
-def _close(parts: list[File]) -> None:
-    for part in parts:
-        part.close()
 
 
 @router.post("/users/{user_id}/image")

@@ -196,22 +196,26 @@ async def soft_delete_replies(conn: AsyncConnection, root_id: str, now: int) -> 
     return ids
 
 
-def _live_in_channel(channel_id: str, include_deleted: bool) -> Any:
+def _live_in_channel(channel_id: str, include_deleted: bool, roots_only: bool = False) -> Any:
     cond = posts.c.channel_id == channel_id
+    if roots_only:  # collapsed reply threads: replies live in their thread, not in the channel
+        cond = and_(cond, posts.c.root_id == "")
     return cond if include_deleted else and_(cond, posts.c.delete_at == 0)
 
 
 async def select_channel_page(conn: AsyncConnection, channel_id: str, *, offset: int, limit: int,
-                              include_deleted: bool = False) -> list[dict[str, Any]]:
+                              include_deleted: bool = False, roots_only: bool = False) -> list[dict[str, Any]]:
     """Newest first."""
-    q = (select(posts).where(_live_in_channel(channel_id, include_deleted))
+    q = (select(posts).where(_live_in_channel(channel_id, include_deleted, roots_only))
          .order_by(posts.c.create_at.desc(), posts.c.id.desc()).offset(offset).limit(limit))
     return _rows(await conn.execute(q))
 
 
-async def select_channel_since(conn: AsyncConnection, channel_id: str, since: int) -> list[dict[str, Any]]:
+async def select_channel_since(conn: AsyncConnection, channel_id: str, since: int,
+                               roots_only: bool = False) -> list[dict[str, Any]]:
     """Every post created, edited or deleted after ``since`` (ms), newest first."""
-    q = (select(posts).where(and_(posts.c.channel_id == channel_id, posts.c.update_at > since))
+    cond = and_(posts.c.channel_id == channel_id, posts.c.update_at > since)
+    q = (select(posts).where(and_(cond, posts.c.root_id == "") if roots_only else cond)
          .order_by(posts.c.create_at.desc(), posts.c.id.desc()).limit(SINCE_LIMIT))
     return _rows(await conn.execute(q))
 
@@ -225,30 +229,36 @@ def _after(create_at: int, post_id: str) -> Any:
 
 
 async def select_channel_before(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str, *,
-                                offset: int, limit: int, include_deleted: bool = False) -> list[dict[str, Any]]:
+                                offset: int, limit: int, include_deleted: bool = False,
+                                roots_only: bool = False) -> list[dict[str, Any]]:
     """Posts older than the anchor, newest first."""
-    q = (select(posts).where(and_(_live_in_channel(channel_id, include_deleted), _before(create_at, post_id)))
+    live = _live_in_channel(channel_id, include_deleted, roots_only)
+    q = (select(posts).where(and_(live, _before(create_at, post_id)))
          .order_by(posts.c.create_at.desc(), posts.c.id.desc()).offset(offset).limit(limit))
     return _rows(await conn.execute(q))
 
 
 async def select_channel_after(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str, *,
-                               offset: int, limit: int, include_deleted: bool = False) -> list[dict[str, Any]]:
+                               offset: int, limit: int, include_deleted: bool = False,
+                               roots_only: bool = False) -> list[dict[str, Any]]:
     """Posts newer than the anchor, OLDEST first (the caller reverses them)."""
-    q = (select(posts).where(and_(_live_in_channel(channel_id, include_deleted), _after(create_at, post_id)))
+    live = _live_in_channel(channel_id, include_deleted, roots_only)
+    q = (select(posts).where(and_(live, _after(create_at, post_id)))
          .order_by(posts.c.create_at, posts.c.id).offset(offset).limit(limit))
     return _rows(await conn.execute(q))
 
 
-async def select_id_after(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str) -> str:
+async def select_id_after(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str,
+                          roots_only: bool = False) -> str:
     """The first live post after the given one ("" at the end of the channel)."""
-    q = (select(posts.c.id).where(and_(_live_in_channel(channel_id, False), _after(create_at, post_id)))
+    q = (select(posts.c.id).where(and_(_live_in_channel(channel_id, False, roots_only), _after(create_at, post_id)))
          .order_by(posts.c.create_at, posts.c.id).limit(1))
     return str((await conn.execute(q)).scalar() or "")
 
 
-async def select_id_before(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str) -> str:
-    q = (select(posts.c.id).where(and_(_live_in_channel(channel_id, False), _before(create_at, post_id)))
+async def select_id_before(conn: AsyncConnection, channel_id: str, create_at: int, post_id: str,
+                           roots_only: bool = False) -> str:
+    q = (select(posts.c.id).where(and_(_live_in_channel(channel_id, False, roots_only), _before(create_at, post_id)))
          .order_by(posts.c.create_at.desc(), posts.c.id.desc()).limit(1))
     return str((await conn.execute(q)).scalar() or "")
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.teams import team_members
-from isthmus.store.schema.users import preferences, sessions, user_access_tokens, users
+from isthmus.store.schema.users import sessions, user_access_tokens, users
 
 
 async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
@@ -122,15 +122,3 @@ async def select_access_token(conn: AsyncConnection, token: str) -> dict[str, An
     q = select(user_access_tokens).where(user_access_tokens.c.token == token)
     row = (await conn.execute(q)).mappings().first()
     return dict(row) if row else None
-
-
-async def select_preferences(conn: AsyncConnection, user_id: str) -> list[dict[str, Any]]:
-    q = select(preferences).where(preferences.c.user_id == user_id)
-    return [dict(r) for r in (await conn.execute(q)).mappings().all()]
-
-
-async def upsert_preference(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(delete(preferences).where(and_(
-        preferences.c.user_id == row["user_id"], preferences.c.category == row["category"],
-        preferences.c.name == row["name"])))
-    await conn.execute(insert(preferences).values(**row))

@@ -1,9 +1,13 @@
 """All tables, one module per domain noun. Alembic autogenerates against ``metadata``."""
 
 from isthmus.store.schema import (  # noqa: F401  (register tables)
+    bookmarks,
     channels,
+    emoji,
     files,
     posts,
+    preferences,
+    profile_attributes,
     refusals,
     remotes,
     roles,

@@ -57,12 +57,4 @@ user_access_tokens = Table(
     Column("is_active", Boolean, nullable=False, default=True),
 )
 
-preferences = Table(
-    "preferences", metadata,
-    Column("user_id", Id, primary_key=True),
-    Column("category", String(32), primary_key=True),
-    Column("name", String(32), primary_key=True),
-    Column("value", Text, nullable=False, default=""),
-)
-
 Index("ix_users_remote_id", users.c.remote_id)

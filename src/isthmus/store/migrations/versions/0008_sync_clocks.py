@@ -8,7 +8,7 @@
   shared channel (a removed member has no ``channel_members`` row to hold it).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
   so only reactions that changed travel (a Mattermost peer toggles a reaction that is sent again).
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 """
 from __future__ import annotations
 
