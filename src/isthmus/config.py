@@ -107,6 +107,9 @@ class RateLimitSettingsModel(_Section):
     # Failed logins allowed per client address per minute, on top of the per-account lockout
     # (ServiceSettings.MaximumLoginAttempts). Slows password guessing spread over many accounts.
     LoginFailuresPerMinute: int = Field(default=20, ge=1, le=100_000)
+    # After ServiceSettings.MaximumLoginAttempts failed passwords an account is paused this long after the
+    # last failure (Mattermost locks it until a password reset: anyone could lock anyone out for good).
+    AccountLockoutMinutes: int = Field(default=15, ge=1, le=24 * 60)
 
 
 class LogSettingsModel(_Section):

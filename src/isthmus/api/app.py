@@ -33,7 +33,7 @@ class EdgeMiddleware:
     re-raises after answering, and uvicorn then closes the keep-alive connection under the client.
     """
 
-    def __init__(self, app: ASGIApp, max_body: Callable[[], int] = lambda: 1 << 20,
+    def __init__(self, app: ASGIApp, max_body: Callable[[Scope], int] = lambda _scope: 1 << 20,
                  root: ASGIApp | None = None) -> None:
         self.app = app
         self.max_body = max_body
@@ -70,7 +70,7 @@ class EdgeMiddleware:
             # No database stores NUL in text (PostgreSQL refuses it), so no URL may carry one.
             await _send_error(send_with_headers, errors.invalid_url_error(), rid)
             return
-        limit = self.max_body()
+        limit = self.max_body(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _send_error(send_with_headers, errors.too_large_error(), rid)
@@ -101,6 +101,13 @@ class EdgeMiddleware:
             if started:
                 raise  # half-sent answer: let the server drop the connection
             await _send_error(send_with_headers, err, rid)
+
+
+_UPLOAD_PATHS = re.compile(r"^/api/v4/(files|emoji|users/[^/]+/image|remotecluster/.*)$")
+
+
+def is_upload_path(method: str, path: str) -> bool:
+    return method == "POST" and _UPLOAD_PATHS.match(path) is not None
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -142,9 +149,14 @@ def create_app(server: Server) -> FastAPI:
         app.include_router(router, prefix="/api/v4")
     app.include_router(sharedchannels.metrics_router)  # GET /metrics (Prometheus), outside /api/v4
     webapp.install(app)  # the web client at / (last: it takes every non-API GET)
-    def max_body() -> int:
-        # Uploads are the largest legitimate bodies; JSON bodies are capped again in params.json_body.
-        return max(server.config_store.config.FileSettings.MaxFileSize + (1 << 20), 1 << 20)
+    def max_body(scope: Scope) -> int:
+        # Uploads (and server-to-server traffic, which bounds itself) may be large; every other body is
+        # JSON of at most ServiceSettings.MaximumPayloadSizeBytes, refused before it is read, so an
+        # unauthenticated request cannot make the server hold an upload-sized body in memory.
+        cfg = server.config_store.config
+        if is_upload_path(scope.get("method", ""), scope.get("path", "")):
+            return max(cfg.FileSettings.MaxFileSize + (1 << 20), 1 << 20)
+        return cfg.ServiceSettings.MaximumPayloadSizeBytes
 
     app.add_middleware(EdgeMiddleware, max_body=max_body, root=app)
     return app

@@ -32,7 +32,7 @@ def error_body(err: AppError, rid: str) -> dict[str, Any]:
 def error_response(err: AppError, rid: str) -> JSONResponse:
     headers = {"X-Request-Id": rid}
     if err.status_code == 429:
-        headers["Retry-After"] = "60"
+        headers["Retry-After"] = str(err.retry_after_s or 60)
     return JSONResponse(error_body(err, rid), status_code=err.status_code, headers=headers)
 
 

@@ -21,6 +21,8 @@ def bad_body(name: str = "body", detail: str = "") -> AppError:
 
 
 async def json_body(request: Request, *, allow_empty: bool = False) -> Any:
+    # The edge already refused bodies over ServiceSettings.MaximumPayloadSizeBytes on JSON routes; this
+    # bound stays for routes that also take uploads.
     raw = await request.body()
     if len(raw) > MAX_JSON_BODY:
         raise AppError("api.context.request_body_too_large.app_error", "Request body too large.", 413)

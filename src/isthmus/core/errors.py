@@ -8,12 +8,21 @@ from __future__ import annotations
 
 
 class AppError(Exception):
-    def __init__(self, id: str, message: str, status_code: int, detailed_error: str = "") -> None:
+    def __init__(self, id: str, message: str, status_code: int, detailed_error: str = "", *,
+                 retry_after_s: int = 0) -> None:
         super().__init__(f"{id}: {message}")
         self.id = id
         self.message = message
         self.status_code = status_code
         self.detailed_error = detailed_error
+        # For a 429: when the caller may try again (the Retry-After header); 0 = not known.
+        self.retry_after_s = retry_after_s
+
+
+def rate_limited(message: str, wait_s: float) -> AppError:
+    seconds = max(1, int(wait_s) + 1)
+    return AppError("api.context.rate_limited.app_error", message.format(seconds=seconds), 429,
+                    retry_after_s=seconds)
 
 
 def invalid(id: str, message: str, detail: str = "") -> AppError:

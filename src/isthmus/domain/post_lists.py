@@ -73,7 +73,12 @@ async def list_channel_posts(d: Domain, actor: Actor, channel_id: str, *, page: 
     async with d.db.read() as conn:
         await access_channel(d, conn, actor, channel_id)
         if since > 0:
-            listed = [Post(**r) for r in await repo.select_channel_since(conn, channel_id, since, collapsed)]
+            rows = await repo.select_channel_since(conn, channel_id, since, collapsed)
+            if not has_system_permission(d, actor, "read_deleted_posts"):
+                # A deleted post is listed so clients can remove it, but its content stays deleted.
+                rows = [{**r, "message": "", "props": {}, "file_ids": [], "hashtags": "", "has_reactions": False}
+                        if r["delete_at"] else r for r in rows]
+            listed = [Post(**r) for r in rows]
             return PostPage([p.id for p in listed], await _finish(conn, listed))
         anchor_id = after or before
         if anchor_id:

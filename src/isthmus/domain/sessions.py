@@ -10,7 +10,8 @@ import time
 from collections import deque
 from typing import Any
 
-from isthmus.core.errors import AppError, forbidden, invalid, unauthorized
+from isthmus.core.errors import AppError, forbidden, invalid, rate_limited, unauthorized
+from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id, new_token
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Session, User
@@ -20,11 +21,13 @@ from isthmus.domain.users import (
     forget_tokens,
     get_user,
     get_user_by_login,
-    set_failed_attempts,
 )
+from isthmus.store.repo import login_failures as failures_repo
 from isthmus.store.repo import users as repo
 
 _CACHE = "sessions"
+# Internal event (never sent to clients): the realtime hub re-checks the user's open websockets at once.
+SESSIONS_REVOKED = "sessions_revoked"
 LOGIN_WINDOW_S = 60.0
 ACCESS_TOKEN_SESSION_DAYS = 365 * 100
 
@@ -35,15 +38,32 @@ def _cache(d: Domain) -> dict[str, Session]:
 
 
 class LoginLimiter:
-    """Sliding-window limiter per client address; slows password guessing across accounts."""
+    """Sliding-window limiter per client address; slows password guessing across accounts.
+
+    An attempt takes its slot *before* the password is checked and gives it back only when it
+    succeeds, so parallel guesses are counted even while their checks are still running.
+    """
 
     def __init__(self, limit: int, window_s: float = LOGIN_WINDOW_S) -> None:
         self.limit = limit
         self.window_s = window_s
         self._hits: dict[str, deque[float]] = {}
 
+    def acquire(self, key: str) -> float:
+        """Take a slot: 0 when taken, else the seconds until one frees up."""
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] > self.window_s:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return self.window_s - (now - hits[0])
+        hits.append(now)
+        if len(self._hits) > 10_000:  # bound memory against address-spraying clients
+            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window_s}
+        return 0.0
+
     def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again (0 when allowed)."""
+        """Seconds until ``key`` may try again (0 when allowed), without taking a slot."""
         now = time.monotonic()
         hits = self._hits.get(key)
         if not hits:
@@ -53,10 +73,14 @@ class LoginLimiter:
         return self.window_s - (now - hits[0]) if len(hits) >= self.limit else 0.0
 
     def record_failure(self, key: str) -> None:
-        now = time.monotonic()
-        self._hits.setdefault(key, deque()).append(now)
-        if len(self._hits) > 10_000:  # bound memory against address-spraying clients
-            self._hits = {k: v for k, v in self._hits.items() if v and now - v[-1] < self.window_s}
+        if self.acquire(key) > 0:
+            return  # already full: the window is what it is
+
+    def release(self, key: str) -> None:
+        """A successful login gives its slot back: only failures count."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
 
 
 def limiter(d: Domain) -> LoginLimiter:
@@ -67,36 +91,46 @@ def limiter(d: Domain) -> LoginLimiter:
     return lim
 
 
+def _paused(d: Domain) -> AppError:
+    minutes = d.config.RateLimitSettings.AccountLockoutMinutes
+    return AppError("api.user.check_user_login_attempts.too_many.app_error",
+                    f"Too many failed attempts: sign-in to this account is paused for up to {minutes} minutes. "
+                    "Try again later, or ask an administrator to reset the password.", 401)
+
+
+async def _count_attempt(d: Domain, key: str) -> int:
+    """Count this attempt against ``key`` before checking anything; the count including it."""
+    now = d.now()
+    lapse = now - d.config.RateLimitSettings.AccountLockoutMinutes * 60_000
+    async with transaction(d) as tx:
+        return await failures_repo.count_attempt(tx.conn, key, now, lapse)
+
+
 async def do_login(d: Domain, login_id: object, password: object, device_id: str = "",
                    client_key: str = "") -> tuple[User, Session]:
     if not isinstance(login_id, str) or not login_id or len(login_id) > 256:
         raise invalid("api.user.login.blank_pwd.app_error", "Enter a valid login ID.")
     if not isinstance(password, str) or not password:
         raise invalid("api.user.login.blank_pwd.app_error", "Password field must not be blank")
-    wait = limiter(d).retry_after(client_key or "-")
+    address = client_key or "-"
+    wait = limiter(d).acquire(address)
     if wait > 0:
-        raise AppError("api.context.rate_limited.app_error",
-                       f"Too many login attempts, try again in {int(wait) + 1} seconds.", 429)
+        raise rate_limited("Too many login attempts, try again in {seconds} seconds.", wait)
     user = await get_user_by_login(d, login_id)
+    # Accounts and unknown names are counted alike, so a pause says nothing about whether one exists.
+    key = f"user:{user.id}" if user is not None else f"login:{login_id.lower()}"
+    if await _count_attempt(d, key) > d.config.ServiceSettings.MaximumLoginAttempts:
+        raise _paused(d)
     bad = AppError("api.user.login.invalid_credentials_email_username",
                    "Enter a valid email or username and/or password.", 401)
-    if user is None:
-        limiter(d).record_failure(client_key or "-")
-        raise bad
-    max_attempts = d.config.ServiceSettings.MaximumLoginAttempts
-    if user.failed_attempts >= max_attempts:
-        raise AppError("api.user.check_user_login_attempts.too_many.app_error",
-                       "Your account is locked because of too many failed password attempts. "
-                       "Please reset your password.", 401)
-    if not await check_password(user.password, password):
-        limiter(d).record_failure(client_key or "-")
-        await set_failed_attempts(d, user.id, user.failed_attempts + 1)
+    if user is None or not await check_password(user.password, password):
         raise bad
     if user.delete_at:
         raise AppError("api.user.login.inactive.app_error",
                        "Login failed because your account has been deactivated.", 401)
-    if user.failed_attempts:
-        await set_failed_attempts(d, user.id, 0)
+    limiter(d).release(address)
+    async with transaction(d) as tx:
+        await failures_repo.clear(tx.conn, key)
     hours = d.config.ServiceSettings.SessionLengthWebInHours
     session = await _create_session(d, user, hours * 3600 * 1000, device_id=device_id,
                                     props={"csrf": new_token()})
@@ -146,6 +180,8 @@ async def authenticate(d: Domain, token: str) -> Session:
     if session.expires_at and session.expires_at < d.now():
         cache.pop(token, None)
         raise unauthorized()
+    if session.props.get("type") == "UserAccessToken" and not d.config.ServiceSettings.EnableUserAccessTokens:
+        raise unauthorized()  # switched off: every token stops working at once, cached or not
     return session
 
 
@@ -156,7 +192,8 @@ def actor_of(session: Session) -> Actor:
 async def do_logout(d: Domain, session: Session) -> None:
     async with transaction(d) as tx:
         tokens = await repo.delete_session(tx.conn, session.id)
-    forget_tokens(d, [*tokens, session.token])
+        tx.after_commit.append(lambda: forget_tokens(d, [*tokens, session.token]))
+        tx.emit(Event(SESSIONS_REVOKED, user_id=session.user_id))
 
 
 async def list_sessions(d: Domain, actor: Actor, user_id: str) -> list[Session]:
@@ -183,7 +220,8 @@ async def do_revoke_all_sessions(d: Domain, actor: Actor, user_id: str) -> None:
         raise forbidden("edit_other_users")
     async with transaction(d) as tx:
         tokens = await repo.delete_sessions_for_user(tx.conn, user_id)
-    forget_tokens(d, tokens)
+        tx.after_commit.append(lambda: forget_tokens(d, tokens))
+        tx.emit(Event(SESSIONS_REVOKED, user_id=user_id))
 
 
 async def do_create_access_token(d: Domain, actor: Actor, user_id: str, description: object) -> dict[str, Any]:
@@ -200,3 +238,50 @@ async def do_create_access_token(d: Domain, actor: Actor, user_id: str, descript
     async with transaction(d) as tx:
         await repo.insert_access_token(tx.conn, row)
     return row
+
+
+def token_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An access token as listed: never the token itself after creation (as Mattermost)."""
+    return {"id": row["id"], "user_id": row["user_id"], "description": row["description"],
+            "is_active": bool(row["is_active"])}
+
+
+def _check_token_owner(d: Domain, actor: Actor, owner_id: str) -> None:
+    if actor.user_id == owner_id and has_system_permission(d, actor, "create_user_access_token"):
+        return
+    if not has_system_permission(d, actor, "edit_other_users"):
+        raise forbidden("revoke_user_access_token")
+
+
+async def list_access_tokens(d: Domain, actor: Actor, user_id: str, page: int, per_page: int) -> list[dict[str, Any]]:
+    _check_token_owner(d, actor, user_id)
+    async with d.db.read() as conn:
+        rows = await repo.select_access_tokens_for_user(conn, user_id, offset=page * per_page, limit=per_page)
+    return [token_json(r) for r in rows]
+
+
+async def _token(d: Domain, actor: Actor, token_id: object) -> dict[str, Any]:
+    if not is_valid_id(token_id):
+        raise invalid("api.context.invalid_body_param.app_error", "Invalid or missing token_id.")
+    async with d.db.read() as conn:
+        row = await repo.select_access_token_by_id(conn, str(token_id))
+    if row is None:
+        raise AppError("app.user_access_token.get_by_token.app_error", "Unable to find the access token.", 404)
+    _check_token_owner(d, actor, row["user_id"])
+    return row
+
+
+async def get_access_token(d: Domain, actor: Actor, token_id: object) -> dict[str, Any]:
+    return token_json(await _token(d, actor, token_id))
+
+
+async def do_change_access_token(d: Domain, actor: Actor, token_id: object, action: str) -> None:
+    """``revoke`` deletes the token, ``disable`` / ``enable`` switch it; either way it stops (or starts) at once."""
+    row = await _token(d, actor, token_id)
+    async with transaction(d) as tx:
+        if action == "revoke":
+            await repo.delete_access_token(tx.conn, row["id"])
+        else:
+            await repo.update_access_token(tx.conn, row["id"], {"is_active": action == "enable"})
+        tx.after_commit.append(lambda: forget_tokens(d, [row["token"]]))
+        tx.emit(Event(SESSIONS_REVOKED, user_id=row["user_id"]))

@@ -21,6 +21,7 @@ from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import dumps
+from isthmus.store.repo import login_failures as failures_repo
 from isthmus.store.repo import users as repo
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
@@ -260,6 +261,17 @@ async def do_patch_user(d: Domain, actor: Actor, user_id: str, patch: dict[str, 
         values["username"] = validate_username(values["username"])
     if "email" in values:
         values["email"] = validate_email(values["email"])
+        # Changing one's own email needs the current password (as Mattermost): a stolen session must not
+        # be enough to take the account over through a password reset to a new address.
+        if values["email"] != user.email and actor.user_id == user_id \
+                and not has_system_permission(d, actor, "edit_other_users"):
+            current = patch.get("password")
+            if not isinstance(current, str) or not current:
+                raise invalid("api.user.patch_user.password_required.app_error",
+                              "To change your email address, also send your current password.")
+            if not await check_password(user.password, current):
+                raise invalid("api.user.check_user_password.invalid.app_error",
+                              "Your current password is not correct.")
     _check_text_fields(values)
     if not values:
         return user
@@ -294,8 +306,9 @@ async def do_set_active(d: Domain, actor: Actor, user_id: str, active: bool) -> 
     async with transaction(d) as tx:
         await repo.update_user(tx.conn, user_id, values)
         if not active:
-            tokens = await repo.delete_sessions_for_user(tx.conn, user_id)
-            tx.after_commit.append(lambda: forget_tokens(d, tokens))
+            await repo.delete_sessions_for_user(tx.conn, user_id)
+            # Every cached credential of the user goes, personal access tokens included.
+            tx.after_commit.append(lambda: forget_user(d, user_id))
         tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id))
         await record_user_changed(tx, user_id, None)
     user.delete_at, user.update_at = values["delete_at"], values["update_at"]
@@ -332,11 +345,13 @@ async def do_update_password(d: Domain, actor: Actor, user_id: str, current: str
     async with transaction(d) as tx:
         await repo.update_user(tx.conn, user_id, {"password": hashed, "last_password_update": d.now(),
                                                   "update_at": d.now(), "failed_attempts": 0})
-
-
-async def set_failed_attempts(d: Domain, user_id: str, attempts: int) -> None:
-    async with transaction(d) as tx:
-        await repo.update_user(tx.conn, user_id, {"failed_attempts": attempts})
+        await failures_repo.clear(tx.conn, f"user:{user_id}")  # a reset also lifts a sign-in pause
+        # Every other session ends (Mattermost's TerminateSessionsOnPasswordChange): whoever knew the old
+        # password is signed out everywhere; the one changing it keeps the session it used.
+        keep = actor.session_id if actor.user_id == user_id else ""
+        await repo.delete_sessions_for_user(tx.conn, user_id, keep=keep)
+        tx.after_commit.append(lambda: forget_user(d, user_id, keep_session=keep))
+        tx.emit(Event("user_updated", {"user_id": user_id}, user_id=user_id))
 
 
 
@@ -345,6 +360,14 @@ def forget_tokens(d: Domain, tokens: list[str]) -> None:
     cache: dict[str, Any] = d.caches.setdefault("sessions", {})
     for t in tokens:
         cache.pop(t, None)
+
+
+def forget_user(d: Domain, user_id: str, keep_session: str = "") -> None:
+    """Drop every cached session and access token of ``user_id`` (but ``keep_session``)."""
+    cache: dict[str, Any] = d.caches.setdefault("sessions", {})
+    for token, session in list(cache.items()):
+        if session.user_id == user_id and session.id != keep_session:
+            cache.pop(token, None)
 
 
 def refresh_cached_roles(d: Domain, user_id: str, roles: str) -> None:

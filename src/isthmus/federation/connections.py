@@ -26,7 +26,7 @@ import string
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from isthmus.core.errors import AppError, invalid_param
+from isthmus.core.errors import AppError, invalid_param, rate_limited
 from isthmus.core.ids import new_token
 from isthmus.domain import remotes as dom
 from isthmus.domain.context import Domain
@@ -202,8 +202,7 @@ class Connections:
         keys = [f"user:{actor.user_id}"] + ([f"addr:{client_key}"] if client_key else [])
         wait = max(self.accept_limiter.retry_after(k) for k in keys)
         if wait > 0:
-            raise AppError("api.context.rate_limited.app_error",
-                           f"Too many invitation attempts, try again in {int(wait) + 1} seconds.", 429)
+            raise rate_limited("Too many invitation attempts, try again in {seconds} seconds.", wait)
         for key in keys:
             self.accept_limiter.record_failure(key)
 

@@ -37,7 +37,7 @@ from isthmus.core.ids import new_id
 from isthmus.domain import statuses, user_threads
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Session
-from isthmus.domain.sessions import authenticate
+from isthmus.domain.sessions import SESSIONS_REVOKED, authenticate
 from isthmus.realtime.actions import Socket, dispatch, parse_frame
 from isthmus.realtime.audience import Audience
 from isthmus.realtime.conn import CLOSE_GOING_AWAY, CLOSE_POLICY, Conn, Outbox
@@ -203,6 +203,9 @@ class Hub:
 
     def on_event(self, event: Event) -> None:
         """EventBus listener (runs after commit): enqueue only, so publishers never wait on sockets."""
+        if event.kind == SESSIONS_REVOKED and event.user_id:
+            self._presence.put_nowait(("revalidate", event.user_id))  # logout, revoked token: close at once
+            return
         if event.kind in WEBSOCKET_EVENTS:
             self._events.put_nowait(event)
 

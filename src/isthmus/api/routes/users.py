@@ -29,6 +29,10 @@ router = APIRouter()
 
 @router.post("/users/login")
 async def login(request: Request) -> JSONResponse:
+    # Only a JSON body: a form or text/plain post is what a cross-site page can send without asking
+    # (login CSRF: signing the victim in as the attacker), and no real client sends one.
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise bad_body(detail="send the login as application/json")
     body = await json_object(request)
     d = domain_of(request)
     client = request.client.host if request.client else ""
@@ -36,9 +40,10 @@ async def login(request: Request) -> JSONResponse:
                                             str(body.get("device_id") or ""), client_key=client)
     resp = JSONResponse(user_json(user), status_code=200, headers={"Token": session.token})
     max_age = max(1, (session.expires_at - session.create_at) // 1000)
-    resp.set_cookie("MMAUTHTOKEN", session.token, max_age=max_age, httponly=True, samesite="lax")
-    resp.set_cookie("MMUSERID", user.id, max_age=max_age, samesite="lax")
-    resp.set_cookie("MMCSRF", str(session.props.get("csrf", "")), max_age=max_age, samesite="lax")
+    secure = d.config.ServiceSettings.SiteURL.startswith("https://")  # never send them in clear then
+    resp.set_cookie("MMAUTHTOKEN", session.token, max_age=max_age, httponly=True, samesite="lax", secure=secure)
+    resp.set_cookie("MMUSERID", user.id, max_age=max_age, samesite="lax", secure=secure)
+    resp.set_cookie("MMCSRF", str(session.props.get("csrf", "")), max_age=max_age, samesite="lax", secure=secure)
     return resp
 
 
@@ -259,6 +264,30 @@ async def revoke_all_sessions(request: Request, user_id: str) -> dict[str, str]:
     actor = await require_actor(request)
     uid = valid_id(resolve_user_id(user_id, actor), "user_id")
     await sessions.do_revoke_all_sessions(domain_of(request), actor, uid)
+    return STATUS_OK
+
+
+@router.get("/users/{user_id}/tokens")
+async def list_access_tokens(request: Request, user_id: str) -> list[dict[str, Any]]:
+    actor = await require_actor(request)
+    uid = valid_id(resolve_user_id(user_id, actor), "user_id")
+    page, per_page = paging(request)
+    return await sessions.list_access_tokens(domain_of(request), actor, uid, page, per_page)
+
+
+@router.get("/users/tokens/{token_id}")
+async def get_access_token(request: Request, token_id: str) -> dict[str, Any]:
+    actor = await require_actor(request)
+    return await sessions.get_access_token(domain_of(request), actor, token_id)
+
+
+@router.post("/users/tokens/{action}")
+async def change_access_token(request: Request, action: str) -> dict[str, str]:
+    actor = await require_actor(request)
+    if action not in ("revoke", "disable", "enable"):
+        raise AppError("api.context.404.app_error", "Sorry, we could not find the page.", 404)
+    body = await json_object(request)
+    await sessions.do_change_access_token(domain_of(request), actor, body.get("token_id"), action)
     return STATUS_OK
 
 

@@ -103,10 +103,11 @@ async def delete_session(conn: AsyncConnection, session_id: str) -> list[str]:
     return list(tokens)
 
 
-async def delete_sessions_for_user(conn: AsyncConnection, user_id: str) -> list[str]:
-    q = select(sessions.c.token).where(sessions.c.user_id == user_id)
-    tokens = (await conn.execute(q)).scalars().all()
-    await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+async def delete_sessions_for_user(conn: AsyncConnection, user_id: str, keep: str = "") -> list[str]:
+    """Delete the user's sessions (but the one with id ``keep``); their tokens."""
+    cond = and_(sessions.c.user_id == user_id, sessions.c.id != keep) if keep else sessions.c.user_id == user_id
+    tokens = (await conn.execute(select(sessions.c.token).where(cond))).scalars().all()
+    await conn.execute(delete(sessions).where(cond))
     return list(tokens)
 
 
@@ -122,3 +123,23 @@ async def select_access_token(conn: AsyncConnection, token: str) -> dict[str, An
     q = select(user_access_tokens).where(user_access_tokens.c.token == token)
     row = (await conn.execute(q)).mappings().first()
     return dict(row) if row else None
+
+
+async def select_access_token_by_id(conn: AsyncConnection, token_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(user_access_tokens).where(user_access_tokens.c.id == token_id))).mappings().first()
+    return dict(row) if row else None
+
+
+async def select_access_tokens_for_user(conn: AsyncConnection, user_id: str, *, offset: int,
+                                        limit: int) -> list[dict[str, Any]]:
+    q = (select(user_access_tokens).where(user_access_tokens.c.user_id == user_id)
+         .order_by(user_access_tokens.c.id).offset(offset).limit(limit))
+    return [dict(r) for r in (await conn.execute(q)).mappings().all()]
+
+
+async def update_access_token(conn: AsyncConnection, token_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(update(user_access_tokens).where(user_access_tokens.c.id == token_id).values(**values))
+
+
+async def delete_access_token(conn: AsyncConnection, token_id: str) -> None:
+    await conn.execute(delete(user_access_tokens).where(user_access_tokens.c.id == token_id))

@@ -58,3 +58,13 @@ user_access_tokens = Table(
 )
 
 Index("ix_users_remote_id", users.c.remote_id)
+
+# Failed password attempts per account ("user:<id>") or per unknown login name ("login:<name>"), so a
+# lockout looks the same whether or not the account exists; it lapses ``AccountLockoutMinutes`` after the
+# last failure (a lock is never for good).
+login_failures = Table(
+    "login_failures", metadata,
+    Column("login_key", String(300), primary_key=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_at", Ms, nullable=False, default=0),
+)
