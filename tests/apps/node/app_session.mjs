@@ -74,6 +74,12 @@ const root = await call('session', 'createPost', 'Post',
 const reply = await call('session', 'createPost (reply)', 'Post',
     () => client.createPost({channel_id: channelId, message: 'a reply', root_id: root?.id}));
 await call('session', 'addReaction', 'Reaction', () => client.addReaction(me.id, root?.id, 'tada'));
+const important = await call('session', 'createPost (priority, ack requested)', 'Post',
+    () => client.createPost({channel_id: channelId, message: 'please confirm',
+        metadata: {priority: {priority: 'important', requested_ack: true}}}));
+await call('session', 'acknowledgePost', 'PostAcknowledgement', () => client.acknowledgePost(important?.id, me.id));
+await call('session', 'getPost (acknowledged)', 'Post', () => client.getPost(important?.id));
+await call('session', 'unacknowledgePost', '', () => client.unacknowledgePost(important?.id, me.id));
 await call('session', 'getPostThread', 'PaginatedPostList', () => client.getPostThread(root?.id, true, true, true));
 await call('session', 'updateThreadFollowForUser', 'StatusOK',
     () => client.updateThreadFollowForUser(me.id, teamId, root?.id, true));
@@ -114,7 +120,7 @@ const lines = [
     "import type {UserThreadList, UserThread, UserThreadWithPost} from '@mattermost/types/threads';",
     "import type {Draft} from '@mattermost/types/drafts';",
     "import type {ChannelBookmark} from '@mattermost/types/channel_bookmarks';",
-    "import type {Post, PostList, PaginatedPostList} from '@mattermost/types/posts';",
+    "import type {Post, PostList, PaginatedPostList, PostAcknowledgement} from '@mattermost/types/posts';",
     "import type {Reaction} from '@mattermost/types/reactions';",
     "import type {StatusOK} from '@mattermost/types/client4';",
     'const is = <T,>() => <U extends T>(u: U): U => u;',
