@@ -103,6 +103,9 @@ async def test_restart_mid_sync_loses_and_duplicates_nothing(cluster: Cluster, w
 async def test_large_posts_are_split_into_messages_that_fit(cluster: Cluster) -> None:
     a, b, _rid, ch = await _pair(cluster)
     ann = await person(a, channel_id=ch)
+    # Bodies this big are over the default MaximumPayloadSizeBytes (300,000): this workspace allows them.
+    r = await a.http.put("/api/v4/config/patch", json={"ServiceSettings": {"MaximumPayloadSizeBytes": 1_000_000}})
+    assert r.status_code == 200, r.text
     cluster.net.down.add("beta.test")
     big = [await ann.post(ch, f"big {i}", props={"blob": "x" * 600_000}) for i in range(8)]  # ~4.8 MB in all
     cluster.net.down.clear()

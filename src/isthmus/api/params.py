@@ -52,6 +52,9 @@ async def json_string_list(request: Request, name: str = "ids", max_items: int =
     return body
 
 
+BIGINT_MAX = (1 << 63) - 1
+
+
 def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
               maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
@@ -63,9 +66,10 @@ def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
         raise invalid_param(name) from None
     if value < minimum:
         raise invalid_param(name)
-    if maximum is not None and value > maximum:
-        return maximum
-    return value
+    # Everything numeric is stored as a 64-bit integer: a larger number means "as far as it goes", never a
+    # database overflow (found by the schemathesis pass: since=5.7e22 answered 500).
+    cap = min(maximum, BIGINT_MAX) if maximum is not None else BIGINT_MAX
+    return min(value, cap)
 
 
 def bool_param(request: Request, name: str, default: bool = False) -> bool:

@@ -39,7 +39,9 @@ def blob_key(emoji_id: str) -> str:
 
 
 def emoji_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "create_at", "update_at", "delete_at", "creator_id", "name")}
+    # "category" is what Mattermost's apps file a custom emoji under (their CustomEmoji type requires it).
+    return {**{k: row[k] for k in ("id", "create_at", "update_at", "delete_at", "creator_id", "name")},
+            "category": "custom"}
 
 
 def _disabled(d: Domain) -> None:
