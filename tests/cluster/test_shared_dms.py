@@ -157,6 +157,8 @@ async def test_flag_off_refuses_in_words_and_can_dm_says_no(cluster: Cluster) ->
 
     assert await _can_dm(ann, bob.user_id) is False
     assert await _can_dm(ann, cat.user_id) is True
+    why = (await ann.http.get(f"/api/v4/sharedchannels/users/{ann.user_id}/can_dm/{bob.user_id}")).json()
+    assert "EnableSharedChannelsDMs" in why["isthmus_reason"]  # what the web client shows by the button
     r = await ann.http.post("/api/v4/channels/direct", json=[ann.user_id, bob.user_id])
     assert r.status_code == 403, r.text
     err = r.json()

@@ -93,6 +93,25 @@ def _not_enabled(d: Domain, names: list[str], where: str) -> AppError:
     return AppError("api.channel.create_direct_channel.remote_disabled.app_error", why, 403)
 
 
+async def remote_targets(d: Domain, conn: Any, remote: list[User]) -> dict[str, RemoteCluster]:
+    """The connections a DM/GM with these remote users is shared with, or the refusal in words (also what
+    ``can_dm`` tells the web client, so its "Message" button can say why it is off)."""
+    targets: dict[str, RemoteCluster] = {}
+    for user in remote:
+        rc = await direct_connection(conn, user)
+        if not dms_enabled(d):
+            relay = await remotes_repo.select_remote(conn, user.remote_id or "") if rc is None else None
+            where = _workspace(rc or (RemoteCluster(**relay) if relay else None))
+            raise _not_enabled(d, sorted(u.username for u in remote), where)
+        if rc is None:
+            raise AppError("api.channel.create_direct_channel.remote_not_connected.app_error",
+                           f"{user.username} is on a workspace this server is not connected to directly, so a "
+                           "message cannot reach them: a system admin can connect the two workspaces in "
+                           "System Console › Connected Workspaces.", 403)
+        targets[rc.remote_id] = rc
+    return targets
+
+
 async def share_direct_channel(d: Domain, tx: Tx, row: dict[str, Any], member_ids: list[str], actor_id: str,
                                created: bool) -> None:
     """``channels.DIRECT_HOOKS``: refuse, or share the DM/GM with the remote participants' servers."""
@@ -103,17 +122,7 @@ async def share_direct_channel(d: Domain, tx: Tx, row: dict[str, Any], member_id
     share = await shared_repo.select_shared_channel(tx.conn, row["id"], for_update=True)
     if share is not None and not share["home"]:
         return  # a DM another server opened with us: it is homed there, our replies already go to it
-    targets: dict[str, RemoteCluster] = {}
-    for user in remote:
-        rc = await direct_connection(tx.conn, user)
-        if not dms_enabled(d):
-            raise _not_enabled(d, sorted(u.username for u in remote), _workspace(rc))
-        if rc is None:
-            raise AppError("api.channel.create_direct_channel.remote_not_connected.app_error",
-                           f"{user.username} is on a workspace this server is not connected to directly, so a "
-                           "message cannot reach them: a system admin can connect the two workspaces in "
-                           "System Console › Connected Workspaces.", 403)
-        targets[rc.remote_id] = rc
+    targets = await remote_targets(d, tx.conn, remote)
     channel = Channel(**row)
     now = d.now()
     if share is None:

@@ -75,10 +75,11 @@ async def list_remote_channels(d: Domain, actor: Actor, remote_id: str, *, inclu
     return [shares.SharedChannelRemote(**r) for r in rows]
 
 
-async def can_dm(d: Domain, actor: Actor, user_id: str, other_id: str) -> bool:
+async def can_dm(d: Domain, actor: Actor, user_id: str, other_id: str) -> tuple[bool, str]:
     """``GET /sharedchannels/users/{user_id}/can_dm/{other_user_id}`` (§8.1): a local pair may always DM; a remote
     user only with shared DMs on (``EnableSharedChannelsDMs`` and shared channels) and when the user's own server
-    (``OriginalRemoteId``, not a home that relayed them) is directly connected here."""
+    (``OriginalRemoteId``, not a home that relayed them) is directly connected here. Also returns why not, in the
+    words the refused ``POST /channels/direct`` would use (our extension, for the web client)."""
     if not is_valid_id(user_id) or not is_valid_id(other_id):
         raise AppError("api.context.invalid_url_param.app_error", "Invalid or missing user_id in request URL.", 400)
     if actor.user_id != user_id and not has_system_permission(d, actor, "manage_system"):
@@ -89,5 +90,9 @@ async def can_dm(d: Domain, actor: Actor, user_id: str, other_id: str) -> bool:
             raise AppError("app.user.missing_account.const", "Unable to find the user.", 404)
         other = User(**row)
         if not other.remote_id:
-            return True
-        return share_direct.dms_enabled(d) and await share_direct.direct_connection(conn, other) is not None
+            return True, ""
+        try:
+            await share_direct.remote_targets(d, conn, [other])
+        except AppError as err:
+            return False, err.message
+        return True, ""
