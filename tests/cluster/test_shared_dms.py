@@ -83,7 +83,7 @@ async def test_dm_both_directions(cluster: Cluster) -> None:
     await ann.edit(hello["id"], "hi bob (edited)")
     await eventually(lambda: _has(b, dm["id"], oops["id"]))
     await ann.delete(oops["id"])
-    snap = await wait_converged([a, b], dm["id"], min_posts=3)
+    snap = await wait_converged([a, b], dm["id"], min_posts=3, members=True)
     by_id = {p["id"]: p for p in snap["posts"]}
     assert by_id[hello["id"]]["message"] == "hi bob (edited)" and by_id[oops["id"]]["deleted"]
     assert by_id[with_file["id"]]["file_ids"] == [doc["id"]]
@@ -136,7 +136,7 @@ async def test_gm_across_three_servers(cluster: Cluster) -> None:
     await eventually(lambda: _has(b, gm["id"], p3["id"]))
     assert (await bob.react(p3["id"], "tada")).status_code in (200, 201)
     await cy.edit(p3["id"], "hello from gamma (edited)")
-    snap = await wait_converged([a, b, c], gm["id"], min_posts=3)
+    snap = await wait_converged([a, b, c], gm["id"], min_posts=3, members=True)
     assert {p["id"] for p in snap["posts"]} >= {p1["id"], p2["id"], p3["id"]}
 
     # beta knows cy only through alpha and is not connected to gamma: it cannot open a DM with cy
@@ -174,6 +174,38 @@ async def test_flag_off_refuses_in_words_and_can_dm_says_no(cluster: Cluster) ->
     assert await _can_dm(bob, ann.user_id) is True
     r = await bob.http.get(f"/api/v4/sharedchannels/users/{ann.user_id}/can_dm/{bob.user_id}")
     assert r.status_code == 403, r.text  # only for oneself
+
+
+async def test_a_refused_dm_is_offered_again_when_reopened(cluster: Cluster) -> None:
+    """beta has shared DMs off: it refuses alpha's DM invite, alpha withdraws it (ann's post stays on alpha).
+    Once beta's admin turns the flag on, ann opening the DM again re-invites beta, which gets the earlier post."""
+    a, b = await share_node(cluster, "alpha", **DMS), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
+    await _introduce(a, ch, ann, bob)
+
+    dm = await _open_dm(ann, bob.user_id)
+    await eventually(lambda: _withdrawn(a, dm["id"], ab))
+    early = await ann.post(dm["id"], "are you there?")
+    assert not await has_channel(b, dm["id"])
+
+    r = await b.http.put("/api/v4/config/patch", json={"FeatureFlags": {"EnableSharedChannelsDMs": True}})
+    assert r.status_code == 200, r.text
+    assert (await _open_dm(ann, bob.user_id))["id"] == dm["id"]
+    await eventually(lambda: has_channel(b, dm["id"]))
+    await eventually(lambda: _has(b, dm["id"], early["id"]))
+    reply = await bob.post(dm["id"], "now I am")
+    await wait_converged([a, b], dm["id"], min_posts=2, members=True)
+    assert reply["id"] in await posts_of(a, dm["id"])
+
+
+async def _withdrawn(node: Node, channel_id: str, remote_id: str) -> bool:
+    from isthmus.domain.shares import get_channel_remote
+
+    row = await get_channel_remote(node.server.domain, channel_id, remote_id)
+    return row is not None and row.delete_at > 0
 
 
 async def _has(node: Node, channel_id: str, post_id: str) -> bool:
