@@ -166,6 +166,10 @@ async def test_flag_off_refuses_in_words_and_can_dm_says_no(cluster: Cluster) ->
     assert "EnableSharedChannelsDMs" in err["message"] and "beta" in err["message"].lower(), err
     r = await ann.http.post("/api/v4/channels/group", json=[cat.user_id, bob.user_id, bea.user_id])
     assert r.status_code == 403 and "EnableSharedChannelsDMs" in r.json()["message"], r.text
+    town = (await ann.http.get(f"/api/v4/teams/{a.team_id}/channels/name/town-square")).json()["id"]
+    remote_name = (await ann.http.get(f"/api/v4/users/{bob.user_id}")).json()["username"]
+    r = await ann.http.post("/api/v4/commands/execute", json={"channel_id": town, "command": f"/msg @{remote_name} hi"})
+    assert r.status_code == 200 and "EnableSharedChannelsDMs" in r.json()["text"], r.text  # /msg says it too
     assert (await _open_dm(ann, cat.user_id))["shared"] is False  # local DMs are untouched
     other = (await ann.http.get(f"/api/v4/users/{ann.user_id}/channels")).json()
     assert not [c for c in other if c["type"] in ("D", "G") and c["shared"]]

@@ -54,6 +54,10 @@ from isthmus.store.repo import remotes as remotes_repo
 from isthmus.store.repo import shared as shared_repo
 from isthmus.store.repo import users as users_repo
 
+# The refusals below: 403s whose message says what to do (``/msg`` shows it instead of "no permission").
+REFUSED_DISABLED = "api.channel.create_direct_channel.remote_disabled.app_error"
+REFUSED_NOT_CONNECTED = "api.channel.create_direct_channel.remote_not_connected.app_error"
+REFUSAL_IDS = (REFUSED_DISABLED, REFUSED_NOT_CONNECTED)
 FLAG_HOW = ("a system admin can turn them on with the feature flag EnableSharedChannelsDMs "
             "(FeatureFlags.EnableSharedChannelsDMs in the configuration, or the environment variable "
             "MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS=true)")
@@ -90,7 +94,7 @@ def _not_enabled(d: Domain, names: list[str], where: str) -> AppError:
     else:
         why = (f"{who} {'is' if len(names) == 1 else 'are'} on {where}, and shared channels are turned off on "
                "this server: a system admin can turn them on in System Console › Connected Workspaces.")
-    return AppError("api.channel.create_direct_channel.remote_disabled.app_error", why, 403)
+    return AppError(REFUSED_DISABLED, why, 403)
 
 
 async def remote_targets(d: Domain, conn: Any, remote: list[User]) -> dict[str, RemoteCluster]:
@@ -104,7 +108,7 @@ async def remote_targets(d: Domain, conn: Any, remote: list[User]) -> dict[str, 
             where = _workspace(rc or (RemoteCluster(**relay) if relay else None))
             raise _not_enabled(d, sorted(u.username for u in remote), where)
         if rc is None:
-            raise AppError("api.channel.create_direct_channel.remote_not_connected.app_error",
+            raise AppError(REFUSED_NOT_CONNECTED,
                            f"{user.username} is on a workspace this server is not connected to directly, so a "
                            "message cannot reach them: a system admin can connect the two workspaces in "
                            "System Console › Connected Workspaces.", 403)

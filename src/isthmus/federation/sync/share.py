@@ -32,6 +32,7 @@ from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Post, User
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.share_direct import original_remote_id
 from isthmus.domain.share_resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_UNSHARED,
@@ -191,7 +192,8 @@ class ShareService:
                                      display_name=share.share_display_name, header=share.share_header,
                                      purpose=share.share_purpose, type_=channel.type, creator_id=creator_id,
                                      participant_ids=sorted(ids),
-                                     participants=[sanitized_user(u) for u in users if u.remote_id != rc.remote_id])
+                                     participants=[sanitized_user(u) for u in users
+                                                   if rc.remote_id not in (u.remote_id, original_remote_id(u))])
         response = await self._send(rc, TOPIC_INVITE, payload)
         if response.ok:
             await shares.do_confirm_invite(self.d, channel_id, rc.remote_id)
