@@ -6,7 +6,7 @@ workspace, or is refused there and says why in the conversation."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,9 @@ def _site(tmp: Path, name: str, env: dict[str, str]) -> Site:
     return Site(name, live, admin, team)
 
 
-def _until(predicate: object, within: float = 20.0) -> None:
+def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
     deadline = time.monotonic() + within
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.1)
 
