@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from isthmus.core.errors import AppError
-from isthmus.domain import channels, posts, statuses, teams, users
+from isthmus.domain import channels, posts, share_direct, statuses, teams, users
 from isthmus.domain.context import Domain
 from isthmus.federation.connections import Connections
 
@@ -117,7 +117,7 @@ async def msg(a: CommandArgs) -> CommandResponse:
     try:
         dm = await channels.do_create_direct_channel(a.d, a.actor, [a.actor.user_id, user.id])
     except AppError as err:
-        if err.status_code == 403:
+        if err.status_code == 403 and err.id not in share_direct.REFUSAL_IDS:  # those say what to do
             return ephemeral("You don't have the appropriate permissions to direct message this user.")
         return ephemeral(err.message)
     if text:

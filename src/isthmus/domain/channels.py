@@ -181,6 +181,18 @@ def group_channel_name(user_ids: list[str]) -> str:
     return h.hexdigest()
 
 
+# Run in the transaction that creates (or returns) a DM/GM: ``domain.share_direct`` refuses or shares it with
+# the remote participants' servers there (a registry because share_direct imports this module).
+DirectHook = Callable[[Domain, Tx, dict[str, Any], list[str], str, bool], Awaitable[None]]
+DIRECT_HOOKS: list[DirectHook] = []
+
+
+async def _run_direct_hooks(d: Domain, tx: Tx, row: dict[str, Any], members: list[str], actor_id: str,
+                            created: bool) -> None:
+    for hook in DIRECT_HOOKS:
+        await hook(d, tx, row, members, actor_id, created)
+
+
 def _bad_user_ids() -> AppError:
     return invalid("api.context.invalid_body_param.app_error", "Invalid or missing user_ids in request body.")
 
@@ -199,6 +211,7 @@ async def do_create_direct_channel(d: Domain, actor: Actor, user_ids: list[str])
             async with transaction(d) as tx:
                 existing = await repo.select_channel_by_name(tx.conn, "", name)
                 if existing is not None:
+                    await _run_direct_hooks(d, tx, existing, members, actor.user_id, False)
                     return Channel(**existing)
                 if len(await repo.select_usernames(tx.conn, members)) != len(members):
                     raise invalid("api.channel.create_direct_channel.invalid_user.app_error",
@@ -208,6 +221,7 @@ async def do_create_direct_channel(d: Domain, actor: Actor, user_ids: list[str])
                 await repo.insert_channel(tx.conn, row)
                 for uid in members:
                     await insert_member(d, tx.conn, row["id"], uid)
+                await _run_direct_hooks(d, tx, row, members, actor.user_id, True)
                 for uid in members:
                     teammate = next((m for m in members if m != uid), uid)
                     tx.emit(Event("direct_added", {"creator_id": actor.user_id, "teammate_id": teammate},
@@ -234,6 +248,7 @@ async def do_create_group_channel(d: Domain, actor: Actor, user_ids: list[str]) 
             async with transaction(d) as tx:
                 existing = await repo.select_channel_by_name(tx.conn, "", name)
                 if existing is not None:
+                    await _run_direct_hooks(d, tx, existing, members, actor.user_id, False)
                     return Channel(**existing)
                 names = await repo.select_usernames(tx.conn, members)
                 if len(names) != len(members):
@@ -245,6 +260,7 @@ async def do_create_group_channel(d: Domain, actor: Actor, user_ids: list[str]) 
                 await repo.insert_channel(tx.conn, row)
                 for uid in members:
                     await insert_member(d, tx.conn, row["id"], uid)
+                await _run_direct_hooks(d, tx, row, members, actor.user_id, True)
                 tx.emit(Event("group_added", {"teammate_ids": dumps(members)}, channel_id=row["id"]))
             return Channel(**row)
         except IntegrityError:

@@ -6,15 +6,16 @@ from typing import Any
 
 from isthmus.core.errors import AppError, forbidden
 from isthmus.core.ids import is_valid_id
-from isthmus.domain import shares
+from isthmus.domain import share_direct, shares
 from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.context import Domain
-from isthmus.domain.models import Actor
+from isthmus.domain.models import Actor, User
 from isthmus.domain.permissions import PERMISSION_MANAGE_SECURE_CONNECTIONS, PERMISSION_MANAGE_SHARED_CHANNELS
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.roles import has_system_permission
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
+from isthmus.store.repo import users as users_repo
 
 
 async def list_team_shares(d: Domain, actor: Actor, team_id: str, *, page: int,
@@ -74,15 +75,24 @@ async def list_remote_channels(d: Domain, actor: Actor, remote_id: str, *, inclu
     return [shares.SharedChannelRemote(**r) for r in rows]
 
 
-async def can_dm(d: Domain, actor: Actor, user_id: str, other_id: str) -> bool:
-    """``GET /sharedchannels/users/{user_id}/can_dm/{other_user_id}``: DMs with remote users need the
-    ``EnableSharedChannelsDMs`` feature flag, which this server does not implement; local pairs may DM."""
+async def can_dm(d: Domain, actor: Actor, user_id: str, other_id: str) -> tuple[bool, str]:
+    """``GET /sharedchannels/users/{user_id}/can_dm/{other_user_id}`` (§8.1): a local pair may always DM; a remote
+    user only with shared DMs on (``EnableSharedChannelsDMs`` and shared channels) and when the user's own server
+    (``OriginalRemoteId``, not a home that relayed them) is directly connected here. Also returns why not, in the
+    words the refused ``POST /channels/direct`` would use (our extension, for the web client)."""
     if not is_valid_id(user_id) or not is_valid_id(other_id):
         raise AppError("api.context.invalid_url_param.app_error", "Invalid or missing user_id in request URL.", 400)
+    if actor.user_id != user_id and not has_system_permission(d, actor, "manage_system"):
+        raise forbidden("manage_system")
     async with d.db.read() as conn:
-        from isthmus.store.repo import users as users_repo
-
-        other = await users_repo.select_user(conn, other_id)
-    if other is None:
-        raise AppError("app.user.missing_account.const", "Unable to find the user.", 404)
-    return not other["remote_id"]
+        row = await users_repo.select_user(conn, other_id)
+        if row is None:
+            raise AppError("app.user.missing_account.const", "Unable to find the user.", 404)
+        other = User(**row)
+        if not other.remote_id:
+            return True, ""
+        try:
+            await share_direct.remote_targets(d, conn, [other])
+        except AppError as err:
+            return False, err.message
+        return True, ""

@@ -77,10 +77,12 @@ async def get_remote_cluster_info(remote_id: str, request: Request) -> dict[str,
 
 
 @router.get("/sharedchannels/users/{user_id}/can_dm/{other_user_id}")
-async def can_user_direct_message(user_id: str, other_user_id: str, request: Request) -> dict[str, bool]:
+async def can_user_direct_message(user_id: str, other_user_id: str, request: Request) -> dict[str, Any]:
     actor = await require_actor(request)
     user_id = resolve_user_id(user_id, actor)
-    return {"can_dm": await share_reads.can_dm(domain_of(request), actor, user_id, other_user_id)}
+    allowed, why = await share_reads.can_dm(domain_of(request), actor, user_id, other_user_id)
+    # ``isthmus_reason`` (our extension, absent when allowed) is what the web client shows by a disabled button.
+    return {"can_dm": allowed, **({"isthmus_reason": why} if why else {})}
 
 
 @router.get("/sharedchannels/{channel_id}/remotes")

@@ -180,11 +180,14 @@ class SyncResponse:
 
 
 def channel_invite_obj(*, channel_id: str, read_only: bool, name: str, display_name: str, header: str, purpose: str,
-                       type_: str, creator_id: str) -> dict[str, Any]:
-    """channelInviteMsg (``team_id`` is never filled by the sender)."""
+                       type_: str, creator_id: str, participant_ids: list[str] | None = None,
+                       participants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """channelInviteMsg (``team_id`` is never filled by the sender). For a DM/GM (§8.1) every participant's id,
+    and the profiles of those the receiver does not own (so it can create them)."""
     return {"channel_id": channel_id, "team_id": "", "read_only": read_only, "name": name,
             "display_name": display_name, "header": header, "purpose": purpose, "type": type_,
-            "creator_id": creator_id, "direct_participant_ids": [], "direct_participants": []}
+            "creator_id": creator_id, "direct_participant_ids": participant_ids or [],
+            "direct_participants": participants or []}
 
 
 @dataclass

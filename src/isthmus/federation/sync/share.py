@@ -29,9 +29,10 @@ from isthmus.core.ids import new_id
 from isthmus.domain import shares
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.context import Domain, transaction
-from isthmus.domain.models import Actor, Post
+from isthmus.domain.models import Actor, Post, User
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.share_direct import original_remote_id
 from isthmus.domain.share_resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_UNSHARED,
@@ -50,9 +51,12 @@ from isthmus.federation.sync.messages import (
     channel_invite_obj,
     unshare_obj,
 )
+from isthmus.federation.sync.send import sanitized_user
 from isthmus.federation.transport import TransportError
 from isthmus.federation.wire import Msg, Response
+from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
+from isthmus.store.repo import users as users_repo
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +184,16 @@ class ShareService:
         share = await shares.get_share(self.d, channel_id)
         async with self.d.db.read() as conn:
             channel = await get_channel_row(conn, channel_id)
+            ids = await channels_repo.select_channel_member_ids(conn, channel_id) if channel.type in ("D", "G") else []
+            users = [User(**u) for u in await users_repo.select_users_by_ids(conn, ids)] if ids else []
         if share is None:
             return
         payload = channel_invite_obj(channel_id=channel_id, read_only=share.readonly, name=channel.name,
                                      display_name=share.share_display_name, header=share.share_header,
-                                     purpose=share.share_purpose, type_=channel.type, creator_id=creator_id)
+                                     purpose=share.share_purpose, type_=channel.type, creator_id=creator_id,
+                                     participant_ids=sorted(ids),
+                                     participants=[sanitized_user(u) for u in users
+                                                   if rc.remote_id not in (u.remote_id, original_remote_id(u))])
         response = await self._send(rc, TOPIC_INVITE, payload)
         if response.ok:
             await shares.do_confirm_invite(self.d, channel_id, rc.remote_id)

@@ -51,6 +51,8 @@ export class ChatApp {
         this.connection.classList.toggle("offline", !up);
       }),
       socket.on("posted", (d) => this.onPosted(d.post)),
+      // Only this user sees it (e.g. "Error sending channel invite for …" when a workspace refused a shared DM).
+      socket.on("ephemeral_message", (d) => { if (d.post) this.forViews((v) => v.onPosted(d.post)); }),
       socket.on("post_edited", (d) => this.forViews((v) => v.onEdited(d.post))),
       socket.on("post_deleted", (d) => this.onDeleted(d.post)),
       socket.on("reaction_added", (d) => this.forViews((v) => v.onReaction(d.reaction, true))),

@@ -65,18 +65,32 @@ export function directMessageDialog(app) {
     if (!term) { results.replaceChildren(); return; }
     try {
       const users = await api.post("/users/search", { term, team_id: state.teamId, limit: 20 });
-      results.replaceChildren(...users.filter((u) => u.id !== state.me.id).map((u) => h("li", {},
-        h("span", { class: "pick-name" }, u.username,
-          u.remote_id ? h("span", { class: "badge badge-external" }, "external") : null),
-        h("button", { type: "button", class: "btn btn-small", "aria-label": `Message ${u.username}`, onclick: async () => {
-          try {
-            state.users.set(u.id, u);
-            const c = await api.post("/channels/direct", [state.me.id, u.id]);
-            await refreshChannel(c.id);
-            dlg.close();
-            app.goToChannel(state.channels.get(c.id) || c);
-          } catch (e) { err.show(inWords(e, "message this person")); }
-        } }, "Message"))));
+      const people = users.filter((u) => u.id !== state.me.id);
+      // A remote person can be messaged only when this server shares DMs with their workspace: ask, and say
+      // why not next to a disabled button (the server's words: what is off, or which workspace is not connected).
+      const verdicts = await Promise.all(people.map((u) => (u.remote_id
+        ? api.get(`/sharedchannels/users/${state.me.id}/can_dm/${u.id}`).catch(() => ({ can_dm: true }))
+        : { can_dm: true })));
+      results.replaceChildren(...people.map((u, i) => {
+        const allowed = verdicts[i].can_dm !== false;
+        const why = allowed ? null : h("span", { class: "muted dm-why", id: `dm-why-${u.id}` },
+          verdicts[i].isthmus_reason || "Direct messages with people on other workspaces are not available here.");
+        return h("li", {},
+          h("span", { class: "pick-name" }, u.username,
+            u.remote_id ? h("span", { class: "badge badge-external" }, "external") : null),
+          why,
+          h("button", { type: "button", class: "btn btn-small", "aria-label": `Message ${u.username}`,
+            disabled: allowed ? null : true, "aria-describedby": allowed ? null : `dm-why-${u.id}`,
+            title: allowed ? null : why.textContent, onclick: async () => {
+              try {
+                state.users.set(u.id, u);
+                const c = await api.post("/channels/direct", [state.me.id, u.id]);
+                await refreshChannel(c.id);
+                dlg.close();
+                app.goToChannel(state.channels.get(c.id) || c);
+              } catch (e) { err.show(inWords(e, "message this person")); }
+            } }, "Message"));
+      }));
       if (!results.childElementCount) results.append(h("li", { class: "muted" }, "Nobody found."));
     } catch (e) { err.show(inWords(e, "search for people")); }
   }

@@ -1,0 +1,94 @@
+"""The web client's "Direct message" picker and shared DMs (issue 15 item 3): on a workspace with
+``EnableSharedChannelsDMs`` off, a person of a connected workspace is listed with a disabled "Message" button and
+the reason in words (what to turn on); where the flag is on, the button opens the DM, which is offered to the other
+workspace, or is refused there and says why in the conversation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.testlib.clients import make_person, unique
+from tests.testlib.live import LiveServer
+from tests.webui.conftest import SHARING_ENV, PageErrors, Site, login
+
+DMS_ON = {"MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS": "true"}
+
+
+def _site(tmp: Path, name: str, env: dict[str, str]) -> Site:
+    live = LiveServer(tmp / name, extra_env={**SHARING_ENV, **env}).start()
+    admin = make_person(live, username=f"admin{name}")
+    team = admin.driver.teams.create_team(name=unique(name), display_name=f"{name.title()} Team", type="O")
+    return Site(name, live, admin, team)
+
+
+def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
+    north = _site(tmp_path, "north", {})  # shared DMs off (the default)
+    south = _site(tmp_path, "south", DMS_ON)
+    try:
+        yield north, south
+    finally:
+        north.live.stop()
+        south.live.stop()
+
+
+def test_dm_picker_says_why_a_remote_person_cannot_be_messaged(browser: Browser, pair: tuple[Site, Site],
+                                                               page_errors: PageErrors) -> None:
+    north, south = pair
+    r = north.admin.http.post("/api/v4/remotecluster", json={
+        "name": "south", "display_name": "South Org", "default_team_id": north.team["id"], "password": "pw-123456"})
+    assert r.status_code == 201, r.text
+    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
+    r = south.admin.http.post("/api/v4/remotecluster/accept_invite", json={
+        "name": "north", "display_name": "North Org", "default_team_id": south.team["id"], "invite": code,
+        "password": "pw-123456"})
+    assert r.status_code == 201, r.text
+    room = north.channel(north.admin, "Both orgs")
+    _until(lambda: north.admin.http.post(
+        f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
+    _until(lambda: south.admin.http.get(f"/api/v4/channels/{room['id']}").status_code == 200)
+    south.post(south.admin, room["id"], "hello from south")
+    north.post(north.admin, room["id"], "hello from north")
+    _until(lambda: north.admin.http.get(f"/api/v4/users/{south.admin.id}").status_code == 200)
+    _until(lambda: south.admin.http.get(f"/api/v4/users/{north.admin.id}").status_code == 200)
+    remote_name = north.admin.http.get(f"/api/v4/users/{south.admin.id}").json()["username"]
+
+    # north: the button is off, and the reason says what to turn on
+    page = login(browser, north, north.admin, page_errors)
+    page.get_by_role("button", name="Write a direct message").click()
+    dialog = page.get_by_role("dialog", name="Direct message")
+    dialog.get_by_label("Find people").fill("adminsouth")
+    button = dialog.get_by_role("button", name=f"Message {remote_name}")
+    expect(button).to_be_disabled()
+    expect(dialog).to_contain_text("EnableSharedChannelsDMs")
+    expect(dialog).to_contain_text("South Org")
+
+    # south: the flag is on, so its admin can message north's admin; the DM reaches north
+    page = login(browser, south, south.admin, page_errors)
+    page.get_by_role("button", name="Write a direct message").click()
+    dialog = page.get_by_role("dialog", name="Direct message")
+    dialog.get_by_label("Find people").fill("adminnorth")
+    north_name = south.admin.http.get(f"/api/v4/users/{north.admin.id}").json()["username"]
+    button = dialog.get_by_role("button", name=f"Message {north_name}")
+    expect(button).to_be_enabled()
+    button.click()
+    box = page.get_by_role("textbox", name=f"Write to {north_name}")
+    box.fill("hi north")
+    box.press("Enter")
+    expect(page.get_by_role("article").filter(has_text="hi north")).to_be_visible()
+    # north has shared DMs off, so it refuses the invitation, and south's admin is told why in the DM itself
+    expect(page.get_by_role("article").filter(has_text="EnableSharedChannelsDMs")).to_be_visible()
+    assert not [c for c in north.admin.http.get(f"/api/v4/users/{north.admin.id}/channels").json()
+                if c["type"] == "D" and c["shared"]]
