@@ -25,6 +25,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.ids import new_id
+from isthmus.domain import plugin_components
 from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
@@ -202,6 +203,7 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
         body["props"] = without_marker(body["props"])  # our note of files that did not reach us stays here
+        body["props"] = plugin_components.for_shared(d.config, body["props"])  # written before it was shared
         body["metadata"].pop("reactions", None)
         # Acknowledgements travel in the message's own list, each once per change. Not in the post's metadata:
         # a Mattermost receiver REPLACES its acknowledgements of the post with that list, which would drop one
