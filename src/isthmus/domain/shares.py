@@ -32,6 +32,7 @@ from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
+from isthmus.domain.share_notices import post_notice
 from isthmus.domain.share_resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_NONE,
@@ -225,8 +226,9 @@ async def do_share_channel(d: Domain, actor: Actor, channel_id: str, *, readonly
 
 
 async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: str, *, readonly: bool = False,
-                           confirmed: bool = False) -> tuple[SharedChannelRemote, bool]:
+                           confirmed: bool = False, workspace: str = "") -> tuple[SharedChannelRemote, bool]:
     """Share the channel if needed and add (or restore) the remote. Returns (row, created_or_restored).
+    With ``workspace`` (the connection's name) the channel says it is now shared with it.
 
     Refused when the channel is homed elsewhere (no re-sharing). The caller delivers the invite and
     then calls :func:`do_confirm_invite`.
@@ -260,6 +262,8 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
                 await record_member_change(tx, shared_channel, user_id, None, now=now)
         if existing is not None:
             await replay_missed(tx, channel, existing, now)
+        if workspace:
+            await post_notice(d, tx, channel, actor.user_id, workspace, shared=True)
         emit_remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
 
@@ -295,15 +299,19 @@ async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: i
     return live
 
 
-async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *,
-                             notice: int = UNSHARE_NOTICE_NONE) -> tuple[bool, bool]:
-    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared)."""
+async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *, notice: int = UNSHARE_NOTICE_NONE,
+                             workspace: str = "", user_id: str = "") -> tuple[bool, bool]:
+    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared).
+    With ``workspace`` (the connection's name) the channel says it is no longer shared with it."""
     async with transaction(d) as tx:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"]:
             return False, False
         now = d.now()
         await stop_receiving(tx.conn, row, now, notice)
+        if workspace:
+            channel = await get_channel_row(tx.conn, channel_id)
+            await post_notice(d, tx, channel, user_id or row["creator_id"], workspace, shared=False)
         emit_remote_updated(tx, channel_id, remote_id)
         if await repo.select_remotes_for_channel(tx.conn, channel_id):
             return True, False
