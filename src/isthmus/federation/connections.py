@@ -163,7 +163,9 @@ class Connections:
         if rc.is_confirmed:
             raise AppError("api.remote_cluster.generate_invite_cluster_is_confirmed",
                            "The secure connection is already confirmed; its invitation cannot be regenerated.", 400)
-        return await self._encrypt(rc, site_url, self._password(password))
+        code = await self._encrypt(rc, site_url, self._password(password))
+        await dom.do_renew_invite(self.d, rc.remote_id)
+        return code
 
     async def _encrypt(self, rc: RemoteCluster, site_url: str, password: str) -> str:
         invite = Invite(remote_id=rc.remote_id, site_url=site_url, token=rc.token, version=INVITE_VERSION)
@@ -244,7 +246,8 @@ class Connections:
 
     async def confirm(self, rc: RemoteCluster, frame: Frame) -> RemoteCluster:
         """Inviter side of ``confirm_invite`` for the authenticated connection ``rc``."""
-        if self.d.now() - rc.create_at > self.timings.invite_expires_ms:
+        # 48 hours after the invitation was last (re)generated: regenerating gives a stale invite new life.
+        if self.d.now() > dom.invite_expires_at(rc, self.timings.invite_expires_ms):
             raise AppError("api.context.invitation_expired.error", "The invitation has expired.", 400)
         if not isinstance(frame.msg.payload, dict):
             raise invalid_param("msg.payload")
