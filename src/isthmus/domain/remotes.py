@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.core.errors import AppError, forbidden
+from isthmus.core.errors import AppError, forbidden, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_team_row
@@ -283,10 +283,18 @@ async def do_renew_invite(d: Domain, remote_id: str) -> None:
 
 
 async def do_patch_remote(d: Domain, actor: Actor, remote_id: str, *, display_name: object = None,
-                          default_team_id: object = None) -> RemoteCluster:
+                          default_team_id: object = None, policy: dict[str, object] | None = None) -> RemoteCluster:
+    """``policy``: our extra fields ``share_email``, ``share_full_name``, ``share_nickname``, ``share_position``
+    (booleans; absent ones unchanged). They apply to what is sent from now on."""
     authorize(d, actor)
     rc = await get_remote(d, remote_id)
     values: dict[str, Any] = {}
+    for key, value in (policy or {}).items():
+        if key not in {f"share_{name}" for name in PROFILE_FIELDS}:
+            continue
+        if not isinstance(value, bool):
+            raise invalid_param(key, "must be true or false")
+        values[key] = value
     if display_name is not None:
         values["display_name"] = check_display_name(display_name, rc.name)
     if default_team_id is not None:

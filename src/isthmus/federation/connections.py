@@ -306,9 +306,9 @@ class Connections:
         return await dom.get_remote(self.d, remote_id, include_deleted=True)
 
     async def patch(self, actor: Actor, remote_id: str, *, display_name: object = None,
-                    default_team_id: object = None) -> RemoteCluster:
+                    default_team_id: object = None, policy: dict[str, object] | None = None) -> RemoteCluster:
         return await dom.do_patch_remote(self.d, actor, remote_id, display_name=display_name,
-                                         default_team_id=default_team_id)
+                                         default_team_id=default_team_id, policy=policy)
 
     async def delete(self, actor: Actor, remote_id: str) -> bool:
         deleted = await dom.do_delete_remote(self.d, actor, remote_id)
