@@ -22,12 +22,12 @@ from typing import Any
 from isthmus.core.errors import AppError, forbidden
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain.access import get_channel_row
+from isthmus.domain.access import channel_permissions, get_channel_row
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ARCHIVE_HOOKS
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
-from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
+from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS, PERMISSION_MANAGE_SYSTEM
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
@@ -109,6 +109,9 @@ def shared_channel_remote_json(r: SharedChannelRemote) -> dict[str, Any]:
 
 # --- switches and permissions ------------------------------------------------------------------------
 
+PERMISSION_MANAGE_CHANNEL_ROLES = "manage_channel_roles"
+
+
 def shares_enabled(d: Domain) -> bool:
     cw = d.config.ConnectedWorkspacesSettings
     return bool(cw.EnableSharedChannels and cw.EnableRemoteClusterService)
@@ -125,6 +128,18 @@ def authorize(d: Domain, actor: Actor) -> None:
     if not has_system_permission(d, actor, PERMISSION_MANAGE_SHARED_CHANNELS):
         raise forbidden(PERMISSION_MANAGE_SHARED_CHANNELS)
     require_shares(d)
+
+
+async def authorize_channel(d: Domain, actor: Actor, channel_id: str) -> None:
+    """Share or unshare one channel: ``manage_shared_channels`` (system admin, or the shared_channel_manager
+    role), and, below system admin, administering that channel (channel or team admin: manage_channel_roles)."""
+    authorize(d, actor)
+    if has_system_permission(d, actor, PERMISSION_MANAGE_SYSTEM):
+        return
+    async with d.db.read() as conn:
+        channel = await get_channel_row(conn, channel_id)
+        if PERMISSION_MANAGE_CHANNEL_ROLES not in await channel_permissions(d, conn, actor, channel):
+            raise forbidden(PERMISSION_MANAGE_CHANNEL_ROLES)
 
 
 def not_home_error() -> AppError:

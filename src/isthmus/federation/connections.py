@@ -31,7 +31,9 @@ from isthmus.core.ids import new_token
 from isthmus.domain import remotes as dom
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
+from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
 from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.roles import has_system_permission
 from isthmus.domain.sessions import LoginLimiter
 from isthmus.federation.auth import RemoteCredentials, invalid_token, tokens_match
 from isthmus.federation.invite import decrypt_invite, encrypt_invite
@@ -296,7 +298,11 @@ class Connections:
 
     async def list_connections(self, actor: Actor, f: RemoteFilter, *, page: int = 0,
                    per_page: int = 999_999) -> list[RemoteCluster]:
-        dom.authorize(self.d, actor)
+        # Sharing a channel means choosing among the connections: shared-channel managers see the list too
+        # (sanitized, as for admins), as in Mattermost v11.
+        if not has_system_permission(self.d, actor, PERMISSION_MANAGE_SHARED_CHANNELS):
+            dom.authorize(self.d, actor)
+        dom.require_service(self.d)
         if f.exclude_offline:
             f = RemoteFilter(**{**f.__dict__, "online_since": self.d.now() - self.timings.offline_after_ms})
         return await dom.list_remotes(self.d, f, page=page, per_page=per_page)

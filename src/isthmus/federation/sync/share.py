@@ -103,7 +103,7 @@ class ShareService:
     async def invite(self, actor: Actor, channel_id: str, remote_id: str, *,
                      readonly: bool = False) -> tuple[shares.SharedChannelRemote, bool]:
         """Share if needed and invite; returns (row, created). Delivery happens on the connection's queue."""
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         rc = await self._confirmed_remote(remote_id)
         row, created = await shares.do_invite_remote(self.d, actor, channel_id, rc.remote_id, readonly=readonly,
                                                      workspace=rc.display_name)
@@ -112,7 +112,7 @@ class ShareService:
         return row, created
 
     async def uninvite(self, actor: Actor, channel_id: str, remote_id: str) -> bool:
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id, notice=UNSHARE_NOTICE_UNSHARED,
                                                      workspace=await self._name(remote_id), user_id=actor.user_id)
         if removed:
@@ -120,7 +120,7 @@ class ShareService:
         return removed
 
     async def unshare(self, actor: Actor, channel_id: str) -> list[str]:
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         share = await shares.get_share(self.d, channel_id)
         remotes = await shares.do_unshare_channel(self.d, channel_id, notice=UNSHARE_NOTICE_UNSHARED)
         for remote_id in remotes:
@@ -137,7 +137,7 @@ class ShareService:
         return remotes
 
     async def status(self, actor: Actor, channel_id: str) -> list[RemoteStatus]:
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         share = await shares.get_share(self.d, channel_id)
         if share is None:
             return []
