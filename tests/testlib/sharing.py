@@ -19,6 +19,7 @@ from isthmus.domain.snapshot import channel_snapshot, diff_snapshots
 from tests.testlib.clients import PASSWORD, unique
 from tests.testlib.cluster import Cluster, Node
 
+SHARED_NOTICE = "system_shared_with_workspace"
 SHARE_ENV = {"MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS": "true"}
 # Applied to os.environ by the fixture (SyncTimings.from_env): quick retries keep convergence tests fast.
 SYNC_ENV = {"ISTHMUS_SYNC_BACKOFF_BASE_MS": "20", "ISTHMUS_SYNC_BACKOFF_MAX_MS": "300",
@@ -154,10 +155,12 @@ async def wait_converged(nodes: list[Node], channel_id: str, *, within: float = 
 
 
 async def posts_of(node: Node, channel_id: str) -> dict[str, dict[str, Any]]:
-    """Live posts of a channel as the node's admin sees them over REST."""
+    """Live posts of a channel as the node's admin sees them over REST, without the notice each server writes
+    when the channel is shared with a workspace ("now shared with Beta": tests/cluster/test_shared_notices.py)."""
     r = await node.http.get(f"/api/v4/channels/{channel_id}/posts", params={"per_page": 200})
     assert r.status_code == 200, r.text
-    posts: dict[str, dict[str, Any]] = r.json()["posts"]
+    posts: dict[str, dict[str, Any]] = {k: p for k, p in r.json()["posts"].items()
+                                        if p["type"] != SHARED_NOTICE}
     return posts
 
 
@@ -187,7 +190,7 @@ async def restart(cluster: Cluster, node: Node) -> Node:
     return node
 
 
-UNSHARED = "This channel is no longer shared."
+UNSHARED = "This channel is no longer shared"  # "... with <the workspace's name>."
 
 
 async def shared_flag(node: Node, channel_id: str) -> bool:
@@ -196,9 +199,10 @@ async def shared_flag(node: Node, channel_id: str) -> bool:
 
 
 async def unshared_notice(node: Node, channel_id: str) -> bool:
-    """The channel shows the system post "This channel is no longer shared."."""
+    """The channel shows the system post "This channel is no longer shared with <workspace>."."""
     posts = await posts_of(node, channel_id)
-    return any(p["message"] == UNSHARED and p["type"] == "system_generic" for p in posts.values())
+    return any(p["message"].startswith(UNSHARED) and p["type"] == "system_unshared_from_workspace"
+               for p in posts.values())
 
 
 async def not_shared(node: Node, channel_id: str) -> bool:

@@ -132,7 +132,7 @@ def test_connect_share_and_talk_across_workspaces(browser: Browser, alpha: Site,
     expect(b_user.get_by_text("Shared from Alpha Org")).to_be_visible()
     a_user = login(browser, alpha, alice, page_errors)
     a_user.get_by_role("link", name=re.compile("Partner Room")).click()
-    expect(a_user.get_by_text("Shared with Beta Org")).to_be_visible()
+    expect(a_user.get_by_text("Shared with Beta Org", exact=True)).to_be_visible()
 
     # 6. alice writes; bob sees it arrive live, from an external user.
     a_user.get_by_role("textbox", name="Write to Partner Room").fill("Hello from alpha")

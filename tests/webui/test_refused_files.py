@@ -56,7 +56,7 @@ def test_a_file_south_refuses_is_announced_shown_and_recorded(browser: Browser, 
     a_user.get_by_role("link", name=re.compile("Reports Room")).click()
     big = tmp_path / "report.pdf"
     big.write_bytes(b"%" * (3 * LIMIT))
-    expect(a_user.get_by_text("Shared with South Org")).to_be_visible()
+    expect(a_user.get_by_text("Shared with South Org", exact=True)).to_be_visible()
     a_user.locator("form.composer input[type=file]").set_input_files(str(big))
     warning = a_user.get_by_role("list", name="Attachments").get_by_role("status").filter(has_text="will not reach")
     expect(warning).to_have_text(re.compile(r"report\.pdf \(6\.0 KB\) will not reach South Org \(limit 2\.0 KB\)"))

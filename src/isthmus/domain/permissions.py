@@ -78,6 +78,12 @@ DEFAULT_ROLES: dict[str, tuple[str, str, frozenset[str], bool]] = {
                      "authentication.roles.channel_user.description", frozenset(_CHANNEL_USER), True),
     "channel_guest": ("authentication.roles.channel_guest.name",
                       "authentication.roles.channel_guest.description", frozenset(_GUEST), True),
+    # Mattermost v11's "shared channel manager": shares channels without being a system admin. Assigned on top
+    # of system_user with PUT /users/{id}/roles; it shares only channels its holder administers
+    # (domain.shares.authorize_channel), and it sees the connections to choose from, never their secrets.
+    "shared_channel_manager": ("authentication.roles.shared_channel_manager.name",
+                               "authentication.roles.shared_channel_manager.description",
+                               frozenset({"manage_shared_channels"}), False),
 }
 
 PERMISSION_MANAGE_SECURE_CONNECTIONS = "manage_secure_connections"

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, post_files
+from isthmus.domain import files, plugin_components, post_files
 from isthmus.domain.access import access_channel
 from isthmus.domain.changes import lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
@@ -156,6 +156,8 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
     # is strictly ordered by create_at even when two posts land in the same millisecond.
     create_at = channel.last_post_at + 1 if now <= channel.last_post_at < now + MAX_SKEW_MS else now
     props = dict(fields["props"])
+    if channel.shared:
+        props = plugin_components.for_shared(d.config, props)
     if is_bot:
         props["from_bot"] = "true"
     row: dict[str, Any] = {
@@ -261,7 +263,7 @@ async def do_update_post(d: Domain, actor: Actor, post_id: str, body: dict[str, 
         if "is_pinned" in changes:
             values["is_pinned"] = changes["is_pinned"]
         if "props" in changes:
-            values["props"] = props
+            values["props"] = plugin_components.for_shared(d.config, props) if channel.shared else props
         return await _save_edit(d, tx, post, channel, values, origin)
 
 

@@ -35,6 +35,10 @@ UNKNOWN_REMOTE = "UNKNOWN"
 _USERNAME_JUNK = re.compile(r"[^a-z0-9._\-:]")
 _TEXT_LIMITS = {"nickname": 64, "first_name": 64, "last_name": 64, "position": 128, "locale": 5}
 
+# A sender whose admin does not share email with us sends "<user id>@email-hidden.invalid" (RFC 2606: never a
+# real address; a Mattermost peer needs some well-formed email to accept the user). We store no email for it.
+HIDDEN_EMAIL_DOMAIN = "email-hidden.invalid"
+
 
 def _bytes_cut(text: bytes, n: int) -> bytes:
     return text[:max(n, 0)]
@@ -116,7 +120,11 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         raise UserSyncError("invalid username")
     assert isinstance(user_id, str)
     existing = await repo.select_user(tx.conn, user_id)
-    email = incoming.get("email") if isinstance(incoming.get("email"), str) else ""
+    raw_email = incoming.get("email")
+    email = raw_email if isinstance(raw_email, str) else ""
+    hidden = email.endswith("@" + HIDDEN_EMAIL_DOMAIN)  # its server keeps the address to itself
+    if hidden:
+        email = ""
     now = d.now()
     clock = _clock(incoming.get("update_at"))
     if existing is None:
@@ -160,8 +168,8 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
     if ":" not in username and username != props[PROP_REMOTE_USERNAME]:
         props[PROP_REMOTE_USERNAME] = username
         values["username"] = await _free_username(tx, username, peer.name, user_id)
-    if email and "@" in email and email != props[PROP_REMOTE_EMAIL]:
-        props[PROP_REMOTE_EMAIL] = email
+    if (email and "@" in email and email != props[PROP_REMOTE_EMAIL]) or hidden:
+        props[PROP_REMOTE_EMAIL] = email  # hidden: the peer stopped sharing it, forget what it sent before
     if props != user.props:
         values["props"] = props
     if isinstance(incoming.get("timezone"), dict) and string_map(incoming["timezone"]) != user.timezone:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from isthmus.core.errors import AppError, forbidden
+from isthmus.core.errors import AppError, forbidden, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import get_team_row
@@ -58,6 +58,11 @@ class RemoteCluster:
     creator_id: str
     plugin_id: str
     options: int
+    share_email: bool = False
+    share_full_name: bool = True
+    share_nickname: bool = True
+    share_position: bool = True
+    invite_issued_at: int = 0
 
     def __repr__(self) -> str:
         return (f"RemoteCluster(remote_id={self.remote_id!r}, name={self.name!r}, site_url={self.site_url!r}, "
@@ -90,7 +95,22 @@ def remote_cluster_json(rc: RemoteCluster) -> dict[str, Any]:
             "display_name": rc.display_name, "site_url": rc.site_url, "default_team_id": rc.default_team_id,
             "create_at": rc.create_at, "delete_at": rc.delete_at, "last_ping_at": rc.last_ping_at,
             "last_global_user_sync_at": rc.last_global_user_sync_at, "token": "", "remote_token": "",
-            "topics": rc.topics, "creator_id": rc.creator_id, "plugin_id": rc.plugin_id, "options": rc.options}
+            "topics": rc.topics, "creator_id": rc.creator_id, "plugin_id": rc.plugin_id, "options": rc.options,
+            # Our extra fields (a Mattermost client ignores them): when a pending invitation stops working,
+            # and which profile fields this server sends to the peer.
+            "invite_expires_at": 0 if rc.is_confirmed else invite_expires_at(rc),
+            **profile_policy_json(rc)}
+
+
+def invite_expires_at(rc: RemoteCluster, expires_ms: int = INVITE_EXPIRES_MS) -> int:
+    return (rc.invite_issued_at or rc.create_at) + expires_ms
+
+
+PROFILE_FIELDS = ("email", "full_name", "nickname", "position")
+
+
+def profile_policy_json(rc: RemoteCluster) -> dict[str, bool]:
+    return {f"share_{name}": bool(getattr(rc, f"share_{name}")) for name in PROFILE_FIELDS}
 
 
 def remote_cluster_info_json(rc: RemoteCluster) -> dict[str, Any]:
@@ -212,7 +232,8 @@ def _row(d: Domain, actor: Actor, *, remote_id: str, name: str, display_name: st
     return {"remote_id": remote_id, "name": name, "remote_team_id": "", "display_name": display_name,
             "site_url": site_url, "default_team_id": default_team_id, "create_at": d.now(), "delete_at": 0,
             "last_ping_at": 0, "last_global_user_sync_at": 0, "token": token, "remote_token": remote_token,
-            "topics": "", "creator_id": actor.user_id, "plugin_id": "", "options": 0}
+            "topics": "", "creator_id": actor.user_id, "plugin_id": "", "options": 0,
+            "invite_issued_at": d.now()}
 
 
 async def do_create_remote(d: Domain, actor: Actor, *, name: str, display_name: str, default_team_id: str,
@@ -255,11 +276,25 @@ async def do_confirm_remote(d: Domain, remote_id: str, *, invite_token: str, sit
     return RemoteCluster(**row) if row else None
 
 
+async def do_renew_invite(d: Domain, remote_id: str) -> None:
+    """A new invitation code was generated for a pending connection: its 48 hours start again."""
+    async with transaction(d) as tx:
+        await repo.update_remote(tx.conn, remote_id, {"invite_issued_at": d.now()})
+
+
 async def do_patch_remote(d: Domain, actor: Actor, remote_id: str, *, display_name: object = None,
-                          default_team_id: object = None) -> RemoteCluster:
+                          default_team_id: object = None, policy: dict[str, object] | None = None) -> RemoteCluster:
+    """``policy``: our extra fields ``share_email``, ``share_full_name``, ``share_nickname``, ``share_position``
+    (booleans; absent ones unchanged). They apply to what is sent from now on."""
     authorize(d, actor)
     rc = await get_remote(d, remote_id)
     values: dict[str, Any] = {}
+    for key, value in (policy or {}).items():
+        if key not in {f"share_{name}" for name in PROFILE_FIELDS}:
+            continue
+        if not isinstance(value, bool):
+            raise invalid_param(key, "must be true or false")
+        values[key] = value
     if display_name is not None:
         values["display_name"] = check_display_name(display_name, rc.name)
     if default_team_id is not None:

@@ -21,6 +21,7 @@ from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.domain.remote_users import Peer, ensure_channel_member, member_sync_enabled
 from isthmus.domain.share_direct import create_direct_copy
+from isthmus.domain.share_notices import post_notice
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo
@@ -32,7 +33,7 @@ def _invite_text(invite: dict[str, Any], key: str, limit: int) -> str:
 
 
 async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str, default_team_id: str,
-                                   invite: dict[str, Any]) -> Channel:
+                                   invite: dict[str, Any], workspace: str = "") -> Channel:
     """Create (or restore) the local copy of a channel shared with us: same id and name, in the connection's
     default team, creator = the admin who accepted the connection (who joins it). Idempotent."""
     channel_id = invite.get("channel_id")
@@ -74,7 +75,10 @@ async def do_accept_channel_invite(d: Domain, *, remote_id: str, creator_id: str
         elif existing is None:
             raise AppError("api.command_share.channel_already_exists.error",
                            "A channel with this id already exists on this server.", 400, f"channel_id={channel_id}")
-        return await _record_share(d, tx, Channel(**row), remote_id, creator_id, existing,
+        copy = Channel(**row)
+        if workspace:  # a new or restored share (an invite delivered again returned above)
+            await post_notice(d, tx, copy, creator_id, workspace, shared=True)
+        return await _record_share(d, tx, copy, remote_id, creator_id, existing,
                                    readonly=invite.get("read_only") is True, creator_joins=True)
 
 

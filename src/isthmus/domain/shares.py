@@ -22,16 +22,17 @@ from typing import Any
 from isthmus.core.errors import AppError, forbidden
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain.access import get_channel_row
+from isthmus.domain.access import channel_permissions, get_channel_row
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ARCHIVE_HOOKS
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
-from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
+from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS, PERMISSION_MANAGE_SYSTEM
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
+from isthmus.domain.share_notices import post_notice
 from isthmus.domain.share_resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_NONE,
@@ -108,6 +109,9 @@ def shared_channel_remote_json(r: SharedChannelRemote) -> dict[str, Any]:
 
 # --- switches and permissions ------------------------------------------------------------------------
 
+PERMISSION_MANAGE_CHANNEL_ROLES = "manage_channel_roles"
+
+
 def shares_enabled(d: Domain) -> bool:
     cw = d.config.ConnectedWorkspacesSettings
     return bool(cw.EnableSharedChannels and cw.EnableRemoteClusterService)
@@ -124,6 +128,18 @@ def authorize(d: Domain, actor: Actor) -> None:
     if not has_system_permission(d, actor, PERMISSION_MANAGE_SHARED_CHANNELS):
         raise forbidden(PERMISSION_MANAGE_SHARED_CHANNELS)
     require_shares(d)
+
+
+async def authorize_channel(d: Domain, actor: Actor, channel_id: str) -> None:
+    """Share or unshare one channel: ``manage_shared_channels`` (system admin, or the shared_channel_manager
+    role), and, below system admin, administering that channel (channel or team admin: manage_channel_roles)."""
+    authorize(d, actor)
+    if has_system_permission(d, actor, PERMISSION_MANAGE_SYSTEM):
+        return
+    async with d.db.read() as conn:
+        channel = await get_channel_row(conn, channel_id)
+        if PERMISSION_MANAGE_CHANNEL_ROLES not in await channel_permissions(d, conn, actor, channel):
+            raise forbidden(PERMISSION_MANAGE_CHANNEL_ROLES)
 
 
 def not_home_error() -> AppError:
@@ -225,8 +241,9 @@ async def do_share_channel(d: Domain, actor: Actor, channel_id: str, *, readonly
 
 
 async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: str, *, readonly: bool = False,
-                           confirmed: bool = False) -> tuple[SharedChannelRemote, bool]:
+                           confirmed: bool = False, workspace: str = "") -> tuple[SharedChannelRemote, bool]:
     """Share the channel if needed and add (or restore) the remote. Returns (row, created_or_restored).
+    With ``workspace`` (the connection's name) the channel says it is now shared with it.
 
     Refused when the channel is homed elsewhere (no re-sharing). The caller delivers the invite and
     then calls :func:`do_confirm_invite`.
@@ -260,6 +277,8 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
                 await record_member_change(tx, shared_channel, user_id, None, now=now)
         if existing is not None:
             await replay_missed(tx, channel, existing, now)
+        if workspace:
+            await post_notice(d, tx, channel, actor.user_id, workspace, shared=True)
         emit_remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
 
@@ -295,15 +314,19 @@ async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: i
     return live
 
 
-async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *,
-                             notice: int = UNSHARE_NOTICE_NONE) -> tuple[bool, bool]:
-    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared)."""
+async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *, notice: int = UNSHARE_NOTICE_NONE,
+                             workspace: str = "", user_id: str = "") -> tuple[bool, bool]:
+    """Soft-delete the remote row (peer to be told ``notice``), unshare if it was the last: (removed, unshared).
+    With ``workspace`` (the connection's name) the channel says it is no longer shared with it."""
     async with transaction(d) as tx:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"]:
             return False, False
         now = d.now()
         await stop_receiving(tx.conn, row, now, notice)
+        if workspace:
+            channel = await get_channel_row(tx.conn, channel_id)
+            await post_notice(d, tx, channel, user_id or row["creator_id"], workspace, shared=False)
         emit_remote_updated(tx, channel_id, remote_id)
         if await repo.select_remotes_for_channel(tx.conn, channel_id):
             return True, False

@@ -19,7 +19,7 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, post_files
+from isthmus.domain import files, plugin_components, post_files
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import reaction_entity, record_change, record_changes
 from isthmus.domain.context import Domain, Tx, transaction
@@ -105,7 +105,7 @@ def new_post_row(d: Domain, channel: Channel, origin: str, author_id: str, p: di
         "edit_at": _int(p.get("edit_at")), "delete_at": _int(p.get("delete_at")),
         "is_pinned": p.get("is_pinned") is True, "user_id": author_id, "channel_id": channel.id, "root_id": root_id,
         "original_id": "", "message": message, "type": _str(p.get("type"), 64),
-        "props": without_marker(_props(p.get("props"))),
+        "props": plugin_components.for_shared(d.config, without_marker(_props(p.get("props")))),
         "hashtags": parse_hashtags(message), "file_ids": _file_ids(p.get("file_ids")), "pending_post_id": "",
         "has_reactions": False, "reply_count": 0, "last_reply_at": 0, "participants": [], "remote_id": origin,
         "pin_at": _int(p.get(PIN_AT_KEY)), "priority": synced_priority(p.get("metadata")),
@@ -192,7 +192,7 @@ async def _update(d: Domain, tx: Tx, channel: Channel, origin: str, stored: Post
     # Last writer wins on edit_at; an exact tie is broken by content so both sides pick the same winner.
     newer = edit_at > stored.edit_at or (edit_at == stored.edit_at and message > stored.message)
     edits = content and (message != stored.message or file_ids != stored.file_ids) and newer
-    props = without_marker(_props(p.get("props")))
+    props = plugin_components.for_shared(d.config, without_marker(_props(p.get("props"))))
     new_props = content and "props" in p and props != without_marker(stored.props) and edit_at >= stored.edit_at
     if edits or new_props:  # refused before anything of the item is written
         await _allowed(check_content_change(tx, stored.user_id, origin, channel.id))

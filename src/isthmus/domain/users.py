@@ -27,7 +27,7 @@ from isthmus.store.repo import users as repo
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9.\-_]{2,21}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 RESERVED_USERNAMES = frozenset({"all", "channel", "here", "matterbot", "system", "valet", "admin-bot"})
-VALID_SYSTEM_ROLES = frozenset({"system_user", "system_admin", "system_guest"})
+VALID_SYSTEM_ROLES = frozenset({"system_user", "system_admin", "system_guest", "shared_channel_manager"})
 PATCHABLE = ("username", "email", "nickname", "first_name", "last_name", "position", "locale",
              "props", "notify_props", "timezone")
 MAX_LEN = {"nickname": 64, "first_name": 64, "last_name": 64, "position": 128, "locale": 5}

@@ -31,7 +31,9 @@ from isthmus.core.ids import new_token
 from isthmus.domain import remotes as dom
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
+from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
 from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.roles import has_system_permission
 from isthmus.domain.sessions import LoginLimiter
 from isthmus.federation.auth import RemoteCredentials, invalid_token, tokens_match
 from isthmus.federation.invite import decrypt_invite, encrypt_invite
@@ -163,7 +165,9 @@ class Connections:
         if rc.is_confirmed:
             raise AppError("api.remote_cluster.generate_invite_cluster_is_confirmed",
                            "The secure connection is already confirmed; its invitation cannot be regenerated.", 400)
-        return await self._encrypt(rc, site_url, self._password(password))
+        code = await self._encrypt(rc, site_url, self._password(password))
+        await dom.do_renew_invite(self.d, rc.remote_id)
+        return code
 
     async def _encrypt(self, rc: RemoteCluster, site_url: str, password: str) -> str:
         invite = Invite(remote_id=rc.remote_id, site_url=site_url, token=rc.token, version=INVITE_VERSION)
@@ -244,7 +248,8 @@ class Connections:
 
     async def confirm(self, rc: RemoteCluster, frame: Frame) -> RemoteCluster:
         """Inviter side of ``confirm_invite`` for the authenticated connection ``rc``."""
-        if self.d.now() - rc.create_at > self.timings.invite_expires_ms:
+        # 48 hours after the invitation was last (re)generated: regenerating gives a stale invite new life.
+        if self.d.now() > dom.invite_expires_at(rc, self.timings.invite_expires_ms):
             raise AppError("api.context.invitation_expired.error", "The invitation has expired.", 400)
         if not isinstance(frame.msg.payload, dict):
             raise invalid_param("msg.payload")
@@ -293,7 +298,11 @@ class Connections:
 
     async def list_connections(self, actor: Actor, f: RemoteFilter, *, page: int = 0,
                    per_page: int = 999_999) -> list[RemoteCluster]:
-        dom.authorize(self.d, actor)
+        # Sharing a channel means choosing among the connections: shared-channel managers see the list too
+        # (sanitized, as for admins), as in Mattermost v11.
+        if not has_system_permission(self.d, actor, PERMISSION_MANAGE_SHARED_CHANNELS):
+            dom.authorize(self.d, actor)
+        dom.require_service(self.d)
         if f.exclude_offline:
             f = RemoteFilter(**{**f.__dict__, "online_since": self.d.now() - self.timings.offline_after_ms})
         return await dom.list_remotes(self.d, f, page=page, per_page=per_page)
@@ -303,9 +312,9 @@ class Connections:
         return await dom.get_remote(self.d, remote_id, include_deleted=True)
 
     async def patch(self, actor: Actor, remote_id: str, *, display_name: object = None,
-                    default_team_id: object = None) -> RemoteCluster:
+                    default_team_id: object = None, policy: dict[str, object] | None = None) -> RemoteCluster:
         return await dom.do_patch_remote(self.d, actor, remote_id, display_name=display_name,
-                                         default_team_id=default_team_id)
+                                         default_team_id=default_team_id, policy=policy)
 
     async def delete(self, actor: Actor, remote_id: str) -> bool:
         deleted = await dom.do_delete_remote(self.d, actor, remote_id)

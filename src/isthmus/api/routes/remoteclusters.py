@@ -116,7 +116,8 @@ async def patch_remote_cluster(remote_id: str, request: Request) -> dict[str, An
     authorize(conns.d, actor)
     body = await json_object(request)
     rc = await conns.patch(actor, remote_id, display_name=body.get("display_name"),
-                           default_team_id=body.get("default_team_id"))
+                           default_team_id=body.get("default_team_id"),
+                           policy={k: v for k, v in body.items() if k.startswith("share_")})
     return remote_cluster_json(rc)
 
 

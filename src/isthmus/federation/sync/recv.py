@@ -122,7 +122,8 @@ class Receiver:
             return None
         channel = await share_accept.do_accept_channel_invite(self.d, remote_id=rc.remote_id,
                                                               creator_id=rc.creator_id,
-                                                              default_team_id=rc.default_team_id, invite=invite.payload)
+                                                              default_team_id=rc.default_team_id, invite=invite.payload,
+                                                              workspace=rc.display_name)
         log.info("channel %s (%s) shared with us by %s", channel.name, channel.id, rc.remote_id)
         return None
 

@@ -25,13 +25,14 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.ids import new_id
+from isthmus.domain import plugin_components
 from isthmus.domain.changes import REPLAY_KIND
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import FileInfo, Post, PostAcknowledgement, Reaction, User
 from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
-from isthmus.domain.remote_users import member_sync_enabled
+from isthmus.domain.remote_users import HIDDEN_EMAIL_DOMAIN, member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import ack_json, file_info_json, post_json, reaction_json, string_map
 from isthmus.domain.statuses import Status, status_json
@@ -90,8 +91,10 @@ class Batch:
         return not self.msg.empty
 
 
-def sanitized_user(user: User) -> dict[str, Any]:
-    """``sanitizeUserForSync``: no secrets, no roles, no notification settings (§6.2)."""
+def sanitized_user(user: User, rc: RemoteCluster | None = None) -> dict[str, Any]:
+    """``sanitizeUserForSync``: no secrets, no roles, no notification settings (§6.2); then the profile fields
+    ``rc``'s policy keeps back (Mattermost sends email in clear to every peer; we only when the admin opts in).
+    A user relayed from another server gets the same treatment: the policy is about what this peer sees."""
     out: dict[str, Any] = {
         "id": user.id, "create_at": user.create_at, "update_at": user.update_at, "delete_at": user.delete_at,
         "username": user.username, "password": new_id(), "auth_data": "", "auth_service": "",
@@ -105,6 +108,15 @@ def sanitized_user(user: User) -> dict[str, Any]:
         "is_bot": user.is_bot}
     if user.remote_id:
         out["remote_id"] = user.remote_id
+    if rc is not None:
+        if not rc.share_email:
+            out["email"] = f"{user.id}@{HIDDEN_EMAIL_DOMAIN}"
+        if not rc.share_full_name:
+            out["first_name"] = out["last_name"] = ""
+        if not rc.share_nickname:
+            out["nickname"] = ""
+        if not rc.share_position:
+            out["position"] = ""
     return out
 
 
@@ -202,6 +214,7 @@ async def _fill(conn: AsyncConnection, d: Domain, rc: RemoteCluster, batch: Batc
         body = post_json(p, files=[file_info_json(f) for f in infos])
         body["message"] = permalinks_out(p.message, same_channel)
         body["props"] = without_marker(body["props"])  # our note of files that did not reach us stays here
+        body["props"] = plugin_components.for_shared(d.config, body["props"])  # written before it was shared
         body["metadata"].pop("reactions", None)
         # Acknowledgements travel in the message's own list, each once per change. Not in the post's metadata:
         # a Mattermost receiver REPLACES its acknowledgements of the post with that list, which would drop one
@@ -285,7 +298,7 @@ async def _users(conn: AsyncConnection, rc: RemoteCluster, batch: Batch, ids: li
         if last >= 0:
             batch.synced_before.add(user.id)
         if last < user.update_at:
-            batch.msg.users[user.id] = sanitized_user(user)
+            batch.msg.users[user.id] = sanitized_user(user, rc)
             batch.users[user.id] = user.update_at
             if user.last_picture_update > max(last, 0):
                 batch.pictures.append(user.id)

@@ -40,6 +40,7 @@ from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.recv import Receiver
 from isthmus.federation.sync.send import Batch, collect, commit, pending_channels
 from isthmus.federation.sync.share import ShareService
+from isthmus.federation.sync.typing_relay import TOPIC_TYPING, TypingRelay
 from isthmus.federation.transport import TransportError
 from isthmus.federation.wire import Msg, go_json
 from isthmus.store.repo import remotes as remotes_repo
@@ -83,6 +84,8 @@ class SharedChannels:
         conns.register_topic(TOPIC_UPLOAD, self._on_upload)
         conns.register_topic(TOPIC_HELLO, self.receiver.on_hello)
         conns.register_topic(TOPIC_LIMITS, self._on_limits)
+        self.typing = TypingRelay(d, conns, self.outbound)
+        conns.register_topic(TOPIC_TYPING, self._on_typing)
         # Peers told our current limits since our start; emptied when they change (config), so each learns anew.
         self._limits_told: set[str] = set()
         self._limits = refusals.local_limits(d)
@@ -113,6 +116,10 @@ class SharedChannels:
                 self._limits_told.add(rc.remote_id)
         except TransportError as err:  # the pass's own requests will meet the same fate and back off
             log.debug("limits to %s not delivered: %s", rc.remote_id, err)
+
+    async def _on_typing(self, msg: Msg, rc: RemoteCluster) -> None:
+        self.receiver._accept(rc)
+        await self.typing.on_typing(msg, rc)
 
     async def _on_upload(self, msg: Msg, rc: RemoteCluster) -> Any:
         self.receiver._accept(rc)
@@ -159,6 +166,8 @@ class SharedChannels:
             await self.share.on_archived_unshared(event)
         elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
             await self.share.on_connection_removed(event)
+        elif event.kind == "typing":
+            await self.typing.on_event(event)
 
     # --- the engine: one pass for one remote (called under its single-flight lock) ------------------
 

@@ -33,13 +33,14 @@ from isthmus.domain.models import Actor, Post, User
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.share_direct import original_remote_id
+from isthmus.domain.share_notices import post_notice
 from isthmus.domain.share_resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_UNSHARED,
     do_clear_notice,
     pending_notices,
 )
-from isthmus.domain.synced import do_archive_channel_from_remote, post_system_message
+from isthmus.domain.synced import do_archive_channel_from_remote
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
@@ -47,7 +48,6 @@ from isthmus.federation.sync.messages import (
     NOT_ENABLED_TEXT,
     TOPIC_INVITE,
     TOPIC_UNSHARE,
-    UNSHARE_MESSAGE,
     channel_invite_obj,
     unshare_obj,
 )
@@ -107,22 +107,24 @@ class ShareService:
     async def invite(self, actor: Actor, channel_id: str, remote_id: str, *,
                      readonly: bool = False) -> tuple[shares.SharedChannelRemote, bool]:
         """Share if needed and invite; returns (row, created). Delivery happens on the connection's queue."""
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         rc = await self._confirmed_remote(remote_id)
-        row, created = await shares.do_invite_remote(self.d, actor, channel_id, rc.remote_id, readonly=readonly)
+        row, created = await shares.do_invite_remote(self.d, actor, channel_id, rc.remote_id, readonly=readonly,
+                                                     workspace=rc.display_name)
         if created:
             self.outbound.poke(rc.remote_id)
         return row, created
 
     async def uninvite(self, actor: Actor, channel_id: str, remote_id: str) -> bool:
-        shares.authorize(self.d, actor)
-        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id, notice=UNSHARE_NOTICE_UNSHARED)
+        await shares.authorize_channel(self.d, actor, channel_id)
+        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id, notice=UNSHARE_NOTICE_UNSHARED,
+                                                     workspace=await self._name(remote_id), user_id=actor.user_id)
         if removed:
             self.outbound.poke(remote_id)  # the sender delivers the notice (now, or once the peer is back)
         return removed
 
     async def unshare(self, actor: Actor, channel_id: str) -> list[str]:
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         share = await shares.get_share(self.d, channel_id)
         remotes = await shares.do_unshare_channel(self.d, channel_id, notice=UNSHARE_NOTICE_UNSHARED)
         for remote_id in remotes:
@@ -130,10 +132,16 @@ class ShareService:
         if share is not None and not share.home and share.remote_id and share.remote_id not in remotes:
             self._notify(share.remote_id, channel_id, deleted=False)  # no live row to keep the notice on
             remotes.append(share.remote_id)
+        if remotes:
+            names = [await self._name(remote_id) for remote_id in remotes]
+            async with transaction(self.d) as tx:
+                channel = await get_channel_row(tx.conn, channel_id)
+                for name in names:
+                    await post_notice(self.d, tx, channel, actor.user_id, name, shared=False)
         return remotes
 
     async def status(self, actor: Actor, channel_id: str) -> list[RemoteStatus]:
-        shares.authorize(self.d, actor)
+        await shares.authorize_channel(self.d, actor, channel_id)
         share = await shares.get_share(self.d, channel_id)
         if share is None:
             return []
@@ -230,6 +238,13 @@ class ShareService:
         if self.outbound.running:
             self.outbound.spawn(send())
 
+    async def _name(self, remote_id: str) -> str:
+        """The connection's name as this server's admin gave it (for notices in words); a deleted one too."""
+        try:
+            return (await get_remote(self.d, remote_id, include_deleted=True)).display_name
+        except AppError:
+            return "another workspace"
+
     async def ephemeral(self, user_id: str, channel_id: str, message: str) -> None:
         if not user_id:
             return
@@ -247,11 +262,10 @@ class ShareService:
         row = await shares.get_channel_remote(self.d, channel_id, remote_id)
         if row is None or row.delete_at:
             return False
-        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id)
+        # The notice names the workspace: "This channel is no longer shared with Alpha."
+        removed, _ = await shares.do_uninvite_remote(self.d, channel_id, remote_id,
+                                                     workspace=await self._name(remote_id))
         if removed:
-            async with transaction(self.d) as tx:
-                channel = await get_channel_row(tx.conn, channel_id)
-                await post_system_message(self.d, tx, channel, row.creator_id, UNSHARE_MESSAGE)
             log.info("channel %s is no longer shared with %s", channel_id, remote_id)
         return removed
 
@@ -261,7 +275,7 @@ class ShareService:
         if share is None:
             return
         if share.home:  # the remote left our channel
-            await shares.do_uninvite_remote(self.d, channel_id, rc.remote_id)
+            await shares.do_uninvite_remote(self.d, channel_id, rc.remote_id, workspace=rc.display_name)
             return
         await self.home_stopped_sharing(rc, channel_id, channel_deleted=channel_deleted)
 
@@ -289,10 +303,11 @@ class ShareService:
         copies = event.data.get("copies")
         if not isinstance(remote_id, str) or not isinstance(channel_ids, list) or not isinstance(copies, dict):
             return
+        name = await self._name(remote_id)
         for channel_id, creator_id in copies.items():
             async with transaction(self.d) as tx:
                 channel = await get_channel_row(tx.conn, channel_id)
-                await post_system_message(self.d, tx, channel, creator_id, UNSHARE_MESSAGE)
+                await post_notice(self.d, tx, channel, creator_id, name, shared=False)
         for channel_id in channel_ids:
             self._notify(remote_id, channel_id, deleted=False, include_deleted=True)
 

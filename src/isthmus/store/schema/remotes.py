@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, SmallInteger, String, Table
+from sqlalchemy import Boolean, Column, Index, SmallInteger, String, Table, false, true
 
 from isthmus.store.schema.base import Id, Ms, metadata
 
@@ -27,6 +27,13 @@ remote_clusters = Table(
     Column("creator_id", String(26), nullable=False, default=""),
     Column("plugin_id", String(190), nullable=False, default=""),
     Column("options", SmallInteger, nullable=False, default=0),
+    # Which profile fields are sent to this peer (migration 0015). Email only when the admin opts in.
+    Column("share_email", Boolean, nullable=False, default=False, server_default=false()),
+    Column("share_full_name", Boolean, nullable=False, default=True, server_default=true()),
+    Column("share_nickname", Boolean, nullable=False, default=True, server_default=true()),
+    Column("share_position", Boolean, nullable=False, default=True, server_default=true()),
+    # A pending connection's invitation was last (re)generated then; it expires INVITE_EXPIRES_MS later.
+    Column("invite_issued_at", Ms, nullable=False, default=0, server_default="0"),
 )
 
 Index("ix_remote_clusters_site_url", remote_clusters.c.site_url)

@@ -6,6 +6,7 @@ import { announce, h, icon, replace } from "../dom.js";
 import { channelLabel, events, isRemoteUser, loadUsers, shareInfo, state, unreadCount } from "../store.js";
 import { createComposer } from "./composer.js";
 import { PostList } from "./postlist.js";
+import { canShareHere, openShareDialog } from "./share_dialog.js";
 
 const PER_PAGE = 30;
 const remoteInfos = new Map(); // remote id -> Promise<RemoteClusterInfo|null>
@@ -44,6 +45,8 @@ export class ChannelView {
     this.title = h("h1", { class: "channel-title", id: "channel-title" });
     this.sharedLine = h("p", { class: "shared-with", hidden: true });
     this.purpose = h("p", { class: "channel-purpose" });
+    this.shareButton = h("button", { type: "button", class: "btn btn-small", hidden: true,
+      onclick: () => openShareDialog(this.channel) }, "Share with workspaces");
     this.banner = h("div", { class: "banner banner-readonly", role: "note", hidden: true });
     this.sentinel = h("div", { class: "load-more", "aria-hidden": "true" });
     this.status = h("p", { class: "list-status", role: "status" });
@@ -57,7 +60,7 @@ export class ChannelView {
     this.typingLine = h("p", { class: "typing", "aria-hidden": "true" });
     this.composerSlot = h("div", { class: "composer-slot" });
     this.el = h("section", { class: "channel-view", "aria-labelledby": "channel-title" },
-      h("header", { class: "channel-header" }, this.title, this.sharedLine, this.purpose),
+      h("header", { class: "channel-header" }, this.title, this.sharedLine, this.purpose, this.shareButton),
       this.banner, h("div", { class: "scroll-wrap" }, this.scroller, this.jump), this.typingLine, this.composerSlot);
     this.renderHeader();
     this.observer = new IntersectionObserver((entries) => {
@@ -83,6 +86,7 @@ export class ChannelView {
 
   renderShare(info) {
     if (!this.channel.shared) info = null;
+    this.shareButton.hidden = !canShareHere(this.channel, info);
     const share = info?.share;
     let remotes = (info?.remotes || []).filter((r) => !r.delete_at);
     if (share && !share.home && info.home) remotes = remotes.filter((r) => r.name !== info.home.name);

@@ -9,6 +9,9 @@ import { regenerateInvite } from "./dialogs.js";
 import { allTeams, connectionStatus, inviteAccepted, problemText, sharedChannelsOn, syncMetrics, syncProblem,
   teamSelect } from "./model.js";
 
+const PROFILE_FIELDS = [["share_email", "Email address"], ["share_full_name", "Full name"],
+  ["share_nickname", "Nickname"], ["share_position", "Position"]];
+
 // Our extra fields on GET /remotecluster/{id} (issue 13): what this workspace announced it accepts, and the
 // items it did not accept (files over its limits, items it refused), with the latest reasons in words.
 function limitsText(lim) {
@@ -71,12 +74,20 @@ export class ConnectionDetail {
     const rc = this.rc;
     const orgName = h("input", { type: "text", maxlength: 64, value: rc.display_name || rc.name });
     const team = teamSelect(this.teams, rc.default_team_id);
+    // Our extra fields (issue 15 item 8b): which profile fields this server sends to the workspace.
+    const policy = PROFILE_FIELDS.map(([key, label]) => [key, label,
+      h("input", { type: "checkbox", name: key, checked: Boolean(rc[key]) })]);
+    const policyBox = h("fieldset", { class: "stack" },
+      h("legend", {}, "Profile fields sent to this workspace"),
+      policy.map(([, label, input]) => field(label, input)),
+      h("p", { class: "help" }, "Usernames and pictures are always sent. Email is sent only if you check it."));
     const err = errorBox();
     const saved = h("span", { class: "saved", role: "status" });
     const save = h("button", { type: "submit", class: "btn btn-primary" }, "Save");
     const form = h("form", { class: "stack", novalidate: true }, err.el,
       field("Organization name", orgName, { required: true }),
       field("Destination team", team, { required: true, help: "Where channels shared by this workspace are added." }),
+      policyBox,
       h("div", { class: "form-actions" }, save, saved,
         inviteAccepted(rc) ? null : h("button", { type: "button", class: "btn", onclick: () => this.regenerate() },
           "Regenerate invitation code"),
@@ -88,8 +99,9 @@ export class ConnectionDetail {
       if (!orgName.value.trim()) { err.show("Enter the organization name."); orgName.focus(); return; }
       save.disabled = true;
       try {
+        const shares = Object.fromEntries(policy.map(([key, , input]) => [key, input.checked]));
         this.rc = await api.patch(`/remotecluster/${rc.remote_id}`, { display_name: orgName.value.trim(),
-          default_team_id: team.value });
+          default_team_id: team.value, ...shares });
         flashStatus(saved, "Saved.");
         announce("Connection saved");
         this.el.querySelector(".page-head h1").textContent = this.rc.display_name || this.rc.name;

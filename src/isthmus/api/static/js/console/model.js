@@ -7,7 +7,13 @@ import { fmtDateTime, fmtTime, h } from "../dom.js";
 export const OFFLINE_AFTER_MS = 5 * 60 * 1000;
 
 export function connectionStatus(rc, now = Date.now()) {
-  if ((rc.site_url || "").startsWith("pending_")) return { kind: "pending", label: "Connection pending" };
+  if ((rc.site_url || "").startsWith("pending_")) {
+    // invite_expires_at is ours (0 or absent from a server that does not say): 48 hours after the last code.
+    if (rc.invite_expires_at && now > rc.invite_expires_at) {
+      return { kind: "pending", label: "Invitation expired — regenerate it" };
+    }
+    return { kind: "pending", label: "Connection pending" };
+  }
   if (rc.last_ping_at && now - rc.last_ping_at < OFFLINE_AFTER_MS) return { kind: "online", label: "Connected" };
   return { kind: "offline", label: "Offline" };
 }
