@@ -13,9 +13,11 @@ from tests.model.sync_machine import SyncMachine
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="issue 13 defect 1: a file the peer refuses (attachments off on delta) stops the channel")
+                   reason="issue 13 defect 1: a post whose file the peer refuses (attachments off on delta) "
+                          "never arrives there")
 def test_a_refused_file_does_not_block_the_posts_after_it() -> None:
-    # delta (attachments off) is the home; alpha posts two files to it: neither post ever arrives.
+    # delta (attachments off) is the home; alpha posts a file there: the post never arrives (the upload is
+    # refused on every pass), where it should arrive without its file.
     state = SyncMachine()
     state.init(n=4, chans=[(555, 0)], configs=[43, 44, 52, 32, 0], extra=31)
     state.post(reply=152, size=500, where=613, who=109)
