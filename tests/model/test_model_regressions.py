@@ -66,3 +66,27 @@ def test_a_post_reaches_the_home_in_a_mesh_after_its_author_was_relayed_by_anoth
     state.invite(peer=601, where=787)
     state.heal_all_and_settle()
     state.teardown()
+
+
+def test_a_deactivation_right_after_a_first_post_reaches_the_peer() -> None:
+    # alpha2's first post in alpha's channel is on its way to beta when alpha's admin deactivates alpha2.
+    state = SyncMachine()
+    state.init(n=3, extra=0, configs=[0, 0, 0, 0, 0], chans=[(0, 0)])
+    state.deactivate(who=0)  # alpha1
+    state.post(reply=0, size=0, where=0, who=1)  # alpha2
+    state.deactivate(who=0)  # alpha2
+    state.heal_all_and_settle()
+    state.teardown()
+
+
+def test_a_user_first_sent_already_deactivated_arrives_deactivated() -> None:
+    # The link to beta is down while alpha2 posts and is deactivated: its first profile to reach beta says
+    # deactivated, and beta used to create the user active anyway.
+    state = SyncMachine()
+    state.init(n=3, extra=0, configs=[0, 0, 0, 0, 0], chans=[(0, 0)])
+    state.cut_link(pair=0)  # alpha-beta
+    state.deactivate(who=0)  # alpha1
+    state.post(reply=0, size=0, where=0, who=1)  # alpha2
+    state.deactivate(who=0)  # alpha2
+    state.heal_all_and_settle()
+    state.teardown()
