@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from tests.model.sync_machine import SyncMachine
 
-EXAMPLES = int(os.environ.get("ISTHMUS_MODEL_EXAMPLES", "3"))
+DEEP = "ISTHMUS_MODEL_EXAMPLES" in os.environ
+EXAMPLES = int(os.environ.get("ISTHMUS_MODEL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("ISTHMUS_MODEL_STEPS", "25"))
 
 TestSyncModel = SyncMachine.TestCase
@@ -25,8 +26,8 @@ TestSyncModel.settings = settings(
     verbosity=Verbosity.verbose if os.environ.get("ISTHMUS_MODEL_VERBOSE") else Verbosity.normal,
     suppress_health_check=list(HealthCheck),
     # A deep run also shrinks what it finds; the CI run only explores (shrinking a cluster run takes minutes).
-    phases=[Phase.generate, Phase.target, Phase.shrink] if EXAMPLES > 3 else [Phase.generate],
-    derandomize=EXAMPLES <= 3,  # CI explores the same few examples every run; deep runs are random
+    phases=[Phase.generate, Phase.target, Phase.shrink] if DEEP else [Phase.generate],
+    derandomize=not DEEP,  # CI explores the same few examples every run; deep runs are random
 )
 
 
