@@ -130,6 +130,10 @@ class SyncMachine(RuleBasedStateMachine):
         if self._ok(r, f"invite {peer}"):
             ch.remotes.add(peer)
             ch.archived_on.discard(peer)
+            # A re-invite replays every post changed since the peer stopped receiving, its own included
+            # (sync/README.md "Re-invite": upserts make them no-ops there); not an echo.
+            for p in self._posts_in(ch):
+                p.touched_elsewhere |= p.node == peer and peer in ch.epochs
 
     # --- content --------------------------------------------------------------------------------------
 
