@@ -278,11 +278,14 @@ def config_set(key: str = typer.Argument(..., help="Section.Key"), value: str = 
 @app.command()
 def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared channel."),
            as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON."),
+           repair: bool = typer.Option(False, "--repair", help="Where a server differs, each side re-sends the "
+                                       "posts it owns (the running servers deliver them)."),
            config: Path | None = ConfigOpt) -> None:
     """Compare a shared channel here with every connected server that shares it (exit 1 on any difference).
 
     Reads this server's database directly and asks each peer for its snapshot over the server-to-server
-    API; nothing is changed anywhere. No background work is started, so it is safe next to a running server.
+    API; nothing is changed anywhere unless --repair. No background work is started, so it is safe next to a
+    running server (with --repair, the running server's sender picks up the queued posts on its next sweep).
     """
     from isthmus.federation.sync.verify import verify_channel
     from isthmus.server import Server
@@ -290,7 +293,7 @@ def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared ch
     async def main() -> dict[str, Any]:
         server = Server(load_config(config))
         try:
-            return await verify_channel(server.domain, server.connections.client, None, channel)
+            return await verify_channel(server.domain, server.connections.client, None, channel, repair=repair)
         finally:
             await server.connections.client.aclose()
             await server.db.dispose()
@@ -309,6 +312,10 @@ def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared ch
                        + (f" - {item['error']}" if item.get("error") else ""))
             for line in item["differences"]:
                 typer.echo(f"    {line}")
+            if "repair" in item:
+                fix = item["repair"]
+                typer.echo(f"    repair: {fix['resent_here']} post(s) re-sent from here, {fix['resent_there']} asked "
+                           f"back from {item['name']}" + (f" - {fix['error']}" if fix.get("error") else ""))
     if any(item["status"] != "ok" for item in report["remotes"]):
         raise typer.Exit(1)
 

@@ -131,10 +131,13 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
         origin = incoming.get("remote_id") if is_valid_id(incoming.get("remote_id")) else peer.remote_id
         props = {**_clean_props(incoming.get("props")), PROP_REMOTE_USERNAME: username,
                  PROP_REMOTE_EMAIL: email or "", PROP_ORIGINAL_REMOTE_ID: origin or UNKNOWN_REMOTE}
-        created = incoming.get("create_at")
+        created, deleted = incoming.get("create_at"), incoming.get("delete_at")
         row: dict[str, Any] = {
             "id": user_id, "create_at": created if isinstance(created, int) and created > 0 else now,
-            "update_at": now, "delete_at": 0, "username": await _free_username(tx, username, peer.name, user_id),
+            # A user first sent already deactivated (deactivated while its first post was on the way) arrives
+            # deactivated: no later change would ever tell this server.
+            "update_at": now, "delete_at": now if isinstance(deleted, int) and deleted > 0 else 0,
+            "username": await _free_username(tx, username, peer.name, user_id),
             "email": new_id(), "password": "", "auth_service": "", "nickname": _text(incoming, "nickname"),
             "first_name": _text(incoming, "first_name"), "last_name": _text(incoming, "last_name"),
             "position": _text(incoming, "position"), "roles": "system_user",

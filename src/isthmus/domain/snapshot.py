@@ -146,3 +146,9 @@ def diff_snapshots(a: dict[str, Any], b: dict[str, Any], *, members: bool = True
     if members and ma != mb:
         out.append(f"members differ: {len(ma - mb)} only on the first, {len(mb - ma)} only on the second")
     return out
+
+
+def differing_post_ids(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Ids of the posts that are missing from one snapshot or differ between the two (``verify --repair``)."""
+    pa, pb = {p["id"]: p for p in a["posts"]}, {p["id"]: p for p in b["posts"]}
+    return sorted(pid for pid in pa.keys() | pb.keys() if pa.get(pid) != pb.get(pid))

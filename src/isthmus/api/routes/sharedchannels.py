@@ -111,6 +111,15 @@ async def get_shared_channel_limits(channel_id: str, request: Request) -> list[d
     return await refusals.channel_limits(domain_of(request), actor, channel_id)
 
 
+@router.post("/sharedchannels/{channel_id}/verify/repair")
+async def repair_shared_channel(channel_id: str, request: Request) -> dict[str, Any]:
+    """Our extension: ``verify``, and where a peer differs each side re-sends the posts it owns."""
+    valid_id(channel_id, "channel_id")
+    actor = await require_actor(request)
+    svc = _service(request)
+    return await verify_channel(svc.d, svc.conns.client, actor, channel_id, repair=True)
+
+
 @router.get("/sharedchannels/{team_id}")
 async def get_shared_channels(team_id: str, request: Request) -> list[dict[str, Any]]:
     valid_id(team_id, "team_id")

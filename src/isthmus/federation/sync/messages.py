@@ -21,6 +21,8 @@ TOPIC_GLOBAL_USERS = "sharedchannel_global_user_sync"
 TOPIC_UNSHARE = "sharedchannel_unshare"
 # Our own topic (a Mattermost peer answers OK with a null payload): the normalized snapshot for `verify`.
 TOPIC_SNAPSHOT = "isthmus_channel_snapshot"
+# Ours too (`verify --repair`): "re-send your own copies of these posts of this channel".
+TOPIC_RESEND = "isthmus_channel_resend"
 # Our own topic, no payload: "I am (back) up". The receiver drops its backoff toward the sender (a Mattermost
 # peer answers OK to an unknown topic and nothing happens).
 TOPIC_HELLO = "isthmus_sync_hello"

@@ -40,6 +40,7 @@ from isthmus.domain.remote_users import (
     upsert_remote_user,
 )
 from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.share_repair import do_resend_posts
 from isthmus.domain.snapshot import channel_snapshot_page, page_cursor
 from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
 from isthmus.domain.synced_bulk import upsert_posts
@@ -155,6 +156,21 @@ class Receiver:
         # One bounded page per request (any peer may ask): the asker follows ``next`` for the rest.
         return await channel_snapshot_page(self.d, channel_id, since=since if isinstance(since, int) else 0,
                                            after=page_cursor(payload.get("after")))
+
+    async def on_resend(self, msg: Msg, rc: RemoteCluster) -> Any:
+        """``verify --repair`` on the peer found these posts different: queue our own state of them for it."""
+        self._accept(rc)
+        payload = msg.payload if isinstance(msg.payload, dict) else {}
+        channel_id, post_ids = payload.get("channel_id"), payload.get("post_ids")
+        if not is_valid_id(channel_id):
+            raise bad_payload("channel_id")
+        if not isinstance(post_ids, list) or len(post_ids) > 10_000 or not all(is_valid_id(p) for p in post_ids):
+            raise bad_payload("post_ids")
+        assert isinstance(channel_id, str)
+        row = await shares.get_channel_remote(self.d, channel_id, rc.remote_id)
+        if row is None or row.delete_at:
+            raise not_shared_error(channel_id)
+        return {"queued": await do_resend_posts(self.d, channel_id, post_ids, rc.remote_id)}
 
     # --- sharedchannel_sync --------------------------------------------------------------------------
 

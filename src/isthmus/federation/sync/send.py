@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.ids import new_id
 from isthmus.domain import plugin_components
-from isthmus.domain.changes import REPLAY_KIND
-from isthmus.domain.context import Domain, transaction
+from isthmus.domain.changes import REPLAY_KIND, record_change
+from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.files import infos_for_posts
-from isthmus.domain.models import FileInfo, Post, PostAcknowledgement, Reaction, User
+from isthmus.domain.models import Channel, FileInfo, Post, PostAcknowledgement, Reaction, User
 from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
 from isthmus.domain.remote_users import HIDDEN_EMAIL_DOMAIN, member_sync_enabled
@@ -39,6 +39,7 @@ from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
+from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import acknowledgements as acks_repo
 from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import posts as posts_repo
@@ -350,6 +351,7 @@ async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncRespo
                       last_post_update_at=newest_update.update_at, last_post_update_id=newest_update.id)
     synced = set(response.users_syncd) if response is not None else set()
     async with transaction(d) as tx:
+        await _follow_up_stale_users(tx, batch, synced)
         if batch.end_seq > batch.start_seq:
             await repo.advance_cursor(tx.conn, batch.scr_id, batch.end_seq, values)
         # Refused items are recorded in the transaction that moves the cursor past them: never lost, never
@@ -363,3 +365,20 @@ async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncRespo
                 await repo.insert_synced_user(tx.conn, {
                     "id": new_id(), "user_id": user_id, "channel_id": batch.channel_id, "remote_id": rc.remote_id,
                     "create_at": now, "last_sync_at": update_at})
+
+
+async def _follow_up_stale_users(tx: Tx, batch: Batch, synced: set[str]) -> None:
+    """A profile that changed while this batch was on its way (a deactivation right after a first post) found
+    no ``shared_channel_users`` row to queue itself on (``record_user_changed``), and the batch carried the
+    older profile: queue the user again so the newer one follows. First in the transaction, so the share row
+    is locked before the remote row, as every other writer does."""
+    sent = {u: at for u, at in batch.users.items() if u in synced}
+    if not sent:
+        return
+    stale = [r["id"] for r in await users_repo.select_users_by_ids(tx.conn, sorted(sent))
+             if int(r["update_at"]) > sent[r["id"]]]
+    row = await access_repo.select_channel(tx.conn, batch.channel_id) if stale else None
+    if row is None:
+        return
+    for user_id in stale:
+        await record_change(tx, Channel(**row), "user", user_id, None)

@@ -30,6 +30,7 @@ from isthmus.federation.sync.messages import (
     TOPIC_INVITE,
     TOPIC_LIMITS,
     TOPIC_MEMBERSHIP,
+    TOPIC_RESEND,
     TOPIC_SNAPSHOT,
     TOPIC_SYNC,
     TOPIC_UNSHARE,
@@ -81,6 +82,7 @@ class SharedChannels:
         conns.register_topic(TOPIC_INVITE, self.receiver.on_invite)
         conns.register_topic(TOPIC_UNSHARE, self.receiver.on_unshare)
         conns.register_topic(TOPIC_SNAPSHOT, self.receiver.on_snapshot)
+        conns.register_topic(TOPIC_RESEND, self.receiver.on_resend)
         conns.register_topic(TOPIC_UPLOAD, self._on_upload)
         conns.register_topic(TOPIC_HELLO, self.receiver.on_hello)
         conns.register_topic(TOPIC_LIMITS, self._on_limits)

@@ -3,8 +3,10 @@
 The peer answers topic ``isthmus_channel_snapshot`` with its normalized snapshot (domain/snapshot.py)
 of the posts created since the invitation; a Mattermost peer does not know the topic and answers OK
 with no payload, reported as "unsupported". The peer answers one bounded page per request (``next`` says where
-the following one starts), so a huge channel never holds its event loop. Read-only: nothing is changed on
-either side.
+the following one starts), so a huge channel never holds its event loop. Read-only unless ``repair``: then, for
+each peer that differs, this side queues its own state of the differing posts for that peer
+(``domain/share_repair.py``) and asks the peer (topic ``isthmus_channel_resend``) to queue its own; both
+senders deliver them like any change.
 """
 
 from __future__ import annotations
@@ -17,15 +19,17 @@ from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
 from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster, get_remote
-from isthmus.domain.snapshot import channel_snapshot, diff_snapshots, page_cursor
-from isthmus.federation.sync.messages import TOPIC_SNAPSHOT
+from isthmus.domain.share_repair import do_resend_posts
+from isthmus.domain.snapshot import channel_snapshot, diff_snapshots, differing_post_ids, page_cursor
+from isthmus.federation.sync.messages import TOPIC_RESEND, TOPIC_SNAPSHOT
 from isthmus.federation.transport import RemoteClient, TransportError
 from isthmus.federation.wire import Msg
 
 MAX_SNAPSHOT_PAGES = 10_000  # a peer that never ends its pages is reported, not followed forever
 
 
-async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, channel_id: str) -> dict[str, Any]:
+async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, channel_id: str, *,
+                         repair: bool = False) -> dict[str, Any]:
     """``actor`` None means a trusted caller (the CLI on the server's own database)."""
     if actor is not None:
         shares.authorize(d, actor)
@@ -50,8 +54,11 @@ async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, c
             results.append({**item, **failure, "differences": []})
             continue
         differences = diff_snapshots(local, remote, members=member_sync_enabled(d))
-        results.append({**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
-                        "differences": differences})
+        result = {**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
+                  "differences": differences}
+        if repair and differences:
+            result["repair"] = await _repair(d, client, rc, channel_id, differing_post_ids(local, remote))
+        results.append(result)
     return {"channel_id": channel_id, "home": share.home, "remotes": results}
 
 
@@ -79,3 +86,23 @@ async def _peer_snapshot(d: Domain, client: RemoteClient, rc: RemoteCluster, cha
         if after is None:
             return {"channel_id": channel_id, "posts": posts, "members": members}, {}
     return None, {"status": "error", "error": f"{rc.display_name} sent more than {MAX_SNAPSHOT_PAGES} pages"}
+
+
+async def _repair(d: Domain, client: RemoteClient, rc: RemoteCluster, channel_id: str,
+                  post_ids: list[str]) -> dict[str, Any]:
+    """Each side re-sends what it owns: queue ours here, ask the peer to queue its own."""
+    out: dict[str, Any] = {"posts": len(post_ids), "resent_here": 0, "resent_there": 0}
+    if not post_ids:  # only the member lists differ: membership is not re-sent (yet)
+        return out
+    out["resent_here"] = len(await do_resend_posts(d, channel_id, post_ids, rc.remote_id))
+    try:
+        msg = Msg.new(TOPIC_RESEND, {"channel_id": channel_id, "post_ids": post_ids}, d.now())
+        reply = await client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
+    except TransportError as err:
+        out["error"] = f"{rc.display_name} could not be asked to re-send its posts: {err}"
+        return out
+    if not reply.ok:
+        out["error"] = f"{rc.display_name} refused to re-send its posts: {reply.err[:300]}"
+    elif isinstance(reply.payload, dict) and isinstance(reply.payload.get("queued"), list):
+        out["resent_there"] = len(reply.payload["queued"])
+    return out

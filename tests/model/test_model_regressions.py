@@ -1,0 +1,82 @@
+"""Failing examples the model-based sync test found (test_sync_model.py), replayed step by step.
+
+Each is named after what it shows. A known defect of issue 13 that another branch fixes is marked
+``xfail(strict=True)`` with the defect's number: when the fix is merged the test passes, strict turns that
+into a failure, and the mark must go (it never hides a regression silently).
+"""
+
+from __future__ import annotations
+
+from tests.model.sync_machine import SyncMachine
+
+
+def test_a_refused_file_does_not_block_the_posts_after_it() -> None:
+    # delta (attachments off) is the home; alpha posts a file there: the post never arrives (the upload is
+    # refused on every pass), where it should arrive without its file.
+    state = SyncMachine()
+    state.init(n=4, chans=[(555, 0)], configs=[43, 44, 52, 32, 0], extra=31)
+    state.post(reply=152, size=500, where=613, who=109)
+    state.post(reply=625, size=0, where=203, who=478)
+    state.teardown()
+
+
+def test_an_admin_of_another_server_cannot_edit_a_post() -> None:
+    # delta's user posts in delta's channel; alpha's admin edits it on alpha: accepted, and synced back.
+    state = SyncMachine()
+    state.init(n=5, chans=[(63, 0)], extra=254, configs=[12, 32, 36, 52, 0])
+    state.post(reply=403, size=0, where=110, who=514)
+    state.delete(which=1000, who=588)
+    state.profile(who=392)
+    state.refuse(count=1, node=279)
+    state.edit(which=119, who=72)
+    state.teardown()
+
+
+def test_a_post_reaches_the_home_in_a_mesh_after_its_author_was_relayed_by_another_server() -> None:
+    # Full mesh of three; each server homes a channel shared with its first peer, then gamma joins beta's
+    # channel, where alpha's people are relayed to gamma by beta; alpha's next post in gamma's channel is
+    # refused by gamma (author not owned by the sender) and never arrives.
+    state = SyncMachine()
+    state.init(n=3, extra=273, configs=[18, 22, 48, 52, 30], chans=[(371, 0), (600, 0), (115, 0)])
+    state.cut_link(pair=70)
+    state.cut_link(pair=199)
+    state.post(reply=207, size=0, where=111, who=188)
+    state.post(reply=337, size=0, where=329, who=736)
+    state.cut_link(pair=464)
+    state.cut_link(pair=1000)
+    state.post(reply=308, size=0, where=299, who=818)
+    state.invite(peer=212, where=839)
+    state.delete(which=772, who=767)
+    state.invite(peer=405, where=496)
+    state.refuse(count=3, node=16)
+    state.post(reply=11, size=0, where=86, who=11)
+    state.invite(peer=139, where=194)
+    state.delete(which=21, who=841)
+    state.refuse(count=3, node=284)
+    state.invite(peer=601, where=787)
+    state.heal_all_and_settle()
+    state.teardown()
+
+
+def test_a_deactivation_right_after_a_first_post_reaches_the_peer() -> None:
+    # alpha2's first post in alpha's channel is on its way to beta when alpha's admin deactivates alpha2.
+    state = SyncMachine()
+    state.init(n=3, extra=0, configs=[0, 0, 0, 0, 0], chans=[(0, 0)])
+    state.deactivate(who=0)  # alpha1
+    state.post(reply=0, size=0, where=0, who=1)  # alpha2
+    state.deactivate(who=0)  # alpha2
+    state.heal_all_and_settle()
+    state.teardown()
+
+
+def test_a_user_first_sent_already_deactivated_arrives_deactivated() -> None:
+    # The link to beta is down while alpha2 posts and is deactivated: its first profile to reach beta says
+    # deactivated, and beta used to create the user active anyway.
+    state = SyncMachine()
+    state.init(n=3, extra=0, configs=[0, 0, 0, 0, 0], chans=[(0, 0)])
+    state.cut_link(pair=0)  # alpha-beta
+    state.deactivate(who=0)  # alpha1
+    state.post(reply=0, size=0, where=0, who=1)  # alpha2
+    state.deactivate(who=0)  # alpha2
+    state.heal_all_and_settle()
+    state.teardown()
