@@ -247,6 +247,15 @@ async def load_owned_users(tx: Tx, user_ids: list[Any], remote_id: str) -> None:
             tx.cache[f"owned_user:{remote_id}:{row['id']}"] = User(**row)
 
 
+def global_sync_enabled(d: Domain) -> bool:
+    """Global user sync (§8.3): either switch turns it on. Mattermost sends only with the feature flag (the config
+    key alone schedules and receives); an admin who turns on "sync users on connection open" expects users to be
+    synced, so here the config key is enough too. Off, a remote person is listed in user search, autocomplete and
+    the DM picker only once they took part in a shared channel here (the seed)."""
+    return bool(d.config.FeatureFlags.EnableSyncAllUsersForRemoteCluster
+                or d.config.ConnectedWorkspacesSettings.SyncUsersOnConnectionOpen)
+
+
 def member_sync_enabled(d: Domain) -> bool:
     """Mattermost's ``EnableSharedChannelsMemberSync`` (§8.2): membership travels as ``membership_changes``."""
     return bool(d.config.FeatureFlags.EnableSharedChannelsMemberSync)
