@@ -15,6 +15,7 @@ request (REST / ``isthmus connection sync-users``).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from isthmus.federation.wire import Msg
 from isthmus.store.repo import remotes as remotes_repo
 from isthmus.store.repo import user_sync as repo
 
+PIPELINE_BATCHES = 16  # messages per sender pass, as for a channel's backlog
 DEFAULT_BATCH = 25  # Mattermost's fallback when GlobalUserSyncBatchSize is outside 1..200
 OFF_TEXT = ("Global user sync is turned off on this server. A system admin can turn it on with the feature flag "
             "EnableSyncAllUsersForRemoteCluster (or ConnectedWorkspacesSettings.SyncUsersOnConnectionOpen).")
@@ -76,16 +78,35 @@ class GlobalUserSync:
         self.due.add(remote_id)
 
     async def step(self, rc: RemoteCluster) -> bool:
-        """Send the next batch to ``rc`` (under its single-flight lock); True if more is due right now."""
+        """Send the next batches to ``rc`` (under its single-flight lock); True if more is due right now.
+
+        Up to PIPELINE_BATCHES messages per pass (invites and channels get their turn in between), and while the
+        peer applies batch N the next one is already read (from N's end, as if acknowledged): one request in
+        flight still, but both servers work at once. A failure drops the read-ahead; the cursor is where the
+        last acknowledged batch left it."""
         if rc.remote_id not in self.due or not global_sync_enabled(self.d):
             return False
-        batch = await next_batch(self.d, rc.last_global_user_sync_at, batch_size(self.d))
         size = batch_size(self.d)
-        for start in range(0, len(batch.users), size):
-            await self._send(rc, batch.users[start:start + size])
-        if batch.users:
-            async with transaction(self.d) as tx:  # only after every message of the batch was acknowledged
-                await remotes_repo.update_remote(tx.conn, rc.remote_id, {"last_global_user_sync_at": batch.cursor})
+        batch = await next_batch(self.d, rc.last_global_user_sync_at, size)
+        for _ in range(PIPELINE_BATCHES):
+            if not batch.users:
+                break
+            ahead = asyncio.create_task(next_batch(self.d, batch.cursor, size)) if batch.more else None
+            try:
+                for start in range(0, len(batch.users), size):
+                    await self._send(rc, batch.users[start:start + size])
+                async with transaction(self.d) as tx:  # only after every message of the batch was acknowledged
+                    await remotes_repo.update_remote(tx.conn, rc.remote_id,
+                                                     {"last_global_user_sync_at": batch.cursor})
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
+            if ahead is None:
+                break
+            batch = await ahead
+        else:
+            return True  # the pass's share is used up: the queue comes back at once
         if not batch.more:
             self.due.discard(rc.remote_id)
         return batch.more
