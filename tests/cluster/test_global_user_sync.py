@@ -170,3 +170,31 @@ async def test_on_demand_sync_answers_in_words(cluster: Cluster) -> None:
     nobody = await person(a)
     r = await nobody.http.get(f"/api/v4/remotecluster/{ab}/sync_users")
     assert r.status_code == 403, r.text
+
+
+async def test_a_batch_with_clashing_names_gets_distinct_usernames(cluster: Cluster) -> None:
+    """The receiver reads a batch's users and names in two queries (prefetch), and still keeps names unique
+    within the batch: two incoming users with one name (a hostile or renamed peer) get ``x:beta`` and
+    ``x-2:beta``, and a known user keeps its name."""
+    from isthmus.core.ids import new_id
+    from tests.cluster.test_shared_hostile import send
+
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    first, second, third = new_id(), new_id(), new_id()
+
+    def user(uid: str, name: str, at: int) -> dict[str, Any]:
+        return {"id": uid, "username": name, "email": f"{uid}@beta.example", "update_at": at, "create_at": 1}
+
+    r = await send(b, a, ab, "sharedchannel_global_user_sync", {"id": new_id(), "channel_id": "", "users": {
+        first: user(first, "same", 5), second: user(second, "same", 5)}})
+    assert r.ok, r.err
+    r = await send(b, a, ab, "sharedchannel_global_user_sync", {"id": new_id(), "channel_id": "", "users": {
+        first: user(first, "same", 6), third: user(third, "same", 6)}})
+    assert r.ok, r.err
+    names = {}
+    for uid in (first, second, third):
+        got = await a.http.get(f"/api/v4/users/{uid}")
+        assert got.status_code == 200, got.text
+        names[uid] = got.json()["username"]
+    assert names[first] == "same:beta" and len(set(names.values())) == 3, names

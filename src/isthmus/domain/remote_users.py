@@ -95,11 +95,41 @@ class UserSyncError(Exception):
     """A synced user was refused (unknown shape, or owned by another connection)."""
 
 
+# tx.cache key: what prefetch_users read for a whole message (ids -> row or None, usernames -> owner id or None).
+_PREFETCH = "remote_users_prefetch"
+
+
+@dataclass
+class _Prefetched:
+    rows: dict[str, dict[str, Any] | None]
+    names: dict[str, str | None]
+
+
+async def prefetch_users(tx: Tx, peer: Peer, incoming: dict[str, dict[str, Any]]) -> None:
+    """Read every user of a message, and who holds each one's first-choice name, in two queries instead of two
+    per user (a global user sync brings hundreds at a time). Kept current by the upserts of this transaction."""
+    ids = [i for i in incoming if is_valid_id(i)]
+    rows: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
+    rows.update({r["id"]: r for r in await repo.select_users_by_ids(tx.conn, ids)})
+    wanted = [mung_username(_USERNAME_JUNK.sub("", u["username"].lower()), peer.name) for u in incoming.values()
+              if isinstance(u, dict) and isinstance(u.get("username"), str) and len(u["username"]) <= 128]
+    names: dict[str, str | None] = dict.fromkeys(wanted)
+    names.update({r["username"]: r["id"] for r in await repo.select_users_by_usernames(tx.conn, wanted)})
+    tx.cache[_PREFETCH] = _Prefetched(rows, names)
+
+
 async def _free_username(tx: Tx, base: str, remote_name: str, own_id: str) -> str:
+    pre: _Prefetched | None = tx.cache.get(_PREFETCH)
     for attempt in range(MAX_UPSERT_RETRIES):
         candidate = mung_username(base, remote_name, "" if attempt == 0 else str(attempt + 1))
-        other = await repo.select_user_by(tx.conn, username=candidate)
-        if other is None or other["id"] == own_id:
+        if pre is not None and candidate in pre.names:
+            holder = pre.names[candidate]
+        else:
+            other = await repo.select_user_by(tx.conn, username=candidate)
+            holder = other["id"] if other else None
+        if holder is None or holder == own_id:
+            if pre is not None:
+                pre.names[candidate] = own_id
             return candidate
     raise UserSyncError(f"no free username for {base!r} after {MAX_UPSERT_RETRIES} attempts")
 
@@ -115,7 +145,11 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
     if not username.strip(":"):
         raise UserSyncError("invalid username")
     assert isinstance(user_id, str)
-    existing = await repo.select_user(tx.conn, user_id)
+    pre: _Prefetched | None = tx.cache.get(_PREFETCH)
+    if pre is not None and user_id in pre.rows:
+        existing = pre.rows.pop(user_id)  # read once: a second item with this id reads the database again
+    else:
+        existing = await repo.select_user(tx.conn, user_id)
     email = incoming.get("email") if isinstance(incoming.get("email"), str) else ""
     now = d.now()
     clock = _clock(incoming.get("update_at"))

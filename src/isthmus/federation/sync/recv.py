@@ -36,6 +36,7 @@ from isthmus.domain.remote_users import (
     UserSyncError,
     ensure_channel_member,
     member_sync_enabled,
+    prefetch_users,
     remove_channel_member,
     upsert_remote_user,
 )
@@ -180,6 +181,7 @@ class Receiver:
         response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
         async with transaction(self.d) as tx:
+            await prefetch_users(tx, peer, sm.users)
             for user_id, incoming in sm.users.items():
                 try:
                     if incoming.get("id") != user_id or incoming.get("remote_id"):
