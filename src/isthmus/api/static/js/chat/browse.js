@@ -64,7 +64,9 @@ export function directMessageDialog(app) {
     const term = input.value.trim();
     if (!term) { results.replaceChildren(); return; }
     try {
-      const users = await api.post("/users/search", { term, team_id: state.teamId, limit: 20 });
+      // Anyone on the server, as Mattermost's default (RestrictDirectMessage "any"): people of connected
+      // workspaces brought by global user sync belong to no team here.
+      const users = await api.post("/users/search", { term, limit: 20 });
       results.replaceChildren(...users.filter((u) => u.id !== state.me.id).map((u) => h("li", {},
         h("span", { class: "pick-name" }, u.username,
           u.remote_id ? h("span", { class: "badge badge-external" }, "external") : null),
