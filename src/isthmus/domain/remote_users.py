@@ -103,11 +103,15 @@ _PREFETCH = "remote_users_prefetch"
 class _Prefetched:
     rows: dict[str, dict[str, Any] | None]
     names: dict[str, str | None]
+    new_rows: list[dict[str, Any]] | None = None  # inserts held for one executemany (flush_users)
 
 
-async def prefetch_users(tx: Tx, peer: Peer, incoming: dict[str, dict[str, Any]]) -> None:
+async def prefetch_users(tx: Tx, peer: Peer, incoming: dict[str, dict[str, Any]], *,
+                         defer_inserts: bool = False) -> None:
     """Read every user of a message, and who holds each one's first-choice name, in two queries instead of two
-    per user (a global user sync brings hundreds at a time). Kept current by the upserts of this transaction."""
+    per user (a global user sync brings hundreds at a time). Kept current by the upserts of this transaction.
+    ``defer_inserts``: new users are written by :func:`flush_users` in one statement (the caller must call it
+    before anything else of the transaction reads them)."""
     ids = [i for i in incoming if is_valid_id(i)]
     rows: dict[str, dict[str, Any] | None] = dict.fromkeys(ids)
     rows.update({r["id"]: r for r in await repo.select_users_by_ids(tx.conn, ids)})
@@ -115,7 +119,14 @@ async def prefetch_users(tx: Tx, peer: Peer, incoming: dict[str, dict[str, Any]]
               if isinstance(u, dict) and isinstance(u.get("username"), str) and len(u["username"]) <= 128]
     names: dict[str, str | None] = dict.fromkeys(wanted)
     names.update({r["username"]: r["id"] for r in await repo.select_users_by_usernames(tx.conn, wanted)})
-    tx.cache[_PREFETCH] = _Prefetched(rows, names)
+    tx.cache[_PREFETCH] = _Prefetched(rows, names, [] if defer_inserts else None)
+
+
+async def flush_users(tx: Tx) -> None:
+    pre: _Prefetched | None = tx.cache.get(_PREFETCH)
+    if pre is not None and pre.new_rows:
+        await repo.insert_users(tx.conn, pre.new_rows)
+        pre.new_rows = []
 
 
 async def _free_username(tx: Tx, base: str, remote_name: str, own_id: str) -> str:
@@ -169,7 +180,10 @@ async def upsert_remote_user(d: Domain, tx: Tx, peer: Peer, incoming: dict[str, 
             "last_password_update": 0, "last_picture_update": 0, "is_bot": incoming.get("is_bot") is True,
             "bot_description": "", "failed_attempts": 0, "remote_id": peer.remote_id, "remote_update_at": clock,
         }
-        await repo.insert_user(tx.conn, row)
+        if pre is not None and pre.new_rows is not None:
+            pre.new_rows.append(row)
+        else:
+            await repo.insert_user(tx.conn, row)
         tx.emit(Event("new_user", {"user_id": user_id}, origin=peer.remote_id))
         return User(**row)
     user = User(**existing)

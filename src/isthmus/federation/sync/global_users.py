@@ -72,10 +72,12 @@ class GlobalUserSync:
         self.d = d
         self.conns = conns
         self.metrics = metrics
-        self.due: set[str] = set()  # connections to look at on their next pass
+        # Connections to look at on their next pass -> times marked. A step clears the mark only if nobody marked it
+        # again meanwhile: a user created while a batch was in flight (after its read) must not be left behind.
+        self.due: dict[str, int] = {}
 
     def mark(self, remote_id: str) -> None:
-        self.due.add(remote_id)
+        self.due[remote_id] = self.due.get(remote_id, 0) + 1
 
     async def step(self, rc: RemoteCluster) -> bool:
         """Send the next batches to ``rc`` (under its single-flight lock); True if more is due right now.
@@ -86,6 +88,7 @@ class GlobalUserSync:
         last acknowledged batch left it."""
         if rc.remote_id not in self.due or not global_sync_enabled(self.d):
             return False
+        marked = self.due[rc.remote_id]
         size = batch_size(self.d)
         batch = await next_batch(self.d, rc.last_global_user_sync_at, size)
         for _ in range(PIPELINE_BATCHES):
@@ -107,9 +110,12 @@ class GlobalUserSync:
             batch = await ahead
         else:
             return True  # the pass's share is used up: the queue comes back at once
-        if not batch.more:
-            self.due.discard(rc.remote_id)
-        return batch.more
+        if batch.more:
+            return True
+        if self.due.get(rc.remote_id) == marked:
+            del self.due[rc.remote_id]
+            return False
+        return True  # marked again while this step ran: look once more
 
     async def _send(self, rc: RemoteCluster, users: list[User]) -> None:
         sm = SyncMsg(id=new_id(), channel_id="", users={u.id: sanitized_user(u) for u in users})

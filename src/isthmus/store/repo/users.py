@@ -14,6 +14,11 @@ async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(users).values(**row))
 
 
+async def insert_users(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(users), rows)
+
+
 async def select_user(conn: AsyncConnection, user_id: str) -> dict[str, Any] | None:
     row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
     return dict(row) if row else None
