@@ -41,6 +41,7 @@ from isthmus.domain.share_resume import (
 )
 from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
+from isthmus.store.repo import user_sync as user_sync_repo
 
 EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
 # Internal (not a websocket event): the sharing of a channel changed; the sender drops its caches.
@@ -267,7 +268,7 @@ async def _initial_members(tx: Tx, channel: Channel, now: int) -> None:
     """Every member, not only ours: a server invited after others must learn their people too (#33879), through
     the home. A synthetic member's row names its owner as origin, so it never goes back there; each keeps its
     membership clock (a home's invite is not a newer join, and must not beat a concurrent leave on its owner)."""
-    owners = await repo.select_member_owners(tx.conn, channel.id)
+    owners = await user_sync_repo.select_member_owners(tx.conn, channel.id)
     clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, list(owners))
     for user_id, owner in owners.items():
         await record_member_change(tx, channel, user_id, owner, now=now, change_at=clocks.get(user_id) or now)

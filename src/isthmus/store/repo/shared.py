@@ -304,16 +304,6 @@ async def select_local_member_ids(conn: AsyncConnection, channel_id: str) -> lis
     return [r[0] for r in (await conn.execute(q)).all()]
 
 
-async def select_member_owners(conn: AsyncConnection, channel_id: str) -> dict[str, str | None]:
-    """Every member of the channel -> the connection that owns it (None: a user of this server)."""
-    from isthmus.store.schema.users import users
-
-    q = (select(channel_members.c.user_id, users.c.remote_id)
-         .select_from(channel_members.join(users, users.c.id == channel_members.c.user_id))
-         .where(channel_members.c.channel_id == channel_id).order_by(channel_members.c.user_id))
-    return {r[0]: r[1] for r in (await conn.execute(q)).all()}
-
-
 async def select_member_ids_in(conn: AsyncConnection, channel_id: str, user_ids: list[str]) -> list[str]:
     if not user_ids:
         return []

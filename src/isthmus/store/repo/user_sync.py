@@ -1,4 +1,5 @@
-"""Queries of the global user sync (§8.3): the local users a connection has not been sent yet."""
+"""Queries of the global user sync (§8.3: the local users a connection has not been sent yet) and of the initial
+member list of a share (§8.2)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.users import users
 
 
@@ -32,3 +34,11 @@ async def select_due_users_at(conn: AsyncConnection, cursor: int, at: int) -> li
 
 async def count_due_users(conn: AsyncConnection, cursor: int) -> int:
     return int((await conn.execute(select(func.count()).select_from(users).where(_due(cursor)))).scalar_one())
+
+
+async def select_member_owners(conn: AsyncConnection, channel_id: str) -> dict[str, str | None]:
+    """Every member of the channel -> the connection that owns it (None: a user of this server)."""
+    q = (select(channel_members.c.user_id, users.c.remote_id)
+         .select_from(channel_members.join(users, users.c.id == channel_members.c.user_id))
+         .where(channel_members.c.channel_id == channel_id).order_by(channel_members.c.user_id))
+    return {r[0]: r[1] for r in (await conn.execute(q)).all()}
