@@ -184,3 +184,25 @@ def regenerate(remote_id: str = typer.Argument(..., help="Connection id (must st
         code = _call(client, "POST", f"/api/v4/remotecluster/{remote_id}/generate_invite", (201,),
                      json={"password": invite_password})
     typer.echo(code)
+
+
+@connection_app.command("sync-users")
+def sync_users(remote_id: str = typer.Argument(..., help="Connection id."),
+               wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the run with a progress bar."),
+               timeout: float = typer.Option(600.0, "--timeout", help="Give up following after this many seconds."),
+               url: str = UrlOpt, token: str = TokenOpt, login: str = LoginOpt, password: str = PasswordOpt) -> None:
+    """Send every local user to the connected workspace now (global user sync), showing users sent / total, the
+    rate and the time left. The run is the server's: stopping this command does not stop it."""
+    from isthmus.cli_progress import follow_user_sync
+
+    with _client(url, token, login, password) as client:
+        started = _call(client, "POST", f"/api/v4/remotecluster/{remote_id}/sync_users")
+        if not wait:
+            typer.echo(f"Global user sync started: {started['pending']} users to send.")
+            return
+        done = follow_user_sync(lambda: _call(client, "GET", f"/api/v4/remotecluster/{remote_id}/sync_users"),
+                                started, timeout)
+    if not done:
+        _fail("the workspace has not taken every user yet (is it online?); the server keeps trying on its own, "
+              "run this command again to follow it")
+    typer.echo("All users sent.")

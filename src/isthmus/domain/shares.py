@@ -40,7 +40,9 @@ from isthmus.domain.share_resume import (
     replay_missed,
     stop_receiving,
 )
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
+from isthmus.store.repo import user_sync as user_sync_repo
 
 EVENT_REMOTE_UPDATED = "shared_channel_remote_updated"
 # Internal (not a websocket event): the sharing of a channel changed; the sender drops its caches.
@@ -271,16 +273,24 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
             row = {"id": new_id(), "channel_id": channel.id, "create_at": now, "remote_id": remote_id,
                    "last_members_sync_at": 0, **values}
             await repo.insert_remote(tx.conn, row)
-        if member_sync_enabled(d):  # the current local members travel first (§8.2 initial member list)
-            shared_channel = dataclasses.replace(channel, shared=True)
-            for user_id in await repo.select_local_member_ids(tx.conn, channel.id):
-                await record_member_change(tx, shared_channel, user_id, None, now=now)
+        if member_sync_enabled(d):  # the current members travel first (§8.2 initial member list)
+            await _initial_members(tx, dataclasses.replace(channel, shared=True), now)
         if existing is not None:
             await replay_missed(tx, channel, existing, now)
         if workspace:
             await post_notice(d, tx, channel, actor.user_id, workspace, shared=True)
         emit_remote_updated(tx, channel.id, remote_id)
         return SharedChannelRemote(**row), True
+
+
+async def _initial_members(tx: Tx, channel: Channel, now: int) -> None:
+    """Every member, not only ours: a server invited after others must learn their people too (#33879), through
+    the home. A synthetic member's row names its owner as origin, so it never goes back there; each keeps its
+    membership clock (a home's invite is not a newer join, and must not beat a concurrent leave on its owner)."""
+    owners = await user_sync_repo.select_member_owners(tx.conn, channel.id)
+    clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, list(owners))
+    for user_id, owner in owners.items():
+        await record_member_change(tx, channel, user_id, owner, now=now, change_at=clocks.get(user_id) or now)
 
 
 async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:

@@ -19,6 +19,7 @@ from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
+from isthmus.domain.remote_users import global_sync_enabled
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import dumps
 from isthmus.store.repo import login_failures as failures_repo
@@ -227,13 +228,19 @@ async def check_list_scope(d: Domain, actor: Actor, filters: dict[str, Any]) -> 
 async def list_users_for(d: Domain, actor: Actor, *, page: int, per_page: int, **filters: Any) -> list[User]:
     """``list_users`` on behalf of ``actor``: team/channel scopes are permission-checked first."""
     await check_list_scope(d, actor, filters)
-    return await list_users(d, page=page, per_page=per_page, **filters)
+    return await list_users(d, page=page, per_page=per_page, **_discoverable(d, filters))
+
+
+def _discoverable(d: Domain, filters: dict[str, Any]) -> dict[str, Any]:
+    """Without global user sync, people of other workspaces are found only once they took part in a shared
+    channel here (the seed): a synthetic user that is a member of no channel stays out of lists and search."""
+    return filters if global_sync_enabled(d) else {**filters, "joined_remote_only": True}
 
 
 async def autocomplete_users(d: Domain, actor: Actor, *, term: str, limit: int, team_id: str = "",
                              channel_id: str = "") -> tuple[list[User], list[User] | None]:
     """Mattermost's autocomplete: with a channel, (members, team users outside it); else (matches, None)."""
-    filters: dict[str, Any] = {"term": term, "active": True}
+    filters: dict[str, Any] = _discoverable(d, {"term": term, "active": True})
     scope = {"in_team": team_id, "in_channel": channel_id}
     await check_list_scope(d, actor, scope)
     if not channel_id:

@@ -18,8 +18,9 @@ from isthmus.core.errors import AppError, forbidden
 from isthmus.domain import refusals, share_reads
 from isthmus.domain.remotes import remote_cluster_info_json
 from isthmus.domain.roles import has_system_permission
-from isthmus.domain.shares import shared_channel_json, shared_channel_remote_json
+from isthmus.domain.shares import require_shares, shared_channel_json, shared_channel_remote_json
 from isthmus.federation.sync import files as sync_files
+from isthmus.federation.sync.global_users import OFF_TEXT, global_sync_enabled
 from isthmus.federation.sync.service import SharedChannels
 from isthmus.federation.sync.verify import verify_channel
 
@@ -139,3 +140,32 @@ async def metrics(request: Request) -> Response:
     svc = _service(request)
     await svc.outbound.refresh_metrics()
     return Response(content=svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# Global user sync on demand (§8.3; our path, Mattermost has no REST call for it). POST starts a run (or finds the
+# one going on) and answers its progress; GET answers the progress: users still to send, the cursor.
+@router.post("/remotecluster/{remote_id}/sync_users")
+async def start_global_user_sync(remote_id: str, request: Request) -> dict[str, Any]:
+    return await _user_sync(remote_id, request, start=True)
+
+
+@router.get("/remotecluster/{remote_id}/sync_users")
+async def global_user_sync_progress(remote_id: str, request: Request) -> dict[str, Any]:
+    return await _user_sync(remote_id, request, start=False)
+
+
+async def _user_sync(remote_id: str, request: Request, *, start: bool) -> dict[str, Any]:
+    valid_id(remote_id, "remote_id")
+    actor = await require_actor(request)
+    svc = _service(request)
+    rc = await svc.conns.get(actor, remote_id)  # manage_secure_connections, 404 for an unknown id
+    if start:
+        require_shares(svc.d)
+        if rc.delete_at or not rc.is_confirmed or rc.is_plugin:
+            raise AppError("api.remote_cluster.sync_users.not_confirmed.app_error",
+                           f"The connection to {rc.display_name or rc.name} is not established yet: accept the "
+                           "invitation on the other workspace first.", 400)
+        if not global_sync_enabled(svc.d):
+            raise AppError("api.remote_cluster.sync_users.disabled.app_error", OFF_TEXT, 400)
+        svc.sync_users_soon(rc.remote_id)
+    return await svc.global_users.progress(rc)

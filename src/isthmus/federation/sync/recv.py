@@ -35,7 +35,9 @@ from isthmus.domain.remote_users import (
     Peer,
     UserSyncError,
     ensure_channel_member,
+    flush_users,
     member_sync_enabled,
+    prefetch_users,
     remove_channel_member,
     upsert_remote_user,
 )
@@ -197,6 +199,7 @@ class Receiver:
         response = SyncResponse()
         peer = Peer(rc.remote_id, rc.name)
         async with transaction(self.d) as tx:
+            await prefetch_users(tx, peer, sm.users, defer_inserts=True)  # users only: nothing reads them before
             for user_id, incoming in sm.users.items():
                 try:
                     if incoming.get("id") != user_id or incoming.get("remote_id"):
@@ -209,6 +212,7 @@ class Receiver:
                     log.info("remote %s: user %s refused: %s", peer.remote_id, user_id[:26], err)
                     response.user_errors.append(user_id[:26])
                     self.metrics.items_refused.labels(peer.remote_id, "user").inc()
+            await flush_users(tx)
         return response.to_obj()
 
     async def _apply_sync(self, rc: RemoteCluster, sm: SyncMsg, topic: str) -> tuple[Any, bool]:

@@ -152,6 +152,7 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     status_ids: list[str] = []
     touched: set[str] = set()  # posts this batch is about (MaxPostsPerSync counts them)
     member_sync = member_sync_enabled(d)
+    member_batch = max(1, int(d.config.ConnectedWorkspacesSettings.MemberSyncBatchSize))  # changes per message
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
         if kind == REPLAY_KIND:  # a replay not expanded yet: nothing past it is sent (nor acknowledged) before it
@@ -164,7 +165,8 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
                 else status_ids if kind == "status" else None
             if target is not None and entity not in target:
                 post_key = entity[:26] if kind in ("post", "pin", "reaction", "ack") else ""
-                if post_key and post_key not in touched and len(touched) >= max_posts:
+                if (post_key and post_key not in touched and len(touched) >= max_posts) or \
+                        (target is member_ids and len(member_ids) >= member_batch):
                     batch.more = True
                     break
                 if post_key:

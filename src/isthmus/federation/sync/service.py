@@ -21,8 +21,10 @@ from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.share_resume import expand_replay
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound, RemoteQueue, SyncTimings
+from isthmus.federation.pinger import EVENT_ONLINE
 from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync import limits as sync_limits
+from isthmus.federation.sync.global_users import GlobalUserSync, global_sync_enabled
 from isthmus.federation.sync.messages import (
     NOT_SHARED_TEXT,
     TOPIC_GLOBAL_USERS,
@@ -45,6 +47,7 @@ from isthmus.federation.sync.typing_relay import TOPIC_TYPING, TypingRelay
 from isthmus.federation.transport import TransportError
 from isthmus.federation.wire import Msg, go_json
 from isthmus.store.repo import remotes as remotes_repo
+from isthmus.store.repo.remotes import RemoteFilter
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,8 @@ MAX_NOTIFIED = 10_000
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Messages one pass sends for one channel before the queue looks at its other work (invites, other channels).
 PIPELINE_BATCHES = 16
+# Local profile changes that make a global user sync due (a synthetic user's come with an origin and are skipped).
+USER_EVENTS = ("new_user", "user_updated")
 
 
 class ChannelNotShared(Exception):
@@ -74,6 +79,7 @@ class SharedChannels:
         self.outbound.sync_once = self.sync_once
         self.share = ShareService(d, conns, self.outbound)
         self.receiver = Receiver(d, self.outbound, self.share, self.metrics)
+        self.global_users = GlobalUserSync(d, conns, self.metrics)
         self._notified: set[tuple[str, str]] = set()
         conns.register_topic(TOPIC_SYNC, self.receiver.on_sync)
         # Legacy (10.10–11.x) membership batches and global user sync carry a SyncMsg too.
@@ -137,6 +143,22 @@ class SharedChannels:
             self._listening = True
         if shares.shares_enabled(self.d) and not self.outbound.running:
             await self.outbound.start()
+            await self._users_due_everywhere()
+
+    async def _users_due_everywhere(self) -> None:
+        """After a start (a crash included): every confirmed connection looks at its user sync cursor once, so an
+        interrupted run resumes; a connection with nothing new costs one query."""
+        if not global_sync_enabled(self.d):
+            return
+        async with self.d.db.read() as conn:
+            rows = await remotes_repo.select_remotes(conn, RemoteFilter(only_confirmed=True, exclude_plugins=True))
+        for row in rows:
+            self.sync_users_soon(row["remote_id"])
+
+    def sync_users_soon(self, remote_id: str) -> None:
+        """Global user sync for ``remote_id`` on its sender's next pass (the one-request-in-flight queue)."""
+        self.global_users.mark(remote_id)
+        self.outbound.poke(remote_id)
 
     async def stop(self) -> None:
         self._stopped = True
@@ -157,14 +179,22 @@ class SharedChannels:
         except RuntimeError:
             return
         if shares.shares_enabled(self.d) and not self.outbound.running:
-            self._task = loop.create_task(self.outbound.start())
+            self._task = loop.create_task(self.start())
+        elif self.outbound.running and global_sync_enabled(self.d):  # maybe just turned on
+            self.outbound.spawn(self._users_due_everywhere())
         elif not shares.shares_enabled(self.d) and self.outbound.running:
             self._task = loop.create_task(self.outbound.stop())
 
     async def _on_event(self, event: Event) -> None:
         if self._stopped or not shares.shares_enabled(self.d):
             return
-        if event.kind == shares.EVENT_ARCHIVED_UNSHARED:
+        if event.kind == EVENT_ONLINE and event.origin and global_sync_enabled(self.d):
+            self.sync_users_soon(event.origin)
+        elif event.kind in USER_EVENTS and not event.origin and global_sync_enabled(self.d):
+            # A local person joined or changed: peers that had everyone get them now, not at the next reconnect.
+            for remote_id in list(self.outbound.queues):
+                self.sync_users_soon(remote_id)
+        elif event.kind == shares.EVENT_ARCHIVED_UNSHARED:
             await self.share.on_archived_unshared(event)
         elif event.kind == shares.EVENT_CONNECTION_UNSHARED:
             await self.share.on_connection_removed(event)
@@ -199,6 +229,7 @@ class SharedChannels:
         if notices:
             await self.share.send_notices(rc, notices)
         more = await self._send_pending(rc, pending, first, max_posts)
+        more = await self.global_users.step(rc) or more
         if q.hello_pending:
             await self._hello(rc)  # a transport error keeps it pending: the queue backs off and retries
             q.hello_pending = False

@@ -14,6 +14,11 @@ async def insert_user(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(insert(users).values(**row))
 
 
+async def insert_users(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(users), rows)
+
+
 async def select_user(conn: AsyncConnection, user_id: str) -> dict[str, Any] | None:
     row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
     return dict(row) if row else None
@@ -47,8 +52,11 @@ async def count_users(conn: AsyncConnection) -> int:
 async def select_users(conn: AsyncConnection, *, offset: int, limit: int, in_team: str = "",
                        not_in_team: str = "", in_channel: str = "", not_in_channel: str = "",
                        without_team: bool = False, active: bool | None = None, role: str = "",
-                       term: str = "", sort_by_username: bool = True) -> list[dict[str, Any]]:
+                       term: str = "", sort_by_username: bool = True,
+                       joined_remote_only: bool = False) -> list[dict[str, Any]]:
     q = select(users)
+    if joined_remote_only:  # a synthetic user only once it is a member of a channel here (took part in one)
+        q = q.where(or_(users.c.remote_id.is_(None), users.c.id.in_(select(channel_members.c.user_id))))
     if in_team:
         q = q.where(users.c.id.in_(select(team_members.c.user_id).where(
             and_(team_members.c.team_id == in_team, team_members.c.delete_at == 0))))

@@ -58,6 +58,8 @@ user_access_tokens = Table(
 )
 
 Index("ix_users_remote_id", users.c.remote_id)
+# Global user sync pages through users by their last change (migration 0013).
+Index("ix_users_update_at", users.c.update_at, users.c.id)
 
 # Failed password attempts per account ("user:<id>") or per unknown login name ("login:<name>"), so a
 # lockout looks the same whether or not the account exists; it lapses ``AccountLockoutMinutes`` after the

@@ -64,7 +64,9 @@ export function directMessageDialog(app) {
     const term = input.value.trim();
     if (!term) { results.replaceChildren(); return; }
     try {
-      const users = await api.post("/users/search", { term, team_id: state.teamId, limit: 20 });
+      // Anyone on the server, as Mattermost's default (RestrictDirectMessage "any"): people of connected
+      // workspaces brought by global user sync belong to no team here.
+      const users = await api.post("/users/search", { term, limit: 20 });
       const people = users.filter((u) => u.id !== state.me.id);
       // A remote person can be messaged only when this server shares DMs with their workspace: ask, and say
       // why not next to a disabled button (the server's words: what is off, or which workspace is not connected).
