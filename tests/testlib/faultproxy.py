@@ -209,3 +209,78 @@ class FaultProxy:
             return await up_reader.read(-1)
         finally:
             up_writer.close()
+
+
+class TcpGate:
+    """A raw TCP forwarder (e.g. in front of PostgreSQL) that can be shut: :meth:`shut` cuts every open
+    connection and resets new ones until :meth:`open` is called, like a database host that went away."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.upstream = (upstream_host, upstream_port)
+        self.port = 0
+        self.is_open = True
+        self.refused = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+
+    def start(self) -> TcpGate:
+        async def listen() -> None:
+            server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+            self.port = int(server.sockets[0].getsockname()[1])
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(listen())
+            self._started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="tcpgate")
+        self._thread.start()
+        assert self._started.wait(10), "tcp gate did not start"
+        return self
+
+    def shut(self) -> None:
+        self.is_open = False
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._cut_all)
+
+    def open(self) -> None:
+        self.is_open = True
+
+    def stop(self) -> None:
+        self.shut()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _cut_all(self) -> None:
+        for writer in list(self._writers):
+            _reset(writer)
+        self._writers.clear()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.is_open:
+            self.refused += 1
+            _reset(writer)
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            _reset(writer)
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self._writers -= {writer, up_writer}

@@ -95,6 +95,8 @@ class EdgeMiddleware:
         except Exception as exc:  # every route error is already an AppError answer; this is a bug
             if isinstance(exc, AppError):
                 err = exc
+            elif (resource := errors.resource_error(exc)) is not None:
+                err = resource  # a full disk or an unreachable database: said in words, not a 500
             else:
                 log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 err = errors.internal_error()
