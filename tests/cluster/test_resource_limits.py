@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -39,6 +40,9 @@ from tests.testlib.sharing import (
     share_node,
     wait_converged,
 )
+
+# How long the database stays away once the first refusal was seen (the figure is 30 s; CI keeps it short).
+OUTAGE_S = float(os.environ.get("ISTHMUS_DB_OUTAGE_S", "1.5"))
 
 
 def _app_error(r: httpx.Response, status: int) -> dict[str, Any]:
@@ -174,7 +178,7 @@ async def test_database_gone_answers_503_then_sync_resumes(cluster: Cluster, tmp
         body = _app_error(r, 503)
         assert body["id"] == "api.context.database_unavailable.app_error" and int(r.headers["Retry-After"]) > 0
         during = [(await ann.post(ch, f"while beta's database is away {i}"))["id"] for i in range(3)]
-        await asyncio.sleep(1.5)  # alpha's sender meets the outage and backs off
+        await asyncio.sleep(OUTAGE_S)  # alpha's sender meets the outage and backs off meanwhile
     finally:
         if gate is not None:
             gate.open()
