@@ -146,7 +146,8 @@ async def test_disk_full_while_storing_a_file_leaves_no_half_blob(cluster: Clust
 
 
 async def test_database_gone_answers_503_then_sync_resumes(cluster: Cluster, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
     import isthmus.store.sqlite_inline as inline
 
     monkeypatch.setattr(inline, "BUSY_WAIT_S", 1.0)  # how long a write waits for a locked SQLite file
@@ -188,6 +189,9 @@ async def test_database_gone_answers_503_then_sync_resumes(cluster: Cluster, tmp
     for post_id in during:
         await eventually(lambda p=post_id: _has(b, ch, p), within=30)  # type: ignore[misc]
     await wait_converged([a, b], ch, min_posts=4)
+    # An outage is said in words, not as a traceback every ping round or websocket sweep.
+    tracebacks = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.exc_info]
+    assert tracebacks == []
     if gate is not None:
         gate.stop()
 
