@@ -55,6 +55,11 @@ async def test_restarted_receiver_says_hello_and_the_backed_off_sender_delivers_
     await eventually(backed_off)
     q = a.server.shared_channels.outbound.queues[rid]
     assert q.backoff.wait_ms() > 60_000  # alpha would not try again for minutes on its own
+
+    async def not_probing() -> bool:  # a post during the outage pings beta; let that ping fail before the heal
+        return not q.probing
+
+    await eventually(not_probing)
     cluster.net.down.clear()
     await restart(cluster, b)
 

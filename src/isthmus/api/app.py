@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from isthmus import SERVER_VERSION
@@ -93,8 +94,15 @@ class EdgeMiddleware:
             else:
                 await self.app(scope, counting_receive, send_with_headers)
         except Exception as exc:  # every route error is already an AppError answer; this is a bug
+            if isinstance(exc, ClientDisconnect):
+                # The client hung up before its body was read (a peer reset mid-request): no one to answer,
+                # and nothing was applied. Not a bug, so no traceback.
+                log.info("client went away during %s %s", scope.get("method"), scope.get("path"))
+                return
             if isinstance(exc, AppError):
                 err = exc
+            elif (resource := errors.resource_error(exc)) is not None:
+                err = resource  # a full disk or an unreachable database: said in words, not a 500
             else:
                 log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
                 err = errors.internal_error()

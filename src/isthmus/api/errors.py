@@ -12,8 +12,10 @@ from starlette.responses import JSONResponse
 
 from isthmus.core.errors import AppError, with_actor
 from isthmus.core.ids import new_id
+from isthmus.store.failures import DB_UNAVAILABLE, DISK_FULL, classify
 
 log = logging.getLogger("isthmus.api")
+DB_RETRY_AFTER_S = 5
 
 
 def request_id(request: Request) -> str:
@@ -33,6 +35,8 @@ def error_response(err: AppError, rid: str) -> JSONResponse:
     headers = {"X-Request-Id": rid}
     if err.status_code == 429:
         headers["Retry-After"] = str(err.retry_after_s or 60)
+    elif err.status_code == 503 and err.retry_after_s:
+        headers["Retry-After"] = str(err.retry_after_s)
     return JSONResponse(error_body(err, rid), status_code=err.status_code, headers=headers)
 
 
@@ -70,6 +74,20 @@ def internal_error() -> AppError:
     return AppError("api.context.internal_error.app_error", "An internal error occurred.", 500)
 
 
+def resource_error(exc: BaseException) -> AppError | None:
+    """A full disk (507) or an unreachable database (503, retry in a few seconds); None for anything else."""
+    kind = classify(exc)
+    if kind == DISK_FULL:
+        log.error("disk full: %s", exc)
+        return AppError("api.context.disk_full.app_error", "The server's storage is full, so nothing was saved. "
+                        "Ask your system administrator to free some space, then try again.", 507)
+    if kind == DB_UNAVAILABLE:
+        log.warning("database unavailable: %s", str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        return AppError("api.context.database_unavailable.app_error", "The server cannot reach its database right "
+                        "now, so nothing was saved. Try again in a few seconds.", 503, retry_after_s=DB_RETRY_AFTER_S)
+    return None
+
+
 def invalid_url_error() -> AppError:
     return AppError("api.context.invalid_url_param.app_error", "Invalid or missing parameter in request URL.", 400,
                     "the URL holds a NUL character")
@@ -80,5 +98,7 @@ def too_large_error() -> AppError:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(internal_error(), request_id(request))
+    err = resource_error(exc)
+    if err is None:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(err or internal_error(), request_id(request))

@@ -27,6 +27,7 @@ from isthmus.store.repo import shared as repo
 from isthmus.store.repo import users as users_repo
 
 SESSION_TTL_MS = 24 * 3600 * 1000
+_SESSION_KEYS = ("remote_id", "user_id", "channel_id", "req_file_id", "file_size", "filename")
 
 
 def _bad(detail: str) -> AppError:
@@ -64,7 +65,12 @@ async def do_open_upload_session(d: Domain, remote_id: str, payload: object) -> 
         user = await users_repo.select_user(tx.conn, row["user_id"])
         if user is not None and user["remote_id"] != remote_id:
             raise AppError("api.remote_cluster.user_not_owned", "The uploader is not owned by the sender.", 403)
-        if await repo.select_upload_session(tx.conn, row["id"]) is not None:
+        seen = await repo.select_upload_session(tx.conn, row["id"])
+        if seen is not None:
+            # The same frame delivered twice (a resent request whose first answer was lost) opens the same
+            # session: answer it again rather than make the sender believe we refuse the file.
+            if all(seen[k] == row[k] for k in _SESSION_KEYS):
+                return {**seen, "file_offset": 0}
             raise _bad("id already used")
         await repo.delete_upload_sessions_before(tx.conn, d.now() - SESSION_TTL_MS)
         await repo.insert_upload_session(tx.conn, row)

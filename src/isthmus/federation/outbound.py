@@ -8,7 +8,9 @@ Each :class:`RemoteQueue` is one asyncio task that never has two requests to its
 per-remote lock also covers invites and notices sent from REST calls). It wakes on
 
 * a poke: a change was appended to the outbox (``sync_outbox_appended``), no debounce, so a post
-  reaches the peer within milliseconds and a burst coalesces naturally while one request is in flight;
+  reaches the peer within milliseconds and a burst coalesces naturally while one request is in flight.
+  While backing off, a poke pings the peer instead (at most once a second): a good answer drops the backoff,
+  so a link that heals is noticed by the first post after it;
 * the peer talking to us (any inbound message) or coming back online (``remote_cluster_online``):
   proof it is reachable, so any backoff is dropped. For that reason every queue says hello
   (``isthmus_sync_hello``) once after the server starts: a peer that backed off while we were down
@@ -34,7 +36,7 @@ from isthmus.core.events import Event
 from isthmus.core.waiting import wait_event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
 from isthmus.domain.context import Domain, transaction
-from isthmus.domain.remotes import EVENT_DELETED
+from isthmus.domain.remotes import EVENT_DELETED, get_remote
 from isthmus.domain.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
@@ -50,6 +52,7 @@ ENV_PREFIX = "ISTHMUS_SYNC_"
 PRUNE_EVERY_MS = 60_000
 PRUNE_BATCH = 500  # outbox rows deleted per transaction
 METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
+PROBE_EVERY_MS = 1_000  # while backing off, new work pings the peer at most this often
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class RemoteQueue:
         # Say hello once after our start: a peer that backed off while we were down retries at once instead of
         # when its backoff timer fires (which, after a long outage, is up to backoff_max_ms later).
         self.hello_pending = False
+        self.probing = False
+        self.probed_at = 0
 
     def start(self) -> None:
         self.stopping = False
@@ -123,8 +128,11 @@ class RemoteQueue:
         while not self.stopping:
             timeout = sweep if self.backoff.ready() else min(sweep, self.backoff.wait_ms() / 1000)
             await wait_event(self.wake, max(timeout, 0.001))
+            poked = self.wake.is_set()
             self.wake.clear()
             if not self.backoff.ready():
+                if poked:
+                    self._probe()
                 continue
             try:
                 more = await self.outbound.run_once(self)
@@ -142,6 +150,28 @@ class RemoteQueue:
             self.outbound.metrics.record_success(self.remote_id, self.outbound.d.now())
             if more:
                 self.wake.set()
+
+    def _probe(self) -> None:
+        """New work while backing off: ask the peer with one cheap ping whether it is back, at most one in flight
+        and one per PROBE_EVERY_MS. A link that heals is then noticed by the first post after it, not when the
+        backoff (up to backoff_max_ms) or the next ping round (60 s) comes around."""
+        now = self.outbound.d.now()
+        if self.probing or now - self.probed_at < PROBE_EVERY_MS:
+            return
+        self.probing, self.probed_at = True, now
+        self.outbound.spawn(self._run_probe())
+
+    async def _run_probe(self) -> None:
+        try:
+            rc = await get_remote(self.outbound.d, self.remote_id, include_deleted=True)
+            if await self.outbound.conns.pinger.ping_now(rc):
+                self.contact()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # a probe is a hint; the backoff still retries on its own
+            log.debug("probe of secure connection %s failed: %s", self.remote_id, err)
+        finally:
+            self.probing = False
 
     def _failed(self, err: Exception) -> None:
         d, metrics = self.outbound.d, self.outbound.metrics

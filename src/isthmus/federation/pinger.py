@@ -27,6 +27,7 @@ from isthmus.domain.remotes import RemoteCluster, do_record_ping, list_remotes
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.settings import Timings
 from isthmus.federation.transport import RemoteClient, TransportError
+from isthmus.store.failures import classify
 from isthmus.store.repo.remotes import RemoteFilter
 
 log = logging.getLogger(__name__)
@@ -87,8 +88,11 @@ class Pinger:
                 await self.ping_all()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("remote cluster ping round failed")
+            except Exception as err:
+                if classify(err) is None:
+                    log.exception("remote cluster ping round failed")
+                else:  # the database is away or full: say so in one line, not a traceback every round
+                    log.warning("remote cluster ping round skipped: %s", classify(err))
             assert self._wake is not None
             await wait_event(self._wake, self.timings.ping_interval_s)
             self._wake.clear()

@@ -42,6 +42,7 @@ from isthmus.realtime.actions import Socket, dispatch, parse_frame
 from isthmus.realtime.audience import Audience
 from isthmus.realtime.conn import CLOSE_GOING_AWAY, CLOSE_POLICY, Conn, Outbox
 from isthmus.realtime.frames import WEBSOCKET_EVENTS, broadcast, event_prefix
+from isthmus.store.failures import classify
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +297,11 @@ class Hub:
             await asyncio.sleep(self.sweep_interval_s)
             try:
                 await self.housekeep()
-            except Exception:
-                log.exception("websocket housekeeping failed")
+            except Exception as err:
+                if classify(err) is None:
+                    log.exception("websocket housekeeping failed")
+                else:  # the database is away or full: one line, not a traceback every sweep
+                    log.warning("websocket housekeeping skipped: %s", classify(err))
 
     async def housekeep(self) -> None:
         now = self.domain.now()

@@ -74,7 +74,12 @@ class LocalBlobStore:
 
         def move() -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(source), dest)  # a rename when staging shares the filesystem
+            try:
+                shutil.move(str(source), dest)  # a rename when staging shares the filesystem
+            except BaseException:
+                # Across filesystems the move is a copy, which a full disk cuts short: leave no half blob.
+                dest.unlink(missing_ok=True)
+                raise
 
         await asyncio.to_thread(move)
 
@@ -84,8 +89,12 @@ class LocalBlobStore:
         def write() -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(dest.name + ".part")
-            tmp.write_bytes(data)
-            os.replace(tmp, dest)
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, dest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a full disk leaves no half-written .part behind
+                raise
 
         await asyncio.to_thread(write)
 
