@@ -17,7 +17,7 @@ from isthmus.core.ids import new_id
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel
-from isthmus.domain.synced import ItemRefused, upsert_post
+from isthmus.domain.synced.posts import ItemRefused, upsert_post
 from isthmus.federation.wire import Msg, Response
 from isthmus.store.schema.channels import channel_members, channels
 from isthmus.store.schema.posts import posts

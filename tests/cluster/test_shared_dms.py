@@ -206,7 +206,7 @@ async def test_a_refused_dm_is_offered_again_when_reopened(cluster: Cluster) -> 
 
 
 async def _withdrawn(node: Node, channel_id: str, remote_id: str) -> bool:
-    from isthmus.domain.shares import get_channel_remote
+    from isthmus.domain.sharing.shares import get_channel_remote
 
     row = await get_channel_remote(node.server.domain, channel_id, remote_id)
     return row is not None and row.delete_at > 0

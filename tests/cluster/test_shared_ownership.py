@@ -1,4 +1,4 @@
-"""Who may change what in a shared channel, across a mesh (issue 13, defects 2, 3, 4, 7; domain/ownership.py).
+"""Who may change what in a shared channel, across a mesh (issue 13, defects 2, 3, 4, 7; domain/sharing/ownership.py).
 
 * A mesh: a channel's home relays content of users we know directly from their own server (defect 2).
 * A reaction removed by the home's admin disappears on the reactor's server too (defect 3).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isthmus.domain.remote_users import PROP_REMOTE_EMAIL
+from isthmus.domain.synced.users import PROP_REMOTE_EMAIL
 from isthmus.store.repo import users as users_repo
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import Person, channel, eventually, person, share, share_node, wait_converged

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isthmus.domain.refusals import MARKER_KEY
+from isthmus.domain.sharing.refusals import MARKER_KEY
 from isthmus.store.schema.refusals import remote_limits
 from tests.cluster.test_shared_extras import upload
 from tests.testlib.cluster import Cluster, Node

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from isthmus.domain import share_resume
+from isthmus.domain.sharing import resume as share_resume
 from isthmus.federation.sync import service as service_module
 from isthmus.store.schema.shared import shared_channel_remotes as scr
 from isthmus.store.schema.shared import sync_outbox as out

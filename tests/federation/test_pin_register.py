@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from isthmus.domain.models import Post
-from isthmus.domain.synced import PIN_AT_KEY, _pin_change
+from isthmus.domain.synced.posts import PIN_AT_KEY, _pin_change
 from isthmus.federation.sync.messages import CHANNEL_DELETED_TEXT, NOT_SHARED_TEXT, not_shared_error
 
 pytestmark = pytest.mark.nodb

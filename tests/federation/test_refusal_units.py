@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from isthmus.domain.refusals import (
+from isthmus.domain.sharing.refusals import (
     MARKER_KEY,
     Limits,
     human_size,

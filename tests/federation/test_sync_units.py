@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from isthmus.core.errors import AppError
-from isthmus.domain.remote_users import mung_username
+from isthmus.domain.synced.users import mung_username
 from isthmus.federation.sync.messages import SyncResponse, parse_sync_msg
 from isthmus.federation.sync.text import (
     apply_mention_transforms,
@@ -105,8 +105,8 @@ def test_sync_response_status_errors() -> None:
 
 
 def test_parse_synced_status() -> None:
-    from isthmus.domain.remote_statuses import StatusRefused, parse_synced_status
     from isthmus.domain.statuses import Status
+    from isthmus.domain.synced.statuses import StatusRefused, parse_synced_status
 
     uid = "u" * 26
     mm = {"user_id": uid, "status": "dnd", "manual": True, "last_activity_at": 7, "active_channel": "x",

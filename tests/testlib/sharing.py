@@ -119,7 +119,7 @@ async def share(home: Node, channel_id: str, *remotes: tuple[Node, str], readonl
 
 
 async def _confirmed(home: Node, channel_id: str, remote_id: str) -> bool:
-    from isthmus.domain.shares import get_channel_remote
+    from isthmus.domain.sharing.shares import get_channel_remote
 
     row = await get_channel_remote(home.server.domain, channel_id, remote_id)
     return row is not None and row.is_invite_confirmed and not row.delete_at

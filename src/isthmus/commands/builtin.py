@@ -16,8 +16,9 @@ import re
 from typing import Any
 
 from isthmus.core.errors import AppError
-from isthmus.domain import channels, posts, share_direct, statuses, teams, users
+from isthmus.domain import channels, posts, statuses, teams, users
 from isthmus.domain.context import Domain
+from isthmus.domain.sharing import direct as share_direct
 from isthmus.federation.connections import Connections
 
 from . import connected

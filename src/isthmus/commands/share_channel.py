@@ -20,10 +20,10 @@ from isthmus.commands.registry import (
 )
 from isthmus.core.errors import AppError
 from isthmus.domain import remotes as rdom
-from isthmus.domain import shares
 from isthmus.domain.models import Actor
 from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS
 from isthmus.domain.roles import has_system_permission
+from isthmus.domain.sharing import shares
 from isthmus.federation.sync.service import SharedChannels
 from isthmus.store.repo.remotes import RemoteFilter
 

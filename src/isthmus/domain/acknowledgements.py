@@ -18,9 +18,9 @@ from isthmus.domain.access import access_channel
 from isthmus.domain.changes import ack_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, PostAcknowledgement
-from isthmus.domain.ownership import author_from
 from isthmus.domain.posts import bad_post_id, post_not_found
 from isthmus.domain.shapes import ack_json, dumps
+from isthmus.domain.sharing.ownership import author_from
 from isthmus.store.repo import acknowledgements as repo
 from isthmus.store.repo import posts as posts_repo
 

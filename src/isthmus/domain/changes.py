@@ -31,7 +31,7 @@ from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
 
 EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
-# "replay": not a change but a durable "queue the posts changed since ..." marker (domain/share_resume.py);
+# "replay": not a change but a durable "queue the posts changed since ..." marker (domain/sharing/resume.py);
 # senders stop before it and expand it, nothing is sent for it.
 REPLAY_KIND = "replay"
 KINDS = frozenset({"post", "pin", "reaction", "ack", "user", "member", "file", "channel", "status", REPLAY_KIND})

@@ -181,7 +181,7 @@ def group_channel_name(user_ids: list[str]) -> str:
     return h.hexdigest()
 
 
-# Run in the transaction that creates (or returns) a DM/GM: ``domain.share_direct`` refuses or shares it with
+# Run in the transaction that creates (or returns) a DM/GM: ``domain.sharing.direct`` refuses or shares it with
 # the remote participants' servers there (a registry because share_direct imports this module).
 DirectHook = Callable[[Domain, Tx, dict[str, Any], list[str], str, bool], Awaitable[None]]
 DIRECT_HOOKS: list[DirectHook] = []
@@ -343,7 +343,7 @@ async def do_patch_channel(d: Domain, actor: Actor, channel_id: str, patch: dict
     return updated
 
 
-# Run inside the transaction that archives a shared channel here (``domain.shares`` ends the share there,
+# Run inside the transaction that archives a shared channel here (``domain.sharing.shares`` ends the share there,
 # so the peers' durable "channel was deleted" notice commits with the archive: a crash right after the
 # commit cannot lose it). A registry because shares imports this module.
 ArchiveHook = Callable[[Domain, Tx, Channel], Awaitable[None]]

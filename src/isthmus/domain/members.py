@@ -26,9 +26,9 @@ from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import TOWN_SQUARE, deleted_error, insert_member
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Channel, ChannelMember
-from isthmus.domain.ownership import member_added, member_removed
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_member_json, dumps
+from isthmus.domain.sharing.ownership import member_added, member_removed
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as repo
 from isthmus.store.repo import users as users_repo

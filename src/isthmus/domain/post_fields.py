@@ -2,7 +2,7 @@
 and what the server derives from the message (hashtags, mention candidates).
 
 Pure functions, no database: the local write paths (``domain/posts.py``) and the synced ones
-(``domain/synced.py``, ``domain/synced_bulk.py``) share one definition of what a valid post is.
+(``domain/synced/posts.py``, ``domain/synced/bulk.py``) share one definition of what a valid post is.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, plugin_components, post_files
+from isthmus.domain import files, post_files
 from isthmus.domain.access import access_channel
 from isthmus.domain.changes import lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, FileInfo, Post, Reaction
-from isthmus.domain.ownership import refuse_remote_delete, refuse_remote_edit
 from isthmus.domain.post_fields import (
     bad_field,
     check_message,
@@ -39,6 +38,8 @@ from isthmus.domain.post_fields import (
 from isthmus.domain.post_priority import attach_acknowledgements
 from isthmus.domain.roles import has_system_permission, permissions_of
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.sharing import plugin_components
+from isthmus.domain.sharing.ownership import refuse_remote_delete, refuse_remote_edit
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
 from isthmus.store.repo import posts as repo
 from isthmus.store.repo import reactions as reactions_repo

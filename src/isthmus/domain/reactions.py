@@ -21,10 +21,10 @@ from isthmus.domain.access import access_channel
 from isthmus.domain.changes import reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel, Post, Reaction
-from isthmus.domain.ownership import refuse_remote_delete
 from isthmus.domain.post_lists import MAX_IDS, readable_channels
 from isthmus.domain.posts import bad_post_id, post_not_found
 from isthmus.domain.shapes import dumps, reaction_json
+from isthmus.domain.sharing.ownership import refuse_remote_delete
 from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import reactions as repo
 

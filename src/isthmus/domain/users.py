@@ -19,9 +19,9 @@ from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.changes import record_user_changed
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, User
-from isthmus.domain.remote_users import global_sync_enabled
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import dumps
+from isthmus.domain.synced.users import global_sync_enabled
 from isthmus.store.repo import login_failures as failures_repo
 from isthmus.store.repo import users as repo
 

@@ -37,7 +37,7 @@ from isthmus.core.waiting import wait_event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.remotes import EVENT_DELETED, get_remote
-from isthmus.domain.shares import EVENT_SHARES_CHANGED
+from isthmus.domain.sharing.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE

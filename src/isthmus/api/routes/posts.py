@@ -18,10 +18,11 @@ from isthmus.api.params import (
     valid_id,
 )
 from isthmus.core.errors import invalid_param
-from isthmus.domain import post_lists, posts, refusals
+from isthmus.domain import post_lists, posts
 from isthmus.domain.context import retrying
 from isthmus.domain.post_lists import PostPage
 from isthmus.domain.shapes import post_json, post_list_json
+from isthmus.domain.sharing import refusals
 
 router = APIRouter()
 

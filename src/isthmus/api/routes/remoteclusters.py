@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse
 from isthmus.api.auth import require_actor
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
 from isthmus.core.errors import AppError
-from isthmus.domain import refusals
 from isthmus.domain.remotes import authorize, remote_cluster_json
+from isthmus.domain.sharing import refusals
 from isthmus.federation import endpoints
 from isthmus.federation.connections import Connections
 from isthmus.store.repo.remotes import RemoteFilter

@@ -15,10 +15,11 @@ from starlette.responses import Response
 from isthmus.api.auth import domain_of, require_actor, resolve_user_id
 from isthmus.api.params import STATUS_OK, bool_param, json_object, paging, valid_id
 from isthmus.core.errors import AppError, forbidden
-from isthmus.domain import refusals, share_reads
 from isthmus.domain.remotes import remote_cluster_info_json
 from isthmus.domain.roles import has_system_permission
-from isthmus.domain.shares import require_shares, shared_channel_json, shared_channel_remote_json
+from isthmus.domain.sharing import reads as share_reads
+from isthmus.domain.sharing import refusals
+from isthmus.domain.sharing.shares import require_shares, shared_channel_json, shared_channel_remote_json
 from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync.global_users import OFF_TEXT, global_sync_enabled
 from isthmus.federation.sync.service import SharedChannels

@@ -20,10 +20,10 @@ from isthmus.core.ids import new_id
 from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import FileInfo
-from isthmus.domain.refusals import ATTACHMENTS_OFF, REFUSED, TOO_LARGE
-from isthmus.domain.remote_files import do_open_upload_session, do_receive_upload, do_set_remote_profile_image
 from isthmus.domain.remotes import RemoteCluster, require_service
 from isthmus.domain.shapes import file_info_json
+from isthmus.domain.sharing.refusals import ATTACHMENTS_OFF, REFUSED, TOO_LARGE
+from isthmus.domain.synced.files import do_open_upload_session, do_receive_upload, do_set_remote_profile_image
 from isthmus.federation.auth import credentials_from
 from isthmus.federation.endpoints import connections_of
 from isthmus.federation.sync.messages import NOT_ENABLED_TEXT, TOPIC_UPLOAD, upload_session_obj

@@ -23,8 +23,8 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import new_id
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import User
-from isthmus.domain.remote_users import global_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.synced.users import global_sync_enabled
 from isthmus.federation.connections import Connections
 from isthmus.federation.sync.messages import TOPIC_GLOBAL_USERS, SyncMsg, SyncResponse
 from isthmus.federation.sync.metrics import SyncMetrics

@@ -12,8 +12,8 @@ import logging
 from typing import Any
 
 from isthmus.domain.context import Domain
-from isthmus.domain.refusals import Limits, local_limits, store_peer_limits
 from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.sharing.refusals import Limits, local_limits, store_peer_limits
 from isthmus.federation.sync.messages import TOPIC_LIMITS
 from isthmus.federation.transport import RemoteClient
 from isthmus.federation.wire import Msg

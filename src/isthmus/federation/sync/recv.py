@@ -6,10 +6,10 @@ Every inbound item is checked before it is applied (#27326):
   fails with "channel is no longer shared", which tells the sender to stop (§5.5);
 * a user may only be created by, or updated from, the connection that owns it (a home relaying a user we
   know from another connection changes nothing);
-* who may change what: ``domain.ownership`` (new content by users the sender owns, or relayed by the home;
+* who may change what: ``domain.sharing.ownership`` (new content by users the sender owns, or relayed by the home;
   edits only from the author's server; deletes also from the home; pins from anyone);
 * a read-only share refuses all content from remotes on its home (Mattermost only hides the box);
-* a status must be of a user the sender owns (``domain.remote_statuses``; refusals in ``status_errors``).
+* a status must be of a user the sender owns (``domain.synced.statuses``; refusals in ``status_errors``).
 
 Per-item problems go to ``user_errors`` / ``post_errors`` / ``reaction_errors``; the message as a whole
 still answers OK so one bad item never blocks the rest. Everything is applied through the domain with
@@ -23,15 +23,21 @@ from typing import Any
 
 from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
-from isthmus.domain import share_accept, shares
 from isthmus.domain.access import get_channel_row, get_team_row
 from isthmus.domain.acknowledgements import upsert_remote_ack
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
-from isthmus.domain.ownership import member_subject, relayed_by_home, removed_by_home
-from isthmus.domain.remote_statuses import apply_remote_statuses
-from isthmus.domain.remote_users import (
+from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.sharing import accept as share_accept
+from isthmus.domain.sharing import shares
+from isthmus.domain.sharing.ownership import member_subject, relayed_by_home, removed_by_home
+from isthmus.domain.sharing.repair import do_resend_posts
+from isthmus.domain.snapshot import channel_snapshot_page, page_cursor
+from isthmus.domain.synced.bulk import upsert_posts
+from isthmus.domain.synced.posts import ItemRefused, refused, upsert_reaction
+from isthmus.domain.synced.statuses import apply_remote_statuses
+from isthmus.domain.synced.users import (
     Peer,
     UserSyncError,
     ensure_channel_member,
@@ -41,11 +47,6 @@ from isthmus.domain.remote_users import (
     remove_channel_member,
     upsert_remote_user,
 )
-from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.share_repair import do_resend_posts
-from isthmus.domain.snapshot import channel_snapshot_page, page_cursor
-from isthmus.domain.synced import ItemRefused, refused, upsert_reaction
-from isthmus.domain.synced_bulk import upsert_posts
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
     DMS_DISABLED_TEXT,

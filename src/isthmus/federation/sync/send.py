@@ -25,18 +25,18 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.core.ids import new_id
-from isthmus.domain import plugin_components
 from isthmus.domain.changes import REPLAY_KIND, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.files import infos_for_posts
 from isthmus.domain.models import Channel, FileInfo, Post, PostAcknowledgement, Reaction, User
-from isthmus.domain.refusals import KEEP, Refusal, refusal_rows, without_marker
-from isthmus.domain.remote_statuses import STATUS_CLOCK_KEY
-from isthmus.domain.remote_users import HIDDEN_EMAIL_DOMAIN, member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import ack_json, file_info_json, post_json, reaction_json, string_map
+from isthmus.domain.sharing import plugin_components
+from isthmus.domain.sharing.refusals import KEEP, Refusal, refusal_rows, without_marker
 from isthmus.domain.statuses import Status, status_json
-from isthmus.domain.synced import CHANGES_KEY, PIN_AT_KEY
+from isthmus.domain.synced.posts import CHANGES_KEY, PIN_AT_KEY
+from isthmus.domain.synced.statuses import STATUS_CLOCK_KEY
+from isthmus.domain.synced.users import HIDDEN_EMAIL_DOMAIN, member_sync_enabled
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import access as access_repo

@@ -13,12 +13,12 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import refusals, shares
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Post
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.shapes import dumps, post_json
-from isthmus.domain.share_resume import expand_replay
+from isthmus.domain.sharing import refusals, shares
+from isthmus.domain.sharing.resume import expand_replay
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound, RemoteQueue, SyncTimings
 from isthmus.federation.pinger import EVENT_ONLINE

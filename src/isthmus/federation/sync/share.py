@@ -26,21 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
-from isthmus.domain import shares
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Post, User
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
-from isthmus.domain.share_direct import original_remote_id
-from isthmus.domain.share_notices import post_notice
-from isthmus.domain.share_resume import (
+from isthmus.domain.sharing import shares
+from isthmus.domain.sharing.direct import original_remote_id
+from isthmus.domain.sharing.notices import post_notice
+from isthmus.domain.sharing.resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_UNSHARED,
     do_clear_notice,
     pending_notices,
 )
-from isthmus.domain.synced import do_archive_channel_from_remote
+from isthmus.domain.synced.posts import do_archive_channel_from_remote
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.sync.messages import (
@@ -313,7 +313,7 @@ class ShareService:
 
     async def on_archived_unshared(self, event: Event) -> None:
         """A shared channel archived here was unshared in the archive's own transaction, its notices written
-        (``domain.shares``): wake the senders; a remote copy also tells its home, best effort as before."""
+        (``domain.sharing.shares``): wake the senders; a remote copy also tells its home, best effort as before."""
         channel_id, remotes = event.data.get("channel_id"), event.data.get("remotes")
         if not isinstance(channel_id, str) or not isinstance(remotes, list):
             return

@@ -15,9 +15,9 @@ from typing import Any
 
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id
-from isthmus.domain import shares
 from isthmus.domain.context import Domain
 from isthmus.domain.remotes import RemoteCluster, find_live_remote
+from isthmus.domain.sharing import shares
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
 from isthmus.federation.transport import TransportError

@@ -5,7 +5,7 @@ of the posts created since the invitation; a Mattermost peer does not know the t
 with no payload, reported as "unsupported". The peer answers one bounded page per request (``next`` says where
 the following one starts), so a huge channel never holds its event loop. Read-only unless ``repair``: then, for
 each peer that differs, this side queues its own state of the differing posts for that peer
-(``domain/share_repair.py``) and asks the peer (topic ``isthmus_channel_resend``) to queue its own; both
+(``domain/sharing/repair.py``) and asks the peer (topic ``isthmus_channel_resend``) to queue its own; both
 senders deliver them like any change.
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from isthmus.core.errors import AppError
-from isthmus.domain import shares
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor
-from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import RemoteCluster, get_remote
-from isthmus.domain.share_repair import do_resend_posts
+from isthmus.domain.sharing import shares
+from isthmus.domain.sharing.repair import do_resend_posts
 from isthmus.domain.snapshot import channel_snapshot, diff_snapshots, differing_post_ids, page_cursor
+from isthmus.domain.synced.users import member_sync_enabled
 from isthmus.federation.sync.messages import TOPIC_RESEND, TOPIC_SNAPSHOT
 from isthmus.federation.transport import RemoteClient, TransportError
 from isthmus.federation.wire import Msg

@@ -23,7 +23,7 @@ from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain.context import Tx
 from isthmus.domain.models import User
-from isthmus.domain.remote_users import owned_user
+from isthmus.domain.synced.users import owned_user
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import remotes as remotes_repo
 from isthmus.store.repo import shared as shares_repo

@@ -13,8 +13,8 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
 from isthmus.domain.context import Domain, Tx
-from isthmus.domain.remote_users import owned_user
 from isthmus.domain.statuses import STATUSES, Status, apply_synced_status
+from isthmus.domain.synced.users import owned_user
 
 STATUS_CLOCK_KEY = "isthmus_status_at"  # our extension to Mattermost's Status (its decoder ignores it)
 MAX_MS = 1 << 53  # JavaScript's safe integers: what a Mattermost client can hold

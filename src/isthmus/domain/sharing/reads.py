@@ -6,13 +6,14 @@ from typing import Any
 
 from isthmus.core.errors import AppError, forbidden
 from isthmus.core.ids import is_valid_id
-from isthmus.domain import share_direct, shares
 from isthmus.domain.access import access_channel, access_team
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor, User
 from isthmus.domain.permissions import PERMISSION_MANAGE_SECURE_CONNECTIONS, PERMISSION_MANAGE_SHARED_CHANNELS
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.roles import has_system_permission
+from isthmus.domain.sharing import direct as share_direct
+from isthmus.domain.sharing import shares
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import users as users_repo

@@ -3,7 +3,7 @@
 A synthetic user keeps its global id; ``remote_id`` is the connection it was received from (for a
 user relayed by a channel's home, that is the home) and only that connection may change it. A relayed
 record never changes the owner; the user's own server sending it as its own takes over a user we only
-knew through a relay (a mesh). Who may post or react as it: ``domain.ownership``. Its username is
+knew through a relay (a mesh). Who may post or react as it: ``domain.sharing.ownership``. Its username is
 munged with the connection's local name (``alice:beta``), with ``-2``, ``-3`` … suffixes on collision;
 its email is a random id, the real values stay in props. It has no password, so nobody can log in as it.
 """

@@ -28,18 +28,18 @@ from isthmus.domain.channels import ARCHIVE_HOOKS
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Actor, Channel
 from isthmus.domain.permissions import PERMISSION_MANAGE_SHARED_CHANNELS, PERMISSION_MANAGE_SYSTEM
-from isthmus.domain.remote_users import member_sync_enabled
 from isthmus.domain.remotes import DELETE_HOOKS
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import channel_json, dumps
-from isthmus.domain.share_notices import post_notice
-from isthmus.domain.share_resume import (
+from isthmus.domain.sharing.notices import post_notice
+from isthmus.domain.sharing.resume import (
     UNSHARE_NOTICE_DELETED,
     UNSHARE_NOTICE_NONE,
     UNSHARE_NOTICE_UNSHARED,
     replay_missed,
     stop_receiving,
 )
+from isthmus.domain.synced.users import member_sync_enabled
 from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import user_sync as user_sync_repo

@@ -25,7 +25,6 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import new_id
-from isthmus.domain import shares
 from isthmus.domain.channels import (
     DIRECT_HOOKS,
     DISPLAY_NAME_MAX,
@@ -38,16 +37,17 @@ from isthmus.domain.channels import (
 )
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, User
-from isthmus.domain.remote_users import (
+from isthmus.domain.remotes import RemoteCluster
+from isthmus.domain.shapes import dumps
+from isthmus.domain.sharing import shares
+from isthmus.domain.sharing.resume import UNSHARE_NOTICE_NONE, replay_missed
+from isthmus.domain.synced.users import (
     PROP_ORIGINAL_REMOTE_ID,
     UNKNOWN_REMOTE,
     Peer,
     UserSyncError,
     upsert_remote_user,
 )
-from isthmus.domain.remotes import RemoteCluster
-from isthmus.domain.shapes import dumps
-from isthmus.domain.share_resume import UNSHARE_NOTICE_NONE, replay_missed
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import remotes as remotes_repo

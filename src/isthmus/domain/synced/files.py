@@ -21,7 +21,7 @@ from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.file_images import NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import FileInfo
-from isthmus.domain.refusals import human_size
+from isthmus.domain.sharing.refusals import human_size
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import users as users_repo

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from isthmus.core.ids import new_id
-from isthmus.domain import shares
 from isthmus.domain.access import access_channel
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, FileInfo
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES
 from isthmus.domain.remotes import get_remote
+from isthmus.domain.sharing import shares
 from isthmus.store.repo import refusals as repo
 
 # Props key on a received post whose files did not all arrive: [{id, name, size, reason, limit, message}].

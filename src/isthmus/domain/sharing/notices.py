@@ -24,7 +24,7 @@ def unshared_text(workspace: str) -> str:
 
 async def post_notice(d: Domain, tx: Tx, channel: Channel, user_id: str, workspace: str, *, shared: bool) -> Post:
     # Imported here: synced -> refusals -> shares -> this module would be a cycle at import time.
-    from isthmus.domain.synced import post_system_message
+    from isthmus.domain.synced.posts import post_system_message
 
     text = shared_text(workspace) if shared else unshared_text(workspace)
     return await post_system_message(d, tx, channel, user_id, text, SHARED_TYPE if shared else UNSHARED_TYPE)

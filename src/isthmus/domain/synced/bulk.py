@@ -35,11 +35,10 @@ from isthmus.core.ids import is_valid_id
 from isthmus.domain.changes import record_changes
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, Post, User
-from isthmus.domain.ownership import author_from
 from isthmus.domain.post_fields import mentioned_usernames
-from isthmus.domain.remote_users import load_owned_users
 from isthmus.domain.shapes import dumps, post_json
-from isthmus.domain.synced import (
+from isthmus.domain.sharing.ownership import author_from
+from isthmus.domain.synced.posts import (
     CREATED,
     UNCHANGED,
     ItemRefused,
@@ -50,6 +49,7 @@ from isthmus.domain.synced import (
     new_post_row,
     posted_event,
 )
+from isthmus.domain.synced.users import load_owned_users
 from isthmus.store.repo import posts as repo
 
 Outcome = str | ItemRefused | AppError

@@ -14,14 +14,14 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import shares
 from isthmus.domain.changes import record_member_change
 from isthmus.domain.channels import ADMIN_ROLES, check_channel_name, new_channel_row
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
-from isthmus.domain.remote_users import Peer, ensure_channel_member, member_sync_enabled
-from isthmus.domain.share_direct import create_direct_copy
-from isthmus.domain.share_notices import post_notice
+from isthmus.domain.sharing import shares
+from isthmus.domain.sharing.direct import create_direct_copy
+from isthmus.domain.sharing.notices import post_notice
+from isthmus.domain.synced.users import Peer, ensure_channel_member, member_sync_enabled
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
 from isthmus.store.repo import shared as repo

@@ -19,18 +19,25 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, plugin_components, post_files
+from isthmus.domain import files, post_files
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import reaction_entity, record_change, record_changes
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel, FileInfo, Post, Reaction, User
-from isthmus.domain.ownership import NotAllowed, author_from, check_content_change, check_deletion, sender_is_home
 from isthmus.domain.post_fields import MESSAGE_MAX_RUNES, mentioned_usernames, parse_hashtags
 from isthmus.domain.post_priority import synced_priority
 from isthmus.domain.posts import attach_metadata
 from isthmus.domain.reactions import EMOJI_NAME_RE
-from isthmus.domain.refusals import MARKER_KEY, keep_marker, received_marker, without_marker
 from isthmus.domain.shapes import dumps, post_json, reaction_json
+from isthmus.domain.sharing import plugin_components
+from isthmus.domain.sharing.ownership import (
+    NotAllowed,
+    author_from,
+    check_content_change,
+    check_deletion,
+    sender_is_home,
+)
+from isthmus.domain.sharing.refusals import MARKER_KEY, keep_marker, received_marker, without_marker
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import posts as repo
