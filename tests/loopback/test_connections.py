@@ -69,6 +69,31 @@ def wait_for(predicate: Callable[[], bool], within: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def connect(inviter: Admin, acceptor: Admin, acceptor_name: str = "beta", inviter_name: str = "alpha") -> str:
+    """A secure connection made over REST (invite on one side, accept on the other), once both see it online."""
+    r = inviter.http.post("/api/v4/remotecluster", json={"name": acceptor_name, "display_name": acceptor_name.title(),
+                                                         "default_team_id": inviter.team_id, "password": "pw-123456"})
+    assert r.status_code == 201, r.text
+    remote_id, code = str(r.json()["remote_cluster"]["remote_id"]), r.json()["invite"]
+    r = acceptor.http.post("/api/v4/remotecluster/accept_invite", json={
+        "name": inviter_name, "default_team_id": acceptor.team_id, "invite": code, "password": "pw-123456"})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: inviter.online(remote_id) and acceptor.online(remote_id))
+    return remote_id
+
+
+def share_new_channel(home: Admin, peer: Admin, remote_id: str) -> str:
+    """A new public channel on ``home`` shared with ``peer``, once the peer has its copy."""
+    r = home.http.post("/api/v4/channels", json={"team_id": home.team_id, "name": unique("ch"),
+                                                 "display_name": "Shared", "type": "O"})
+    assert r.status_code == 201, r.text
+    channel_id = str(r.json()["id"])
+    r = home.http.post(f"/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite")
+    assert r.status_code == 200, r.text
+    wait_for(lambda: peer.http.get(f"/api/v4/channels/{channel_id}").status_code == 200)
+    return channel_id
+
+
 @pytest.fixture
 def two(spawn: SpawnServer) -> tuple[Admin, Admin]:
     alpha = spawn("alpha", env=FAST_ENV).start()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from bench.common import ServerProcess, free_port
 
-from tests.loopback.test_connections import Admin, wait_for
+from tests.loopback.test_connections import Admin, connect, wait_for
 from tests.loopback.test_sync_kill import ENV, _posts, _verified
 from tests.testlib.clients import unique
 from tests.testlib.faultproxy import FaultPlan, FaultProxy
@@ -67,14 +67,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         alpha_srv.start()
         beta_srv.start()
         alpha, beta = Admin(alpha_srv), Admin(beta_srv)
-        r = alpha.http.post("/api/v4/remotecluster", json={"name": "beta", "default_team_id": alpha.team_id,
-                                                           "password": "pw-123456"})
-        assert r.status_code == 201, r.text
-        remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-        r = beta.http.post("/api/v4/remotecluster/accept_invite", json={
-            "name": "alpha", "default_team_id": beta.team_id, "invite": code, "password": "pw-123456"})
-        assert r.status_code == 201, r.text
-        wait_for(lambda: alpha.online(remote_id) and beta.online(remote_id))
+        remote_id = connect(alpha, beta)
         # alpha reaches beta only through the proxy
         assert alpha.http.get(f"/api/v4/remotecluster/{remote_id}").json()["site_url"] == proxy.url
         yield Pair(alpha, beta, str(remote_id), proxy, alpha_srv, beta_srv)

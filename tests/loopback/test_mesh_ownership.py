@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.loopback.conftest import SpawnServer
-from tests.loopback.test_connections import FAST_ENV, Admin, wait_for
+from tests.loopback.test_connections import FAST_ENV, Admin, connect, wait_for
 from tests.testlib.clients import PASSWORD, unique
 
 pytestmark = pytest.mark.loopback
@@ -27,15 +27,7 @@ ENV = {**FAST_ENV, "MM_CONNECTEDWORKSPACESSETTINGS_ENABLESHAREDCHANNELS": "true"
 
 
 def _connect(inviter: Admin, inviter_name: str, acceptor: Admin, acceptor_name: str) -> str:
-    r = inviter.http.post("/api/v4/remotecluster", json={"name": acceptor_name, "default_team_id": inviter.team_id,
-                                                         "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = acceptor.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": inviter_name, "default_team_id": acceptor.team_id, "invite": code, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    wait_for(lambda: inviter.online(remote_id) and acceptor.online(remote_id))
-    return remote_id
+    return connect(inviter, acceptor, acceptor_name, inviter_name)
 
 
 def _channel(admin: Admin) -> str:

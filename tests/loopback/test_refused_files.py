@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.loopback.conftest import SpawnServer
-from tests.loopback.test_connections import Admin, wait_for
+from tests.loopback.test_connections import Admin, connect, wait_for
 from tests.loopback.test_sync_kill import ENV
 from tests.testlib.clients import unique
 
@@ -21,15 +21,7 @@ MARKER = "isthmus_files_not_transferred"
 
 
 def _connect(home: Admin, peer: Admin, name: str) -> str:
-    r = home.http.post("/api/v4/remotecluster", json={"name": name, "display_name": name.title(),
-                                                      "default_team_id": home.team_id, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = peer.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": "alpha", "default_team_id": peer.team_id, "invite": code, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    wait_for(lambda: home.online(remote_id) and peer.online(remote_id))
-    return str(remote_id)
+    return connect(home, peer, name)
 
 
 def _post(admin: Admin, post_id: str) -> dict[str, Any] | None:

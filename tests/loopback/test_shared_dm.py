@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.loopback.conftest import SpawnServer
-from tests.loopback.test_connections import FAST_ENV, Admin, wait_for
+from tests.loopback.test_connections import FAST_ENV, Admin, connect, wait_for
 from tests.testlib.clients import unique
 
 pytestmark = pytest.mark.loopback
@@ -42,14 +42,7 @@ def _me(admin: Admin) -> str:
 def test_dm_across_servers_survives_a_restart(spawn: SpawnServer) -> None:
     alpha_srv, beta_srv = spawn("alpha", env=ENV).start(), spawn("beta", env=ENV).start()
     alpha, beta = Admin(alpha_srv), Admin(beta_srv)
-    r = alpha.http.post("/api/v4/remotecluster", json={"name": "beta", "default_team_id": alpha.team_id,
-                                                       "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = beta.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": "alpha", "default_team_id": beta.team_id, "invite": code, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    wait_for(lambda: alpha.online(remote_id) and beta.online(remote_id))
+    remote_id = connect(alpha, beta)
 
     # alpha learns beta's user from a shared channel (beta's admin accepted the connection, so joined it)
     r = alpha.http.post("/api/v4/channels", json={"team_id": alpha.team_id, "name": unique("ch"),

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from tests.loopback.conftest import SpawnServer
-from tests.loopback.test_connections import FAST_ENV, Admin, wait_for
-from tests.testlib.clients import unique
+from tests.loopback.test_connections import FAST_ENV, Admin, connect, share_new_channel, wait_for
 
 pytestmark = pytest.mark.loopback
 
@@ -53,20 +52,8 @@ def _verified(admin: Admin, channel_id: str) -> bool:
 def test_kill_9_mid_sync_loses_and_duplicates_nothing(spawn: SpawnServer, victim: str) -> None:
     alpha_srv, beta_srv = spawn("alpha", env=ENV).start(), spawn("beta", env=ENV).start()
     alpha, beta = Admin(alpha_srv), Admin(beta_srv)
-    r = alpha.http.post("/api/v4/remotecluster", json={"name": "beta", "default_team_id": alpha.team_id,
-                                                       "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = beta.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": "alpha", "default_team_id": beta.team_id, "invite": code, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    wait_for(lambda: alpha.online(remote_id) and beta.online(remote_id))
-    r = alpha.http.post("/api/v4/channels", json={"team_id": alpha.team_id, "name": unique("ch"),
-                                                  "display_name": "Shared", "type": "O"})
-    channel_id = r.json()["id"]
-    r = alpha.http.post(f"/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite")
-    assert r.status_code == 200, r.text
-    wait_for(lambda: beta.http.get(f"/api/v4/channels/{channel_id}").status_code == 200)
+    remote_id = connect(alpha, beta)
+    channel_id = share_new_channel(alpha, beta, remote_id)
 
     # A backlog: beta is down (kill -9) while alpha writes, then comes back and starts catching up in small
     # batches; the victim is killed again while that catch-up is visibly half done.

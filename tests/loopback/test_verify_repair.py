@@ -15,9 +15,8 @@ from isthmus.config import ConfigStore
 from isthmus.server import Server
 from isthmus.store.schema.posts import posts
 from tests.loopback.conftest import SpawnServer
-from tests.loopback.test_connections import Admin, wait_for
+from tests.loopback.test_connections import Admin, connect, share_new_channel, wait_for
 from tests.loopback.test_sync_kill import ENV, _posts, _verified
-from tests.testlib.clients import unique
 
 pytestmark = pytest.mark.loopback
 
@@ -36,20 +35,8 @@ async def _forget_post(config_path: Path, env: dict[str, str], post_id: str) -> 
 def test_cli_repair_brings_back_a_post_lost_behind_the_engines_back(spawn: SpawnServer) -> None:
     alpha_srv, beta_srv = spawn("alpha", env=ENV).start(), spawn("beta", env=ENV).start()
     alpha, beta = Admin(alpha_srv), Admin(beta_srv)
-    r = alpha.http.post("/api/v4/remotecluster", json={"name": "beta", "default_team_id": alpha.team_id,
-                                                       "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = beta.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": "alpha", "default_team_id": beta.team_id, "invite": code, "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    wait_for(lambda: alpha.online(remote_id) and beta.online(remote_id))
-    r = alpha.http.post("/api/v4/channels", json={"team_id": alpha.team_id, "name": unique("ch"),
-                                                  "display_name": "Shared", "type": "O"})
-    channel_id = r.json()["id"]
-    r = alpha.http.post(f"/api/v4/remotecluster/{remote_id}/channels/{channel_id}/invite")
-    assert r.status_code == 200, r.text
-    wait_for(lambda: beta.http.get(f"/api/v4/channels/{channel_id}").status_code == 200)
+    remote_id = connect(alpha, beta)
+    channel_id = share_new_channel(alpha, beta, remote_id)
     written = [alpha.http.post("/api/v4/posts", json={"channel_id": channel_id, "message": f"post {i}"}).json()["id"]
                for i in range(3)]
     wait_for(lambda: _verified(alpha, channel_id), within=60)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from isthmus.api.params import valid_id
 from isthmus.core.errors import AppError, unauthorized
 from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor, Session
@@ -64,3 +65,9 @@ async def require_actor(request: Request) -> Actor:
 
 def resolve_user_id(user_id: str, actor: Actor) -> str:
     return actor.user_id if user_id == "me" else user_id
+
+
+async def actor_and_user(request: Request, user_id: str) -> tuple[Actor, str]:
+    """The caller and the user a ``/users/{user_id}/…`` route is about ("me" resolved, the id checked)."""
+    actor = await require_actor(request)
+    return actor, valid_id(resolve_user_id(user_id, actor), "user_id")

@@ -35,7 +35,7 @@ class Parts:
             part.close()
 
 
-async def _drain(chunks: AsyncIterator[bytes]) -> None:
+async def drain(chunks: AsyncIterator[bytes]) -> None:
     # Always the request's one stream iterator: asking Starlette for a second one fails once the last
     # message has arrived.
     seen = 0
@@ -56,7 +56,7 @@ async def read_parts(request: Request, limit: int, too_large: Callable[[], AppEr
     chunks = request.stream()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + FRAMING_ALLOWANCE:
-        await _drain(chunks)
+        await drain(chunks)
         raise too_large()
     parts = Parts()
 
@@ -71,7 +71,7 @@ async def read_parts(request: Request, limit: int, too_large: Callable[[], AppEr
         async for chunk in chunks:
             total += len(chunk)
             if total > limit + FRAMING_ALLOWANCE:
-                await _drain(chunks)
+                await drain(chunks)
                 raise too_large()
             parser.write(chunk)
         parser.finalize()

@@ -15,10 +15,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from isthmus.api.auth import domain_of, require_actor
+from isthmus.api.multipart import drain
 from isthmus.api.params import bool_param, valid_id
 from isthmus.core.errors import AppError, invalid, invalid_param
 from isthmus.domain import files
@@ -30,7 +30,6 @@ from isthmus.store.blobs import StagedUpload
 router = APIRouter()
 
 FRAMING_ALLOWANCE = 64 * 1024
-DRAIN_LIMIT = 16 * 1024 * 1024
 MAX_FIELD_BYTES = 4096
 MAX_FIELDS = 64
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp", "application/pdf"})
@@ -122,17 +121,6 @@ class _MultipartReader:
         return values.pop()
 
 
-async def _drain(chunks: Any) -> None:
-    seen = 0
-    try:
-        async for chunk in chunks:
-            seen += len(chunk)
-            if seen > DRAIN_LIMIT:
-                return
-    except ClientDisconnect:
-        return
-
-
 async def _read_multipart(request: Request, d: Domain, actor: Actor, body_limit: int
                           ) -> tuple[Channel, list[StagedUpload], list[str]]:
     _, opts = parse_options_header(request.headers.get("content-type", ""))
@@ -164,7 +152,7 @@ async def _read_multipart(request: Request, d: Domain, actor: Actor, body_limit:
     except (AppError, ValueError) as err:
         for s in reader.staged:
             s.discard()
-        await _drain(chunks)
+        await drain(chunks)
         if isinstance(err, AppError):
             raise
         raise _malformed(str(err)) from None  # python-multipart's MultipartParseError is a ValueError
@@ -189,7 +177,7 @@ async def _read_raw(request: Request, d: Domain, actor: Actor) -> tuple[Channel,
             staged.write(chunk)
     except OverflowError:
         staged.discard()
-        await _drain(chunks)
+        await drain(chunks)
         raise files.too_large(d) from None
     except BaseException:
         staged.discard()
@@ -204,7 +192,7 @@ async def upload_files(request: Request) -> JSONResponse:
     body_limit = files.max_file_size(d) + FRAMING_ALLOWANCE
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > body_limit:
-        await _drain(request.stream())
+        await drain(request.stream())
         raise files.too_large(d, int(length))
     if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         channel, staged, client_ids = await _read_multipart(request, d, actor, body_limit)
