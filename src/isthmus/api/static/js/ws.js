@@ -147,7 +147,7 @@ export class EventSocket {
 // Mattermost sends nested objects as JSON strings (post, reaction, channel, user ids…).
 function decode(data) {
   const out = { ...data };
-  for (const key of ["post", "reaction", "channel", "mentions", "teammate_ids", "preferences"]) {
+  for (const key of ["post", "reaction", "acknowledgement", "channel", "mentions", "teammate_ids", "preferences"]) {
     if (typeof out[key] === "string") {
       try { out[key] = JSON.parse(out[key]); } catch { /* leave as sent */ }
     }

@@ -57,6 +57,8 @@ export class ChatApp {
       socket.on("post_deleted", (d) => this.onDeleted(d.post)),
       socket.on("reaction_added", (d) => this.forViews((v) => v.onReaction(d.reaction, true))),
       socket.on("reaction_removed", (d) => this.forViews((v) => v.onReaction(d.reaction, false))),
+      socket.on("post_acknowledgement_added", (d) => this.forViews((v) => v.onAck?.(d.acknowledgement, true))),
+      socket.on("post_acknowledgement_removed", (d) => this.forViews((v) => v.onAck?.(d.acknowledgement, false))),
       socket.on("typing", (d, b) => {
         if (this.view && b.channel_id === this.view.channel.id) this.view.onTyping(d.user_id, d.parent_id);
       }),

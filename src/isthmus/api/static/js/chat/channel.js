@@ -6,6 +6,7 @@ import { announce, h, icon, replace } from "../dom.js";
 import { channelLabel, events, isRemoteUser, loadUsers, shareInfo, state, unreadCount } from "../store.js";
 import { createComposer } from "./composer.js";
 import { PostList } from "./postlist.js";
+import { ackUserIds } from "./priority.js";
 import { canShareHere, openShareDialog } from "./share_dialog.js";
 
 const PER_PAGE = 30;
@@ -40,6 +41,7 @@ export class ChannelView {
       toggleReaction: (post, emoji, mine) => app.toggleReaction(post, emoji, mine),
       deletePost: (post) => app.deletePost(post),
       updated: (post) => this.list.upsert(post),
+      knowUsers: (ids) => this.loadRemoteNames(ids.map((id) => ({ user_id: id }))),
     };
     this.list = new PostList(this.ctx, { label: `Messages in ${channelLabel(channel)}` });
     this.title = h("h1", { class: "channel-title", id: "channel-title" });
@@ -153,7 +155,7 @@ export class ChannelView {
       const posts = list.order.map((id) => list.posts[id]).filter((p) => p && !p.delete_at);
       this.hasMore = list.order.length >= PER_PAGE;
       await this.list.setPosts(posts);
-      await this.loadRemoteNames(posts);
+      await this.loadRemoteNames([...posts, ...ackUserIds(posts).map((id) => ({ user_id: id }))]);
       this.status.textContent = posts.length ? "" : "No messages yet. Say hello!";
       this.renderHistoryNote();
     } catch (err) {
@@ -240,6 +242,10 @@ export class ChannelView {
 
   onReaction(reaction, added) {
     if (reaction.channel_id === this.channel.id || !reaction.channel_id) this.list.reaction(reaction, added);
+  }
+
+  onAck(ack, added) {
+    if (ack.channel_id === this.channel.id || !ack.channel_id) this.list.ack(ack, added);
   }
 
   onTyping(userId, parentId) {

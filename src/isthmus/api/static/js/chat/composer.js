@@ -4,6 +4,7 @@
 import { api, uploadFile } from "../api.js";
 import { announce, fmtSize, h, icon } from "../dom.js";
 import { nextId } from "../ui.js";
+import { createPriorityPicker } from "./priority.js";
 
 const MAX_FILES = 10;
 
@@ -19,8 +20,11 @@ export function createComposer({ channelId, rootId = "", label, onSent, sendTypi
     icon("send"));
   const uploads = h("ul", { class: "uploads", "aria-label": "Attachments" });
   const error = h("p", { class: "composer-error", role: "alert", hidden: true });
+  // Priority belongs to the first message of a thread only (the server refuses it on replies).
+  const priority = rootId ? null : createPriorityPicker();
   const form = h("form", { class: "composer", "aria-label": label },
-    uploads, error, h("div", { class: "composer-row" }, attach, input, send), fileInput);
+    priority?.summary, uploads, error, priority?.panel,
+    h("div", { class: "composer-row" }, attach, priority?.toggle, input, send), fileInput);
   const pending = []; // {file, info, promise, abort, li}
   let limits = null; // Promise of the workspaces this channel reaches and their limits (asked once)
 
@@ -150,9 +154,13 @@ export function createComposer({ channelId, rootId = "", label, onSent, sendTypi
     try {
       const infos = (await Promise.all(pending.map((p) => p.promise))).filter(Boolean);
       if (!message && !infos.length) return;
-      const post = await api.post("/posts", { channel_id: channelId, root_id: rootId, message,
-        file_ids: infos.map((f) => f.id) });
+      const body = { channel_id: channelId, root_id: rootId, message, file_ids: infos.map((f) => f.id) };
+      const meta = priority?.metadata();
+      if (meta) body.metadata = { priority: meta };
+      const post = await api.post("/posts", body);
       input.value = "";
+      priority?.close();
+      priority?.reset();
       autosize();
       [...pending].forEach(drop);
       onSent?.(post);

@@ -4,6 +4,7 @@
 import { fmtDay, h } from "../dom.js";
 import { loadUsers } from "../store.js";
 import { applyReaction, renderPost } from "./posts.js";
+import { ackUserIds, applyAck } from "./priority.js";
 
 const dayKey = (ms) => new Date(ms).toDateString();
 
@@ -12,11 +13,12 @@ function swap(old, fresh) {
   const active = document.activeElement;
   const had = old.contains(active);
   const label = had && active !== old ? active.getAttribute("aria-label") : null;
+  const key = had && active !== old ? active.dataset?.focusKey : null; // a control whose name changes (Acknowledge)
   const editing = old.querySelector(".edit-form");
   if (editing) return; // never throw away a half-typed edit; the next render after it picks the change up
   old.replaceWith(fresh);
   if (!had) return;
-  const same = label && [...fresh.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === label);
+  const same = (key && fresh.querySelector(`[data-focus-key="${key}"]`)) || label && [...fresh.querySelectorAll("[aria-label]")].find((el) => el.getAttribute("aria-label") === label);
   (same || fresh).focus();
 }
 
@@ -36,14 +38,15 @@ export class PostList {
     this.posts.clear();
     for (const p of posts) this.posts.set(p.id, p);
     this.sortOrder();
-    await loadUsers([...this.posts.values()].map((p) => p.user_id));
+    const all = [...this.posts.values()];
+    await loadUsers([...all.map((p) => p.user_id), ...ackUserIds(all)]);
     this.renderAll();
   }
 
   async prepend(posts) {
     for (const p of posts) if (!this.posts.has(p.id)) this.posts.set(p.id, p);
     this.sortOrder();
-    await loadUsers(posts.map((p) => p.user_id));
+    await loadUsers([...posts.map((p) => p.user_id), ...ackUserIds(posts)]);
     this.renderAll();
   }
 
@@ -91,6 +94,10 @@ export class PostList {
       if (!post.metadata?.reactions && known.metadata?.reactions) {
         post.metadata = { ...(post.metadata || {}), reactions: known.metadata.reactions };
       }
+      // Likewise acknowledgements, which only the acknowledgement events change.
+      if (!post.metadata?.acknowledgements && known.metadata?.acknowledgements) {
+        post.metadata = { ...(post.metadata || {}), acknowledgements: known.metadata.acknowledgements };
+      }
       this.posts.set(post.id, post);
       const old = this.elementOf(post.id);
       if (old) swap(old, renderPost(post, this.ctx));
@@ -121,6 +128,16 @@ export class PostList {
     if (!post) return;
     applyReaction(post, reaction, added);
     loadUsers([reaction.user_id]).then(() => {
+      const old = this.elementOf(post.id);
+      if (old) swap(old, renderPost(post, this.ctx));
+    });
+  }
+
+  ack(ack, added) {
+    const post = this.posts.get(ack.post_id);
+    if (!post) return;
+    applyAck(post, ack, added);
+    loadUsers([ack.user_id]).then(() => this.ctx.knowUsers?.([ack.user_id])).then(() => {
       const old = this.elementOf(post.id);
       if (old) swap(old, renderPost(post, this.ctx));
     });

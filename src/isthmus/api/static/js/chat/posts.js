@@ -6,6 +6,7 @@ import { append, fmtDateTime, fmtSize, fmtTime, h, icon, iconButton } from "../d
 import { EMOJI, renderMarkdown } from "../markdown.js";
 import { isRemoteUser, state } from "../store.js";
 import { menuButton, nextId } from "../ui.js";
+import { priorityLabel, renderAcks } from "./priority.js";
 
 export { EMOJI };
 export const PICKER = ["+1", "heart", "smile", "tada", "eyes", "white_check_mark", "rocket", "-1"];
@@ -121,6 +122,7 @@ export function renderPost(post, ctx) {
     "aria-labelledby": headId, dataset: { postId: post.id }, tabindex: "-1" });
   const head = h("div", { class: "post-head", id: headId },
     authorLine(post, ctx),
+    priorityLabel(post),
     h("time", { datetime: new Date(post.create_at).toISOString(), title: fmtDateTime(post.create_at) },
       fmtTime(post.create_at)),
     post.edit_at ? h("span", { class: "edited" }, "(edited)") : null);
@@ -134,8 +136,9 @@ export function renderPost(post, ctx) {
   if (post.file_ids && post.file_ids.length) body.append(renderFiles(post));
   const notTransferred = renderNotTransferred(post);
   if (notTransferred) body.append(notTransferred);
+  const acks = system ? null : renderAcks(post, ctx);
   const reactions = renderReactions(post, ctx);
-  if (reactions) body.append(reactions);
+  if (reactions || acks) body.append(h("div", { class: "post-footer" }, acks, reactions));
   if (!post.root_id && post.reply_count > 0 && !ctx.inThread) {
     body.append(h("button", { type: "button", class: "link reply-count", onclick: () => ctx.openThread(post.id) },
       icon("reply"), ` ${post.reply_count} ${post.reply_count === 1 ? "reply" : "replies"}`));

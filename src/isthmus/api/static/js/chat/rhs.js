@@ -21,7 +21,8 @@ export class ThreadView {
     this.app = app;
     this.channelId = "";
     this.ctx = {
-      meId: state.me.id, inThread: true, readonly: false, remoteNames: new Map(),
+      // The open channel's workspace names, so badges in the thread name the workspace too.
+      meId: state.me.id, inThread: true, readonly: false, remoteNames: app.view?.remoteNames || new Map(),
       openThread: () => {},
       toggleReaction: (post, emoji, mine) => app.toggleReaction(post, emoji, mine),
       deletePost: (post) => app.deletePost(post),
@@ -82,6 +83,8 @@ export class ThreadView {
   }
 
   onReaction(reaction, added) { this.list.reaction(reaction, added); }
+
+  onAck(ack, added) { this.list.ack(ack, added); }
 
   focus() { (this.composer ? this.composer.input : this.scroller).focus(); }
 
