@@ -55,6 +55,7 @@ def test_urgent_message_acknowledged_live(browser: Browser, alpha: Site, page_er
     expect(panel.get_by_role("radio", name="Urgent")).to_be_checked()
     expect(panel.get_by_role("checkbox", name="Send persistent notifications")).to_be_enabled()
     panel.get_by_role("checkbox", name="Request acknowledgement").check()
+    shot(a, "priority-panel.png")
     a.keyboard.press("Escape")
     expect(panel).to_be_hidden()
     expect(toggle).to_be_focused()
@@ -84,6 +85,7 @@ def test_urgent_message_acknowledged_live(browser: Browser, alpha: Site, page_er
     expect(acked).to_be_focused()  # focus stays on the control although its name changed
     count = mine.get_by_role("button", name="Acknowledgements: 1")
     expect(count).to_be_visible()
+    expect(a.locator("#announcer")).to_have_text(f"{dave.username} acknowledged your message")  # screen readers
     count.hover()
     tip = mine.get_by_role("tooltip")
     expect(tip).to_be_visible()

@@ -1,10 +1,10 @@
 // An ordered, live list of posts (the channel timeline or a thread), keyed by post id, with day
 // separators and an optional "New messages" line.
 
-import { fmtDay, h } from "../dom.js";
-import { loadUsers } from "../store.js";
+import { announce, fmtDay, h } from "../dom.js";
+import { loadUsers, state } from "../store.js";
 import { applyReaction, renderPost } from "./posts.js";
-import { ackUserIds, applyAck } from "./priority.js";
+import { acksOf, ackUserIds, applyAck } from "./priority.js";
 
 const dayKey = (ms) => new Date(ms).toDateString();
 
@@ -136,8 +136,14 @@ export class PostList {
   ack(ack, added) {
     const post = this.posts.get(ack.post_id);
     if (!post) return;
+    const had = acksOf(post).some((a) => a.user_id === ack.user_id);
     applyAck(post, ack, added);
     loadUsers([ack.user_id]).then(() => this.ctx.knowUsers?.([ack.user_id])).then(() => {
+      // The author hears who acknowledged their message: once (the channel's list, not the thread's too; not
+      // again for a repeated event).
+      if (!this.ctx.inThread && post.user_id === this.ctx.meId && ack.user_id !== this.ctx.meId && added && !had) {
+        announce(`${state.users.get(ack.user_id)?.username || "Someone"} acknowledged your message`);
+      }
       const old = this.elementOf(post.id);
       if (old) swap(old, renderPost(post, this.ctx));
     });

@@ -83,6 +83,11 @@ export function renderAcks(post, ctx) {
   icon("check"), h("span", {}, text), n ? h("span", { class: "count" }, String(n)) : null);
   button.addEventListener("click", () => {
     if (button.getAttribute("aria-disabled") === "true") return;
+    if (mineAck && Date.now() - mineAck.acknowledged_at >= UNDO_WINDOW_MS) {
+      announce("An acknowledgement can only be taken back within 5 minutes of giving it.", { assertive: true });
+      ctx.updated(post); // redraw as no longer undoable
+      return;
+    }
     toggleAck(post, Boolean(mineAck), ctx, button);
   });
   button.addEventListener("keydown", (ev) => {
