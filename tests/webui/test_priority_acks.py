@@ -171,6 +171,12 @@ def test_acknowledgement_from_a_connected_workspace(browser: Browser, pair: tupl
     count.focus()
     tip = mine.get_by_role("tooltip")
     expect(tip).to_be_visible()
+    count.press("Escape")  # hides the names, focus stays
+    expect(tip).to_be_hidden()
+    expect(count).to_be_focused()
+    count.blur()
+    count.focus()
+    expect(tip).to_be_visible()
     sam_here = north.admin.http.get(f"/api/v4/users/{sam.id}").json()["username"]
     expect(tip).to_contain_text(sam_here)
     expect(tip).to_contain_text("external")

@@ -91,7 +91,11 @@ export function renderAcks(post, ctx) {
     toggleAck(post, Boolean(mineAck), ctx, button);
   });
   button.addEventListener("keydown", (ev) => {
-    if (ev.key === "Escape") tip.classList.add("ack-tip-dismissed"); // hide the tooltip without moving focus
+    // Escape hides the names without moving focus; only a second Escape reaches the view (closing a thread).
+    if (ev.key === "Escape" && !tip.classList.contains("ack-tip-dismissed")) {
+      tip.classList.add("ack-tip-dismissed");
+      ev.stopPropagation();
+    }
   });
   button.addEventListener("blur", () => tip.classList.remove("ack-tip-dismissed"));
   return h("div", { class: "ack-wrap" }, button, tip);
