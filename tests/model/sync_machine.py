@@ -128,6 +128,7 @@ class SyncMachine(RuleBasedStateMachine):
         rid = self.w.remote_ids[(ch.home, peer)]
         r = await self.w.call(self._admin(ch.home), "POST", f"/api/v4/remotecluster/{rid}/channels/{ch.id}/invite")
         if self._ok(r, f"invite {peer}"):
+            ch.first_invited.setdefault(peer, len(self.model.posts))
             ch.remotes.add(peer)
             ch.archived_on.discard(peer)
             # A re-invite replays every post changed since the peer stopped receiving, its own included
@@ -161,7 +162,7 @@ class SyncMachine(RuleBasedStateMachine):
         if self._ok(r, "post"):
             self.model.posts[r.json()["id"]] = MPost(
                 r.json()["id"], ch.id, actor.node, actor.user_id, body["root_id"], body["message"], size,
-                epoch=ch.epochs.get(actor.node, 0))
+                epoch=ch.epochs.get(actor.node, 0), order=len(self.model.posts))
             self.model.posted_in.setdefault(actor.user_id, set()).add(ch.id)
 
     def _target(self, i: int) -> MPost | None:

@@ -257,13 +257,17 @@ class Receiver:
                 continue
             try:
                 # In a mesh the home relays users we know directly from their own server: keep them as they are
-                user = await relayed_by_home(tx, incoming, peer.remote_id, channel.id) \
-                    or await upsert_remote_user(self.d, tx, peer, incoming)
+                relayed = await relayed_by_home(tx, incoming, peer.remote_id, channel.id)
+                user = relayed or await upsert_remote_user(self.d, tx, peer, incoming)
                 # Mattermost joins every synced user to the channel; with membership sync on, membership is
-                # exactly what membership_changes say (a removed member must not come back with a profile).
+                # exactly what membership_changes say (a removed member must not come back with a profile),
+                # except for a user the home relays that no membership change here ever named: a home with
+                # membership sync off sends none, and the home vouches only for members (author_from).
                 # Never into a DM/GM: its members are its participants (Mattermost: "non-DM" only).
-                if not channel.delete_at and not user.delete_at and not member_sync_enabled(self.d) \
-                        and channel.type not in ("D", "G") and not await removed_by_home(tx, channel.id, user.id):
+                if not channel.delete_at and not user.delete_at and channel.type not in ("D", "G") \
+                        and (not member_sync_enabled(self.d) or (relayed is not None and not await
+                             clocks_repo.select_member_clocks(tx.conn, channel.id, [user.id]))) \
+                        and not await removed_by_home(tx, channel.id, user.id):
                     await ensure_channel_member(self.d, tx, channel, user.id, peer.remote_id)
                 response.users_syncd.append(user_id)
                 self.metrics.items_received.labels(peer.remote_id, "user").inc()
