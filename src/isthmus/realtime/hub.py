@@ -217,8 +217,11 @@ class Hub:
                 await self.deliver(event)
                 if event.kind == "posted":
                     await self._thread_updates(event)
-            except Exception:
-                log.exception("websocket fan-out failed for %s", event.kind)
+            except Exception as err:
+                if classify(err) is None:
+                    log.exception("websocket fan-out failed for %s", event.kind)
+                else:  # the database is away or full: one line, not a traceback per event
+                    log.warning("websocket fan-out of %s skipped: %s", event.kind, classify(err))
             # Let the socket writers run between events, so a burst measures a consumer's real
             # speed instead of overflowing every queue before any writer had a turn.
             await asyncio.sleep(0)
