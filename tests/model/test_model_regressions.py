@@ -84,3 +84,36 @@ def test_a_user_first_sent_already_deactivated_arrives_deactivated() -> None:
     state.deactivate(who=0)  # alpha2
     state.heal_all_and_settle()
     state.teardown()
+
+
+def test_an_admin_cannot_edit_another_workspaces_post_in_a_copy_no_longer_shared() -> None:
+    # After uninvites delta keeps its copy of alpha's channel, no longer shared; delta's admin edited a post
+    # written on alpha in it (the REST check applied only while the channel was shared). A re-invite would
+    # replay that edit as delta's; the post stays its author's to change, shared or not.
+    state = SyncMachine()
+    state.init(n=4, extra=26, configs=[24, 33, 31, 0, 61], chans=[(19, 13), (185, 0)])
+    state.edit(which=312, who=349)
+    state.delete_channel(where=373)
+    state.status(status="online", who=371)
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.refuse(count=3, node=448)
+    state.refuse(count=1, node=81)
+    state.post(reply=187, size=0, where=192, who=0)
+    state.delete_channel(where=81)
+    state.heal_all_and_settle()
+    state.uninvite(peer=165, where=631)
+    state.uninvite(peer=379, where=874)
+    state.refuse(count=1, node=331)
+    state.delete_channel(where=127)
+    state.delete_channel(where=62)
+    state.post(reply=578, size=500, where=985, who=63)
+    state.uninvite(peer=630, where=946)
+    state.refuse(count=3, node=679)
+    state.delete_channel(where=841)
+    state.uninvite(peer=502, where=309)
+    state.refuse(count=1, node=83)
+    state.heal_all_and_settle()
+    state.refuse(count=3, node=441)
+    state.edit(which=134, who=734)
+    state.teardown()

@@ -183,11 +183,13 @@ async def remote_author(tx: Tx, channel_id: str, author_id: str) -> tuple[User, 
 
 
 async def refuse_remote_edit(tx: Tx, channel_id: str, author_id: str) -> None:
-    """A local edit of a post written on another workspace would be refused there: refuse it here (403)."""
-    found = await remote_author(tx, channel_id, author_id)
-    if found is None:
+    """A local edit of a post written on another workspace would be refused there: refuse it here (403).
+    Also in a channel no longer shared: the post is still its author's, and a later re-invite would replay
+    the edit as ours (the model-based test found this after uninvites)."""
+    user = await _user(tx, author_id)
+    if user is None or user.remote_id is None:
         return
-    name = await _workspace_name(tx, found[0])
+    name = await _workspace_name(tx, user)
     raise AppError("api.post.update_post.remote_author.app_error",
                    f"This message was written on the workspace {name}. Only its author can edit it there; "
                    f"reply instead, or ask them to change it.", 403)

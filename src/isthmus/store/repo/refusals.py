@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.refusals import remote_limits, sync_refusals
@@ -53,7 +55,8 @@ async def select_limits(conn: AsyncConnection, remote_ids: list[str]) -> dict[st
 
 
 async def upsert_limits(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    # One statement: the announcement and our own first sync can race to create the row (PostgreSQL answered
+    # a unique violation to one of them, seen in the model-based test's logs).
     values = {k: v for k, v in row.items() if k != "remote_id"}
-    if (await conn.execute(update(lim).where(and_(lim.c.remote_id == row["remote_id"])).values(**values))).rowcount:
-        return
-    await conn.execute(insert(lim).values(**row))
+    ins = pg_insert(lim) if conn.dialect.name == "postgresql" else sqlite_insert(lim)
+    await conn.execute(ins.values(**row).on_conflict_do_update(index_elements=[lim.c.remote_id], set_=values))
