@@ -312,6 +312,9 @@ def verify(channel: str = typer.Option(..., "--channel", help="Id of a shared ch
                        + (f" - {item['error']}" if item.get("error") else ""))
             for line in item["differences"]:
                 typer.echo(f"    {line}")
+            if item.get("files_not_transferred"):
+                typer.echo(f"    {item['files_not_transferred']} file(s) not transferred: refused by the receiving "
+                           "workspace's limits (see the connection's refused items)")
             if "repair" in item:
                 fix = item["repair"]
                 typer.echo(f"    repair: {fix['resent_here']} post(s) re-sent from here, {fix['resent_there']} asked "

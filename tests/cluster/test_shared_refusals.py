@@ -91,6 +91,11 @@ async def test_a_file_beta_refuses_never_blocks_the_posts_after_it(cluster: Clus
     got = await _post_on(b, with_files["id"])
     assert got is not None and got["props"][MARKER_KEY] == [marker]
 
+    # The convergence check counts the refusal as the agreed outcome, not as a difference.
+    report = (await a.http.get(f"/api/v4/sharedchannels/{ch}/verify")).json()
+    [beta] = report["remotes"]
+    assert (beta["status"], beta["differences"], beta["files_not_transferred"]) == ("ok", [], 1)
+
 
 async def _edited(node: Node, post_id: str, message: str) -> bool:
     post = await _post_on(node, post_id)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from isthmus.domain.context import Domain
+from isthmus.domain.sharing.refusals import MARKER_KEY as NOT_TRANSFERRED
 from isthmus.store.schema.channels import channel_members
 from isthmus.store.schema.files import file_infos
 from isthmus.store.schema.posts import post_acknowledgements, posts, reactions
@@ -115,6 +116,9 @@ async def channel_snapshot_page(d: Domain, channel_id: str, *, since: int = 0, a
                                                                       "persistent_notifications")}
             if acks[p["id"]]:
                 item["acknowledgements"] = sorted(acks[p["id"]])
+            refused = _not_transferred(p["props"])
+            if refused:
+                item["not_transferred"] = refused
         out_posts.append(item)
     last = prows[-1] if prows else None
     cursor = {"create_at": last["create_at"], "id": last["id"]} if more and last is not None else None
@@ -130,15 +134,42 @@ def _normalize(message: str, by_name: dict[str, str]) -> str:
     return _PERMALINK.sub(lambda m: f"<permalink {m.group(1)}>", text)
 
 
+def _not_transferred(props: Any) -> list[str]:
+    """Ids of the files of a post that a server refused (``sharing.refusals`` marks the post it received)."""
+    marks = props.get(NOT_TRANSFERRED) if isinstance(props, dict) else None
+    if not isinstance(marks, list):
+        return []
+    return sorted({str(m["id"]) for m in marks if isinstance(m, dict) and m.get("id")})
+
+
+def _without_refused(pa: dict[str, Any], pb: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two copies of a post without the files one of the servers refused (too large, attachments off):
+    a refusal is the agreed outcome (recorded and shown to people), not a difference."""
+    refused = set(pa.get("not_transferred", [])) | set(pb.get("not_transferred", []))
+
+    def strip(p: dict[str, Any]) -> dict[str, Any]:
+        q = {k: v for k, v in p.items() if k != "not_transferred"}
+        if refused and "file_ids" in q:
+            q["file_ids"] = [f for f in q["file_ids"] if f not in refused]
+            q["files"] = [f for f in q["files"] if f[0] not in refused]
+        return q
+    return strip(pa), strip(pb)
+
+
+def count_not_transferred(snapshot: dict[str, Any]) -> int:
+    return sum(len(p.get("not_transferred", [])) for p in snapshot["posts"])
+
+
 def diff_snapshots(a: dict[str, Any], b: dict[str, Any], *, members: bool = True) -> list[str]:
     """Human-readable differences between two snapshots (empty when they agree)."""
     out: list[str] = []
-    pa, pb = {p["id"]: p for p in a["posts"]}, {p["id"]: p for p in b["posts"]}
+    pa, pb = _comparable(a), _comparable(b)
     for pid in sorted(pa.keys() - pb.keys()):
         out.append(f"post {pid} only on the first server")
     for pid in sorted(pb.keys() - pa.keys()):
         out.append(f"post {pid} only on the second server")
     for pid in sorted(pa.keys() & pb.keys()):
+        pa[pid], pb[pid] = _without_refused(pa[pid], pb[pid])
         if pa[pid] != pb[pid]:
             keys = sorted(k for k in pa[pid].keys() | pb[pid].keys() if pa[pid].get(k) != pb[pid].get(k))
             out.append(f"post {pid} differs in {', '.join(keys)}")
@@ -148,7 +179,13 @@ def diff_snapshots(a: dict[str, Any], b: dict[str, Any], *, members: bool = True
     return out
 
 
+def _comparable(snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["id"]: p for p in snapshot["posts"]}
+
+
 def differing_post_ids(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Ids of the posts that are missing from one snapshot or differ between the two (``verify --repair``)."""
-    pa, pb = {p["id"]: p for p in a["posts"]}, {p["id"]: p for p in b["posts"]}
+    pa, pb = _comparable(a), _comparable(b)
+    for pid in pa.keys() & pb.keys():
+        pa[pid], pb[pid] = _without_refused(pa[pid], pb[pid])
     return sorted(pid for pid in pa.keys() | pb.keys() if pa.get(pid) != pb.get(pid))

@@ -19,7 +19,13 @@ from isthmus.domain.models import Actor
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.sharing import shares
 from isthmus.domain.sharing.repair import do_resend_posts
-from isthmus.domain.snapshot import channel_snapshot, diff_snapshots, differing_post_ids, page_cursor
+from isthmus.domain.snapshot import (
+    channel_snapshot,
+    count_not_transferred,
+    diff_snapshots,
+    differing_post_ids,
+    page_cursor,
+)
 from isthmus.domain.synced.users import member_sync_enabled
 from isthmus.federation.sync.messages import TOPIC_RESEND, TOPIC_SNAPSHOT
 from isthmus.federation.transport import RemoteClient, TransportError
@@ -55,7 +61,8 @@ async def verify_channel(d: Domain, client: RemoteClient, actor: Actor | None, c
             continue
         differences = diff_snapshots(local, remote, members=member_sync_enabled(d))
         result = {**item, "status": "ok" if not differences else "differs", "posts": len(local["posts"]),
-                  "differences": differences}
+                  "differences": differences,
+                  "files_not_transferred": count_not_transferred(local) + count_not_transferred(remote)}
         if repair and differences:
             result["repair"] = await _repair(d, client, rc, channel_id, differing_post_ids(local, remote))
         results.append(result)
