@@ -29,6 +29,7 @@ STATS: Counter[str] = Counter()  # accepted/refused operations over a whole run 
 PICK = st.integers(0, 1000)
 EMOJIS = ["wave", "tada", "eyes"]
 FILE_SIZES = [0, 0, 500, 5_000, 50_000]  # 0: no file; limits are 2 kB, 20 kB or 100 MB per server
+PRIORITIES = ["", "", "important", "urgent"]  # "": a standard post
 
 
 def _pick(items: list[T], i: int) -> T | None:
@@ -138,11 +139,11 @@ class SyncMachine(RuleBasedStateMachine):
 
     # --- content --------------------------------------------------------------------------------------
 
-    @rule(who=PICK, where=PICK, reply=PICK, size=st.sampled_from(FILE_SIZES))
-    def post(self, who: int, where: int, reply: int, size: int) -> None:
-        self.run(self._post(who, where, reply, size))
+    @rule(who=PICK, where=PICK, reply=PICK, size=st.sampled_from(FILE_SIZES), priority=st.sampled_from(PRIORITIES))
+    def post(self, who: int, where: int, reply: int, size: int, priority: str = "") -> None:
+        self.run(self._post(who, where, reply, size, priority))
 
-    async def _post(self, who: int, where: int, reply: int, size: int) -> None:
+    async def _post(self, who: int, where: int, reply: int, size: int, priority: str) -> None:
         ch = _pick(self._live_channels(), where)
         actor = _pick(self._acting(ch), who) if ch else None
         if actor is None or ch is None or not await self._ensure_member(ch, actor):
@@ -152,6 +153,8 @@ class SyncMachine(RuleBasedStateMachine):
             if reply % 3 == 0 else None
         body: dict[str, Any] = {"channel_id": ch.id, "message": f"m{self.counter}",
                                 "root_id": root.id if root else ""}
+        if priority and root is None:  # a root asking for acknowledgements (the ack rule acts on these)
+            body["metadata"] = {"priority": {"priority": priority, "requested_ack": True}}
         if size:
             r = await self.w.call(actor, "POST", "/api/v4/files", data={"channel_id": ch.id},
                                   files={"files": (f"f{self.counter}.bin", b"x" * size, "application/octet-stream")})
@@ -162,7 +165,7 @@ class SyncMachine(RuleBasedStateMachine):
         if self._ok(r, "post"):
             self.model.posts[r.json()["id"]] = MPost(
                 r.json()["id"], ch.id, actor.node, actor.user_id, body["root_id"], body["message"], size,
-                epoch=ch.epochs.get(actor.node, 0), order=len(self.model.posts))
+                epoch=ch.epochs.get(actor.node, 0), order=len(self.model.posts), ack_requested="metadata" in body)
             self.model.posted_in.setdefault(actor.user_id, set()).add(ch.id)
 
     def _target(self, i: int) -> MPost | None:
@@ -244,6 +247,22 @@ class SyncMachine(RuleBasedStateMachine):
                 p.reactions.discard((user_id, emoji))
             else:
                 p.reactions_known = False  # which of the two wins is policy, not convergence
+            p.touched_elsewhere |= actor.node != p.node
+
+    @rule(who=PICK, which=PICK, on=st.booleans())
+    def ack(self, who: int, which: int, on: bool) -> None:
+        """Anyone in the channel on any server sharing it acknowledges (or takes back) a post asking for it; the
+        oracle then compares who acknowledged, and when, on every server."""
+        p = _pick([p for p in self.model.posts.values() if p.ack_requested and not p.deleted
+                   and not self.model.channels[p.channel].deleted], which)
+        actor = _pick(self._acting(self.model.channels[p.channel]), who) if p else None
+        if p is None or actor is None:
+            return
+        if not self.run(self._ensure_member(self.model.channels[p.channel], actor)):
+            return
+        r = self.run(self.w.call(actor, "POST" if on else "DELETE",
+                                 f"/api/v4/users/{actor.user_id}/posts/{p.id}/ack"))
+        if self._ok(r, "ack" if on else "unack"):
             p.touched_elsewhere |= actor.node != p.node
 
     @rule(who=PICK, which=PICK, pinned=st.booleans())

@@ -45,6 +45,7 @@ class MPost:
     reactions_known: bool = True     # False once a removal by someone else went through (outcome is policy)
     epoch: int = 0       # the author's server's share epoch in the channel when it posted
     order: int = 0       # how many posts the model had accepted before this one (orders posts and invites)
+    ack_requested: bool = False
 
 
 @dataclass
