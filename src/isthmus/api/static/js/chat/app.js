@@ -2,6 +2,7 @@
 // channel and the right-hand panel; it routes websocket events to whichever views are open.
 
 import { api } from "../api.js";
+import { rememberEmoji } from "../custom_emoji.js";
 import { announce, h, icon } from "../dom.js";
 import { can, channelLabel, currentTeam, events, invalidateShare, loadTeam, refreshChannel, state } from "../store.js";
 import { confirmDialog } from "../ui.js";
@@ -76,6 +77,7 @@ export class ChatApp {
       socket.on("user_removed", (d, b) => {
         if ((b.user_id === state.me.id || d.user_id === state.me.id) && d.channel_id) this.onChannelGone(d.channel_id);
       }),
+      socket.on("emoji_added", (d) => rememberEmoji(d.emoji)),
       socket.on("user_updated", (d) => { if (d.user) state.users.set(d.user.id, d.user); }),
       socket.on("resync", () => this.resync()),
     ];
