@@ -346,10 +346,11 @@ async def do_send_ephemeral(d: Domain, actor: Actor, user_id: object, body: obje
         raise bad_field("root_id")
     channel_id: str = body["channel_id"]
     now = d.now()
+    props = check_props(body["props"]) if body.get("props") is not None else {}
     post = Post(id=new_id(), create_at=now, update_at=now, edit_at=0, delete_at=0, is_pinned=False,
                 user_id=actor.user_id, channel_id=channel_id, root_id=root_id, original_id="",
                 message=check_message(body.get("message", "")), type="system_ephemeral",
-                props=check_props(body["props"]) if body.get("props") is not None else {},
+                props=await plugin_components.for_channel(d, channel_id, props),
                 hashtags="", file_ids=[], pending_post_id="", has_reactions=False, reply_count=0,
                 last_reply_at=0, participants=[], remote_id=None)
     # Nothing is written, so there is no commit to wait for. Scoped to the one user only (never
