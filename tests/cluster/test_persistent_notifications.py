@@ -12,7 +12,16 @@ from isthmus.core.events import Event
 from isthmus.domain.persistent_notifications import EVENT, send_due
 from isthmus.store.repo import persistent_notifications as repo
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import Person, channel, person, share, share_node, wait_converged
+from tests.testlib.sharing import (
+    Person,
+    channel,
+    eventually,
+    has_channel,
+    person,
+    share,
+    share_node,
+    wait_converged,
+)
 
 PERSISTENT = {"priority": "urgent", "requested_ack": False, "persistent_notifications": True}
 MINUTE = 60_000
@@ -144,3 +153,32 @@ async def test_each_server_reminds_its_own_users(cluster: Cluster) -> None:
     await wait_converged([a, b], ch, min_posts=4)
     assert await at_b.run(t + 5 * MINUTE) == [bea.user_id]
     assert await at_a.run(t + 5 * MINUTE) == [amy.user_id]  # bob's answer is his own
+
+
+async def test_a_shared_direct_message_is_reminded_by_the_recipients_server(cluster: Cluster) -> None:
+    """ann (alpha) sends bob (beta) an urgent DM with persistent notifications: beta reminds bob, alpha reminds
+    nobody (bob is not its user); bob's reply on beta stops them."""
+    from tests.cluster.test_shared_dms import DMS, _has, _introduce, _open_dm
+
+    a, b = await share_node(cluster, "alpha", **DMS), await share_node(cluster, "beta", **DMS)
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
+    await _introduce(a, ch, ann, bob)
+    dm = await _open_dm(ann, bob.user_id)
+    await eventually(lambda: has_channel(b, dm["id"]))
+    post = await _urgent(ann, dm["id"], "call me back")
+
+    async def arrived() -> bool:
+        return await _has(b, dm["id"], post["id"])
+
+    await eventually(arrived)
+    assert await _pending(a, post["id"]) == [] and await _pending(b, post["id"]) == [bob.user_id]
+    at_a, at_b = Reminded(a), Reminded(b)
+    t = post["create_at"] + 5 * MINUTE
+    assert await at_a.run(t) == []
+    assert await at_b.run(t) == [bob.user_id]
+    assert json.loads(at_b.events[0].data["post"])["id"] == post["id"]
+    await bob.post(dm["id"], "calling", root_id=post["id"])
+    assert await at_b.run(t + 5 * MINUTE) == []
