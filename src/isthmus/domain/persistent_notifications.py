@@ -79,6 +79,9 @@ async def send_due(d: Domain, *, now: int | None = None) -> int:
     settings = d.config.ServiceSettings
     sent_before = now - settings.PersistentNotificationIntervalMinutes * 60_000
     sent = 0
+    async with d.db.read() as conn:  # the usual answer is "nothing due": no write transaction for it
+        if not await repo.select_due(conn, sent_before, 1):
+            return 0
     while True:
         async with transaction(d) as tx:
             due = await repo.select_due(tx.conn, sent_before, BATCH)
