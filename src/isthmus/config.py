@@ -42,6 +42,11 @@ class ServiceSettingsModel(_Section):
     # Drafts kept on the server for the user's other devices (Mattermost's default: on).
     AllowSyncedDrafts: bool = True
     EnableCustomEmoji: bool = True
+    # Persistent notifications of urgent posts (Mattermost's defaults): remind every this many minutes, this many
+    # times at most, and refuse a post that would remind more people than this.
+    PersistentNotificationIntervalMinutes: int = Field(default=5, ge=1)
+    PersistentNotificationMaxCount: int = Field(default=6, ge=1)
+    PersistentNotificationMaxRecipients: int = Field(default=5, ge=1)
 
     @field_validator("SiteURL")
     @classmethod

@@ -22,6 +22,7 @@ from isthmus.domain.roles import load_roles
 from isthmus.federation.connections import Connections
 from isthmus.federation.sync.service import SharedChannels
 from isthmus.realtime.hub import Hub
+from isthmus.realtime.reminders import Reminders
 from isthmus.store.engine import Database, sqlalchemy_url
 from isthmus.store.migrate import upgrade
 
@@ -63,6 +64,8 @@ class Server:
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
         self.hub = Hub(self.domain)
+        # Persistent notifications of urgent posts: a periodic job reminds the people they name.
+        self.reminders = Reminders(self.domain)
         # Secure connections; its ping loop runs only while EnableRemoteClusterService is on.
         self.connections = Connections(self.domain, http_transport=http_transport)
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
@@ -87,11 +90,13 @@ class Server:
         await self.hub.start()
         await self.connections.start()
         await self.shared_channels.start()
+        await self.reminders.start()
         self.started = True
 
     async def stop(self) -> None:
         self.started = False
         await self.commands.stop()
+        await self.reminders.stop()
         await self.shared_channels.stop()
         await self.connections.stop()
         await self.hub.stop()

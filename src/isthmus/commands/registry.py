@@ -31,6 +31,7 @@ from isthmus.domain.context import Domain
 from isthmus.domain.models import Actor, Channel, Post
 from isthmus.domain.roles import has_system_permission
 from isthmus.domain.shapes import dumps, post_json
+from isthmus.domain.sharing import plugin_components
 
 from .autocomplete import SYSTEM_ADMIN_ROLE, SYSTEM_USER_ROLE, Arg, AutocompleteData, ListItem, Walker
 
@@ -352,9 +353,10 @@ async def send_ephemeral(d: Domain, user_id: str, channel_id: str, root_id: str,
                          props: dict[str, Any] | None = None) -> Post:
     """Mattermost's ``SendEphemeralPost``: an unsaved post pushed to one user's websockets only."""
     now = d.now()
+    props = await plugin_components.for_channel(d, channel_id, props or {})  # buttons of a shared channel
     post = Post(id=new_id(), create_at=now, update_at=now, edit_at=0, delete_at=0, is_pinned=False,
                 user_id=user_id, channel_id=channel_id, root_id=root_id, original_id="", message=message,
-                type="system_ephemeral", props=props or {}, hashtags="", file_ids=[], pending_post_id="",
+                type="system_ephemeral", props=props, hashtags="", file_ids=[], pending_post_id="",
                 has_reactions=False, reply_count=0, last_reply_at=0, participants=[], remote_id=None)
     # Nothing is written, so there is no transaction to wait for; scoped to the user, never the channel.
     await d.bus.publish([Event("ephemeral_message", {"post": dumps(post_json(post))}, user_id=user_id)])

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from isthmus.core.errors import AppError, forbidden, invalid, invalid_param
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, post_files
+from isthmus.domain import files, persistent_notifications, post_files
 from isthmus.domain.access import access_channel
 from isthmus.domain.changes import lock_share, record_change
 from isthmus.domain.context import Domain, Tx, transaction
@@ -179,6 +179,7 @@ async def _insert_post(d: Domain, tx: Tx, actor: Actor, fields: dict[str, Any], 
     if root is not None:
         await add_reply_to_summary(conn, root, actor.user_id, create_at)
     mentions = await _mentions(conn, channel_id, fields["message"], actor.user_id, root is None, create_at)
+    await persistent_notifications.schedule(d, tx, channel, row, mentions, check_limits=origin is None)
     await record_change(tx, channel, "post", row["id"], origin, actor=actor, now=now)  # last: holds the share lock
     post = Post(**row, files=post_files.ordered(infos))  # metadata.files from the attach: no extra query
     return post, channel, username, mentions
@@ -345,10 +346,11 @@ async def do_send_ephemeral(d: Domain, actor: Actor, user_id: object, body: obje
         raise bad_field("root_id")
     channel_id: str = body["channel_id"]
     now = d.now()
+    props = check_props(body["props"]) if body.get("props") is not None else {}
     post = Post(id=new_id(), create_at=now, update_at=now, edit_at=0, delete_at=0, is_pinned=False,
                 user_id=actor.user_id, channel_id=channel_id, root_id=root_id, original_id="",
                 message=check_message(body.get("message", "")), type="system_ephemeral",
-                props=check_props(body["props"]) if body.get("props") is not None else {},
+                props=await plugin_components.for_channel(d, channel_id, props),
                 hashtags="", file_ids=[], pending_post_id="", has_reactions=False, reply_count=0,
                 last_reply_at=0, participants=[], remote_id=None)
     # Nothing is written, so there is no commit to wait for. Scoped to the one user only (never

@@ -32,6 +32,7 @@ from typing import Any
 
 from isthmus.core.errors import AppError
 from isthmus.core.ids import is_valid_id
+from isthmus.domain import persistent_notifications
 from isthmus.domain.changes import record_changes
 from isthmus.domain.context import Domain, Tx
 from isthmus.domain.models import Channel, Post, User
@@ -129,6 +130,9 @@ class _Run:
             roots=len(roots), last_root_at=max((r["create_at"] for r in roots), default=0))
         await repo.update_thread_summaries(conn, list(self.roots.values()))
         mentions = await self._mentions()
+        for n in new:  # reminders of urgent posts for the local users they name (a no-op for other posts)
+            await persistent_notifications.schedule(self.d, self.tx, channel, n.row, mentions.get(n.row["id"], []),
+                                                    check_limits=False)
         for n in new:
             self.tx.emit(posted_event(channel, self.origin, n.author, n.post, mentions.get(n.row["id"], [])))
         await record_changes(self.tx, channel, "post", [n.row["id"] for n in new], self.origin, now=self.d.now())

@@ -19,7 +19,7 @@ from typing import Any
 from isthmus.core.errors import AppError
 from isthmus.core.events import Event
 from isthmus.core.ids import is_valid_id, new_id
-from isthmus.domain import files, post_files
+from isthmus.domain import files, persistent_notifications, post_files
 from isthmus.domain.access import get_channel_row
 from isthmus.domain.changes import reaction_entity, record_change, record_changes
 from isthmus.domain.context import Domain, Tx, transaction
@@ -162,6 +162,7 @@ async def _create(d: Domain, tx: Tx, channel: Channel, origin: str, p: dict[str,
     if root is not None:
         await add_reply_to_summary(tx.conn, root, author.id, create_at)
     mentions = await _mention_ids(tx, channel.id, message, author.id, not root_id, create_at)
+    await persistent_notifications.schedule(d, tx, channel, row_values, mentions, check_limits=False)
     post = Post(**row_values, files=post_files.ordered(infos))  # metadata.files as a local create has them
     tx.emit(posted_event(channel, origin, author, dumps(post_json(post)), mentions))
     await record_change(tx, channel, "post", post.id, origin, now=d.now())

@@ -26,6 +26,7 @@ from isthmus.domain.models import User
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.synced.users import global_sync_enabled
 from isthmus.federation.connections import Connections
+from isthmus.federation.sync import files as sync_files
 from isthmus.federation.sync.messages import TOPIC_GLOBAL_USERS, SyncMsg, SyncResponse
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.sync.send import sanitized_user
@@ -90,14 +91,15 @@ class GlobalUserSync:
             return False
         marked = self.due[rc.remote_id]
         size = batch_size(self.d)
-        batch = await next_batch(self.d, rc.last_global_user_sync_at, size)
+        since = rc.last_global_user_sync_at
+        batch = await next_batch(self.d, since, size)
         for _ in range(PIPELINE_BATCHES):
             if not batch.users:
                 break
             ahead = asyncio.create_task(next_batch(self.d, batch.cursor, size)) if batch.more else None
             try:
                 for start in range(0, len(batch.users), size):
-                    await self._send(rc, batch.users[start:start + size])
+                    await self._send(rc, batch.users[start:start + size], since)
                 async with transaction(self.d) as tx:  # only after every message of the batch was acknowledged
                     await remotes_repo.update_remote(tx.conn, rc.remote_id,
                                                      {"last_global_user_sync_at": batch.cursor})
@@ -105,6 +107,7 @@ class GlobalUserSync:
                 if ahead is not None:
                     ahead.cancel()
                 raise
+            since = batch.cursor
             if ahead is None:
                 break
             batch = await ahead
@@ -117,7 +120,11 @@ class GlobalUserSync:
             return False
         return True  # marked again while this step ran: look once more
 
-    async def _send(self, rc: RemoteCluster, users: list[User]) -> None:
+    async def _send(self, rc: RemoteCluster, users: list[User], since: int) -> None:
+        """One message of users, then the pictures of those the peer took whose uploaded picture changed after
+        ``since`` (the cursor the batch started from: every picture on the first run). A picture upload bumps
+        ``update_at``, so a changed picture always comes with its user; a failed push fails the batch, which is
+        sent again (both are upserts over there)."""
         sm = SyncMsg(id=new_id(), channel_id="", users={u.id: sanitized_user(u) for u in users})
         msg = Msg.new(TOPIC_GLOBAL_USERS, sm.to_obj(), self.d.now())
         reply = await self.conns.client.send_msg(rc.site_url, msg, remote_id=rc.remote_id, token=rc.remote_token)
@@ -127,6 +134,11 @@ class GlobalUserSync:
         response = SyncResponse.from_obj(reply.payload)
         self.metrics.sends.labels(rc.remote_id).inc()
         self.metrics.items_sent.labels(rc.remote_id, "user").inc(len(users) - len(response.user_errors))
+        taken = set(response.users_syncd)
+        for user in users:
+            if user.last_picture_update > since and user.id in taken:
+                await sync_files.push_profile_image(self.d, self.conns.client, rc, user.id)
+                self.metrics.items_sent.labels(rc.remote_id, "picture").inc()
 
     async def progress(self, rc: RemoteCluster) -> dict[str, Any]:
         """What the REST call and the CLI show: users still to send and the cursor."""

@@ -36,7 +36,7 @@ from isthmus.domain.sharing.refusals import KEEP, Refusal, refusal_rows, without
 from isthmus.domain.statuses import Status, status_json
 from isthmus.domain.synced.posts import CHANGES_KEY, PIN_AT_KEY
 from isthmus.domain.synced.statuses import STATUS_CLOCK_KEY
-from isthmus.domain.synced.users import HIDDEN_EMAIL_DOMAIN, member_sync_enabled
+from isthmus.domain.synced.users import HIDDEN_EMAIL_DOMAIN, PROP_REMOTE_EMAIL, member_sync_enabled
 from isthmus.federation.sync.messages import SyncMsg, SyncResponse
 from isthmus.federation.sync.text import mention_names, permalink_ids, permalinks_out
 from isthmus.store.repo import access as access_repo
@@ -95,7 +95,10 @@ class Batch:
 def sanitized_user(user: User, rc: RemoteCluster | None = None) -> dict[str, Any]:
     """``sanitizeUserForSync``: no secrets, no roles, no notification settings (§6.2); then the profile fields
     ``rc``'s policy keeps back (Mattermost sends email in clear to every peer; we only when the admin opts in).
-    A user relayed from another server gets the same treatment: the policy is about what this peer sees."""
+    A user relayed from another server gets the same treatment: the policy is about what this peer sees; and it
+    never carries more than its own server let us know: its address is the one in ``RemoteEmail`` (empty when that
+    server keeps it back, so the receiver forgets what it had), not our placeholder, and a kept-back address is
+    left out of ``props`` too (a Mattermost peer would store them as they come)."""
     out: dict[str, Any] = {
         "id": user.id, "create_at": user.create_at, "update_at": user.update_at, "delete_at": user.delete_at,
         "username": user.username, "password": new_id(), "auth_data": "", "auth_service": "",
@@ -107,11 +110,15 @@ def sanitized_user(user: User, rc: RemoteCluster | None = None) -> dict[str, Any
         "notify_props": {}, "last_password_update": 0, "last_picture_update": 0, "failed_attempts": 0,
         "locale": user.locale, "timezone": string_map(user.timezone), "mfa_active": False, "mfa_secret": "",
         "is_bot": user.is_bot}
+    hidden = f"{user.id}@{HIDDEN_EMAIL_DOMAIN}"
     if user.remote_id:
         out["remote_id"] = user.remote_id
+        known = out["props"].get(PROP_REMOTE_EMAIL, "")
+        out["email"] = known if "@" in known else hidden
     if rc is not None:
         if not rc.share_email:
-            out["email"] = f"{user.id}@{HIDDEN_EMAIL_DOMAIN}"
+            out["email"] = hidden
+            out["props"].pop(PROP_REMOTE_EMAIL, None)
         if not rc.share_full_name:
             out["first_name"] = out["last_name"] = ""
         if not rc.share_nickname:

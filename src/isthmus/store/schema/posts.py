@@ -62,3 +62,18 @@ post_acknowledgements = Table(
     Column("channel_id", Id, nullable=False),
     Column("remote_id", Id, nullable=True),  # the connection it came from; NULL for local users
 )
+
+# Persistent notifications of urgent posts: one row per local user still to be reminded (Mattermost keeps one row
+# per post and stops everyone's reminders when any one mentioned user answers; here each user answers for himself).
+# Reminded when last_sent_at is an interval old; the row goes once the user answers or the reminders run out.
+persistent_notifications = Table(
+    "persistent_notifications", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("user_id", Id, primary_key=True),
+    Column("channel_id", Id, nullable=False),
+    Column("create_at", Ms, nullable=False),
+    Column("last_sent_at", Ms, nullable=False),
+    Column("sent_count", BigInteger, nullable=False, default=0),
+)
+
+Index("ix_persistent_notifications_last_sent_at", persistent_notifications.c.last_sent_at)

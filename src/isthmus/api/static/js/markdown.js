@@ -7,6 +7,7 @@
 // become links. Local and remote people's posts go through the same function.
 
 import { Lexer } from "../vendor/marked/marked.esm.js";
+import { customEmoji } from "./custom_emoji.js";
 import { h } from "./dom.js";
 
 export const EMOJI = {
@@ -108,7 +109,8 @@ function link(href, title, children) {
   return h("a", { href: url, title: title || undefined, target: "_blank", rel: "noopener noreferrer" }, children);
 }
 
-// Plain text with @mentions marked (the reader's own highlighted) and known :shortcodes: as emoji.
+// Plain text with @mentions marked (the reader's own highlighted) and :shortcodes: as emoji: the built-in ones as
+// characters, the others as this server's custom emoji image where it has one (custom_emoji.js), else as text.
 function decorate(text, ctx) {
   const parts = [];
   let last = 0;
@@ -123,9 +125,10 @@ function decorate(text, ctx) {
       last = start + 1 + word.length;
     } else {
       const emoji = EMOJI[m[3].toLowerCase()];
-      if (!emoji) continue;
+      if (!emoji && !/[a-z]/i.test(m[3])) continue; // ":30:" of "10:30:45" is a time, not an emoji
       parts.push(text.slice(last, m.index));
-      parts.push(h("span", { class: "emoji", role: "img", "aria-label": m[3].replace(/_/g, " "), title: `:${m[3]}:` }, emoji));
+      parts.push(emoji ? h("span", { class: "emoji", role: "img", "aria-label": m[3].replace(/_/g, " "), title: `:${m[3]}:` }, emoji)
+        : customEmoji(m[3]));
       last = m.index + m[0].length;
     }
   }

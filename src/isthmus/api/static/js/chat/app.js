@@ -2,10 +2,12 @@
 // channel and the right-hand panel; it routes websocket events to whichever views are open.
 
 import { api } from "../api.js";
+import { rememberEmoji } from "../custom_emoji.js";
 import { announce, h, icon } from "../dom.js";
 import { can, channelLabel, currentTeam, events, invalidateShare, loadTeam, refreshChannel, state } from "../store.js";
 import { confirmDialog } from "../ui.js";
 import { ChannelView } from "./channel.js";
+import { Reminders } from "./reminders.js";
 import { SearchView, ThreadView } from "./rhs.js";
 import { Sidebar, channelPath } from "./sidebar.js";
 import { noTeamView } from "./teams.js";
@@ -38,7 +40,8 @@ export class ChatApp {
     this.main = h("main", { id: "main", class: "chat-main", tabindex: "-1" });
     this.rhsSlot = h("div", { class: "rhs-slot" });
     this.scrim = h("div", { class: "scrim", onclick: () => this.closeDrawer() });
-    this.el = h("div", { class: "chat-app" }, this.header,
+    this.reminders = new Reminders(this);
+    this.el = h("div", { class: "chat-app" }, this.header, this.reminders.el,
       h("div", { class: "chat-body" }, this.sidebar.el, this.scrim, this.main, this.rhsSlot));
     this.el.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && this.rhs && this.rhsSlot.contains(document.activeElement)) this.closeRhs();
@@ -59,6 +62,8 @@ export class ChatApp {
       socket.on("reaction_removed", (d) => this.forViews((v) => v.onReaction(d.reaction, false))),
       socket.on("post_acknowledgement_added", (d) => this.forViews((v) => v.onAck?.(d.acknowledgement, true))),
       socket.on("post_acknowledgement_removed", (d) => this.forViews((v) => v.onAck?.(d.acknowledgement, false))),
+      // Only this user gets it: an urgent message that named them is still unanswered (persistent notifications).
+      socket.on("persistent_notification_triggered", (d) => this.reminders.show(d)),
       socket.on("typing", (d, b) => {
         if (this.view && b.channel_id === this.view.channel.id) this.view.onTyping(d.user_id, d.parent_id);
       }),
@@ -72,6 +77,7 @@ export class ChatApp {
       socket.on("user_removed", (d, b) => {
         if ((b.user_id === state.me.id || d.user_id === state.me.id) && d.channel_id) this.onChannelGone(d.channel_id);
       }),
+      socket.on("emoji_added", (d) => rememberEmoji(d.emoji)),
       socket.on("user_updated", (d) => { if (d.user) state.users.set(d.user.id, d.user); }),
       socket.on("resync", () => this.resync()),
     ];
@@ -80,6 +86,7 @@ export class ChatApp {
   forViews(fn) {
     if (this.view) fn(this.view);
     if (this.rhs) fn(this.rhs);
+    fn(this.reminders);
   }
 
   async showTeam(teamName, channelName) {

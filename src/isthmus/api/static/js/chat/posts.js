@@ -2,6 +2,7 @@
 // attachments with image thumbnails, reactions, and the actions a person may take on it.
 
 import { api, fileUrl } from "../api.js";
+import { customEmoji } from "../custom_emoji.js";
 import { append, fmtDateTime, fmtSize, fmtTime, h, icon, iconButton } from "../dom.js";
 import { EMOJI, renderMarkdown } from "../markdown.js";
 import { isRemoteUser, state } from "../store.js";
@@ -14,6 +15,9 @@ export const PICKER = ["+1", "heart", "smile", "tada", "eyes", "white_check_mark
 export function emojiText(name) {
   return EMOJI[name] || `:${name}:`; // an emoji this client does not know shows as its name
 }
+
+// A reaction's emoji: a built-in one as its character, any other as this server's custom emoji (or ":name:").
+const emojiNode = (name) => EMOJI[name] || customEmoji(name);
 
 const fileInfos = new Map(); // post id -> Promise<FileInfo[]>
 
@@ -82,7 +86,7 @@ function renderReactions(post, ctx) {
       "aria-pressed": String(mine), "aria-label": `${emoji} reaction by ${names}, ${users.length}`,
       title: `${names} reacted with :${emoji}:`, disabled: ctx.readonly ? true : undefined,
       onclick: () => ctx.toggleReaction(post, emoji, mine) },
-    h("span", { "aria-hidden": "true" }, emojiText(emoji)), h("span", { class: "count" }, users.length)));
+    h("span", { "aria-hidden": "true" }, emojiNode(emoji)), h("span", { class: "count" }, users.length)));
   }
   return row;
 }

@@ -141,8 +141,9 @@ export function createPriorityPicker(onChange) {
   h("div", { class: "field field-check" }, persistent,
     h("label", { for: persistent.id }, "Send persistent notifications"),
     h("p", { class: "help", id: persistentHelpId },
-      "Urgent messages only: asks apps to keep notifying mentioned people until they respond. This server " +
-      "records the request; it does not send reminders itself.")),
+      "Urgent messages only: the people you @-mention (in a direct message, the other person) are reminded " +
+      "every few minutes until they acknowledge, react or reply. People of a connected workspace are reminded " +
+      "by their own workspace.")),
   h("div", { class: "priority-actions" }, done));
   const summary = h("div", { class: "priority-summary", hidden: true });
 
