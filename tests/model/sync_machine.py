@@ -9,8 +9,10 @@ that pick among the current candidates, so a failing example replays as a plain 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Coroutine
 from pathlib import Path
@@ -398,13 +400,25 @@ class SyncMachine(RuleBasedStateMachine):
         STATS["settle"] += 1
 
     def teardown(self) -> None:
+        outcome = "fail"
         try:
             if self.world is not None:
                 self.run(settle(self.w, self.model))
+            outcome = "fail" if self.model.failures else "pass"
         finally:
+            _progress(outcome, len(self.model.posts))
             try:
                 if self.world is not None:
                     self.run(self.w.cluster.close())
             finally:
                 self.loop.close()
                 shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _progress(outcome: str, posts: int) -> None:
+    """``ISTHMUS_MODEL_PROGRESS=FILE``: a line per finished example, so a deep run stopped at a time limit still
+    says how many examples passed (hypothesis reports only at the end)."""
+    path = os.environ.get("ISTHMUS_MODEL_PROGRESS")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{time.strftime('%H:%M:%S')} {outcome} posts={posts} ops={sum(STATS.values())}\n")
