@@ -135,6 +135,7 @@ class Cluster:
     def __init__(self, tmp: Path, timings: Timings = FAST) -> None:
         self.tmp = tmp
         self.timings = timings
+        self.online_within_s = 10.0  # how long a new connection may take to come online (connect)
         self.net = RoutingTransport()
         self.nodes: dict[str, Node] = {}
         self._stack = AsyncExitStack()
@@ -199,7 +200,7 @@ class Cluster:
         remote_id, code = await self.invite(a, b.name)
         r = await self.accept(b, a.name, code)
         assert r.status_code == 201, r.text
-        await eventually(lambda: self.both_online(a, b, remote_id))
+        await eventually(lambda: self.both_online(a, b, remote_id), within=self.online_within_s)
         return remote_id
 
     async def both_online(self, a: Node, b: Node, remote_id: str) -> bool:
