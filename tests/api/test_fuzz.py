@@ -44,6 +44,16 @@ SCHEMA_EXAMPLES = 3 * SCALE
 # Operations schemathesis must not call with the fuzzing admin's token: they end its own session or
 # rewrite server-wide config (the hypothesis part covers config with a restore).
 SKIP_OPS = re.compile(r"^(POST /api/v4/users/logout|PUT /api/v4/config(/patch)?|POST /api/v4/config/reload)$")
+# ISTHMUS_FUZZ_REPORT=path appends one line of figures per fuzz test (cases run, operations covered) for
+# the "Deep fuzzing" section of docs/reliability.md; without it the figures are printed (seen with -s).
+REPORT = os.environ.get("ISTHMUS_FUZZ_REPORT", "")
+
+
+def report(line: str) -> None:
+    print(line)
+    if REPORT:
+        with open(REPORT, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
 
 @dataclass
@@ -187,13 +197,18 @@ def test_write_endpoints_never_5xx(world: World, admin: Person, method: str, pat
     url = path.format(user=world.user.id, team=world.team, channel=world.channel, post=world.post, role=role)
     headers = {"Content-Type": "application/json"}
 
+    cases = 0
+
     @FUZZ
     @given(raw=bodies(keys, world.ids()))
     def run(raw: bytes) -> None:
+        nonlocal cases
+        cases += 1
         r = client.request(method, url, content=raw, headers=headers)
         check_httpx(r, f"{method} {url} body={raw[:300]!r}")
 
     run()
+    report(f"hypothesis bodies {method} {path}: {cases} cases, 0 x 5xx")
     # The fuzzing user and admin can still act: no fuzz input broke authentication or the server.
     assert world.user.http.get("/api/v4/users/me").status_code == 200
 
@@ -242,6 +257,24 @@ def spec_operations() -> list[Any]:
     return ops
 
 
+def test_every_implemented_spec_operation_is_fuzzed(spec_operations: list[Any]) -> None:
+    """Schemathesis reaches every operation that is both in the spec and served, except SKIP_OPS (which
+    would end the fuzzing session or rewrite server-wide config; the hypothesis part covers config)."""
+    spec_keys: dict[tuple[str, str], str] = {}
+    total = 0
+    for result in schemathesis.openapi.from_path(SPEC).get_all_operations():
+        op = result.ok()
+        total += 1
+        spec_keys[(op.method.upper(), re.sub(r"\{[^}]+\}", "{}", op.path))] = f"{op.method.upper()} {op.path}"
+    served = {label for key, label in spec_keys.items() if key in implemented()}
+    fuzzed = {f"{op.method.upper()} {op.path}" for op in spec_operations}
+    skipped = sorted(served - fuzzed)
+    assert all(SKIP_OPS.match(label) for label in skipped), skipped
+    assert fuzzed <= served
+    report(f"schemathesis coverage: {total} operations in the spec, {len(implemented())} served, "
+           f"{len(served)} served and in the spec, {len(fuzzed)} fuzzed, skipped: {', '.join(skipped)}")
+
+
 def test_spec_covers_the_core_operations(spec_operations: list[Any]) -> None:
     labels = {f"{op.method.upper()} {op.path}" for op in spec_operations}
     for needed in ("POST /api/v4/users", "GET /api/v4/users/{user_id}", "POST /api/v4/teams",
@@ -286,6 +319,8 @@ def test_schemathesis_finds_no_server_errors(world: World, spec_operations: list
                     failures.append(f"{what}: {type(err).__name__}: {str(err)[:300]}")
 
             run()
+    report(f"schemathesis: {calls} cases over {len(spec_operations)} operations "
+           f"({SCHEMA_EXAMPLES} examples asked per strategy), {len(failures)} failures")
     assert calls > len(spec_operations) * 2
     assert not failures, "\n".join(failures[:20])
     assert world.admin.http.get("/api/v4/users/me").status_code == 200
