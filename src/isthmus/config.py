@@ -42,6 +42,8 @@ class ServiceSettingsModel(_Section):
     # Drafts kept on the server for the user's other devices (Mattermost's default: on).
     AllowSyncedDrafts: bool = True
     EnableCustomEmoji: bool = True
+    # Webhook posts may name themselves (props.override_username); off, as in Mattermost.
+    EnablePostUsernameOverride: bool = False
 
     @field_validator("SiteURL")
     @classmethod
