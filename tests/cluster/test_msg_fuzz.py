@@ -16,6 +16,7 @@ ISTHMUS_FUZZ_SCALE multiplies the example budget (CI runs the small one); ISTHMU
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 from collections.abc import Callable, Coroutine
@@ -24,10 +25,12 @@ from typing import Any, TypeVar
 import httpx
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 from sqlalchemy import select
 
 from isthmus.core.ids import new_id
 from isthmus.store.schema import metadata
+from tests.api.test_image_limits import header_only_png
 from tests.testlib import wirelog
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import channel, person, posts_of, share, share_node, snapshot, wait_converged
@@ -192,7 +195,7 @@ async def test_hostile_frames_with_valid_credentials(cluster: Cluster) -> None:
                "Content-Type": "application/json"}
     raw = httpx.AsyncClient(transport=httpx.ASGITransport(app=b.app), base_url=b.url, timeout=60)
     loop = asyncio.get_running_loop()
-    counts = {"frames": 0, "refused": 0, "accepted": 0, "uploads": 0, "files": 0}
+    counts = {"frames": 0, "refused": 0, "accepted": 0, "uploads": 0, "files": 0, "images": 0}
 
     def frame_bytes(topic: str, payload_json: str, msg_id: str = "") -> bytes:
         return (f'{{"remote_id":"{ab}","msg":{{"id":"{msg_id or new_id()}","topic":{json.dumps(topic)},'
@@ -304,6 +307,37 @@ async def test_hostile_frames_with_valid_credentials(cluster: Cluster) -> None:
 
     await asyncio.to_thread(uploads)
 
+    # profile pictures pushed by the connection: only for its own (synthetic) users, only real small images
+    tiny = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tiny, "PNG")
+    pictures = [tiny.getvalue(), header_only_png(100_000, 100_000), b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a"]
+
+    @fuzz_settings(10)
+    @given(data=st.data())
+    def images(data: st.DataObject) -> None:
+        target = data.draw(st.sampled_from([ann.user_id, bob.user_id, new_id(), "me", "x" * 26]))
+        picture = data.draw(st.sampled_from(pictures))
+        field = data.draw(st.sampled_from(["image", "file", ""]))
+        truncated = data.draw(st.booleans())
+        body = (f'--bnd\r\nContent-Disposition: form-data; name="{field}"; filename="p.png"\r\n'
+                "Content-Type: image/png\r\n\r\n").encode() + picture + (b"" if truncated else b"\r\n--bnd--\r\n")
+
+        async def go() -> None:
+            before = await db_state(b)
+            r = await raw.post(f"/api/v4/remotecluster/{target}/image", content=body, headers={
+                **{k: v for k, v in headers.items() if k != "Content-Type"},
+                "Content-Type": "multipart/form-data; boundary=bnd"})
+            check_http(r.status_code, r.headers, r.content, f"image for {target} {body[:120]!r}")
+            counts["images"] += 1
+            if r.status_code >= 400:
+                assert not state_diff(before, await db_state(b)), f"refused picture wrote {body[:120]!r}"
+            else:
+                assert target == ann.user_id and picture == pictures[0]
+
+        run_fuzz(loop, go)
+
+    await asyncio.to_thread(images)
+
     # POST /api/v4/files from a local user of beta: hostile multipart bodies and channels not the user's
     names = st.sampled_from(["f.txt", "", "../../x", "\x00.png", "a" * 300, "😀.gif", "x.png"])
 
@@ -352,4 +386,4 @@ async def test_hostile_frames_with_valid_credentials(cluster: Cluster) -> None:
     assert after["id"] in await posts_of(b, fresh)
     report(f"msg fuzz: {counts['frames']} frames ({counts['refused']} refused, {counts['accepted']} accepted, "
            f"{len(replays) * SCALE} of them replays), {counts['uploads']} remote uploads, "
-           f"{counts['files']} /files bodies; 0 x 5xx")
+           f"{counts['files']} /files bodies, {counts['images']} pushed profile pictures; 0 x 5xx")
