@@ -299,12 +299,10 @@ def test_spec_covers_the_core_operations(spec_operations: list[Any]) -> None:
         assert needed in labels
 
 
-def test_schemathesis_finds_no_server_errors(world: World, spec_operations: list[Any]) -> None:
-    """Positive and negative cases for every implemented operation; half of them aimed at real objects."""
-    real = {"user_id": world.user.id, "team_id": world.team, "channel_id": world.channel, "post_id": world.post}
+def schemathesis_pass(token: str, base: str, real: dict[str, str], spec_operations: list[Any]) -> tuple[int, list[str]]:
+    """Positive and negative cases for every operation, and positive ones aimed at ``real`` ids: (cases, failures)."""
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {world.admin.token}"
-    base = world.admin.http.base_url
+    session.headers["Authorization"] = f"Bearer {token}"
     failures: list[str] = []
     calls = 0
     for op in spec_operations:
@@ -320,7 +318,7 @@ def test_schemathesis_finds_no_server_errors(world: World, spec_operations: list
             def run(case: Any) -> None:
                 nonlocal calls
                 calls += 1
-                response = case.call(base_url=str(base).rstrip("/"), session=session)
+                response = case.call(base_url=base.rstrip("/"), session=session)
                 what = f"{case.method} {case.formatted_path} query={case.query} body={str(case.body)[:300]}"
                 try:
                     text = response.content.decode("utf-8", "replace")
@@ -334,8 +332,35 @@ def test_schemathesis_finds_no_server_errors(world: World, spec_operations: list
                     failures.append(f"{what}: {type(err).__name__}: {str(err)[:300]}")
 
             run()
-    report(f"schemathesis: {calls} cases over {len(spec_operations)} operations "
+    return calls, failures
+
+
+def test_schemathesis_finds_no_server_errors(world: World, spec_operations: list[Any]) -> None:
+    """As a system admin, so every operation gets past its permission check to the input handling."""
+    real = {"user_id": world.user.id, "team_id": world.team, "channel_id": world.channel, "post_id": world.post}
+    calls, failures = schemathesis_pass(world.admin.token, str(world.admin.http.base_url), real, spec_operations)
+    report(f"schemathesis as an admin: {calls} cases over {len(spec_operations)} operations "
            f"({SCHEMA_EXAMPLES} examples asked per strategy), {len(failures)} failures")
     assert calls > len(spec_operations) * 2
     assert not failures, "\n".join(failures[:20])
     assert world.admin.http.get("/api/v4/users/me").status_code == 200
+
+
+def test_schemathesis_as_a_plain_user(live: LiveServer, admin: Person, spec_operations: list[Any]) -> None:
+    """As a plain user, in a team and channel of their own (the admin pass may have deleted the world's):
+    the permission refusals must be AppErrors too."""
+    plain = make_person(live, admin.http)
+    r = plain.http.post("/api/v4/teams", json={"name": unique("fz"), "display_name": "Fuzz", "type": "O"})
+    assert r.status_code == 201, r.text
+    team = r.json()["id"]
+    r = plain.http.post("/api/v4/channels", json={"team_id": team, "name": unique("fz"), "display_name": "Fuzz",
+                                                  "type": "O"})
+    assert r.status_code == 201, r.text
+    channel = r.json()["id"]
+    r = plain.http.post("/api/v4/posts", json={"channel_id": channel, "message": "fuzz target"})
+    assert r.status_code == 201, r.text
+    real = {"user_id": plain.id, "team_id": team, "channel_id": channel, "post_id": r.json()["id"]}
+    calls, failures = schemathesis_pass(plain.token, str(plain.http.base_url), real, spec_operations)
+    report(f"schemathesis as a plain user: {calls} cases over {len(spec_operations)} operations "
+           f"({SCHEMA_EXAMPLES} examples asked per strategy), {len(failures)} failures")
+    assert not failures, "\n".join(failures[:20])
