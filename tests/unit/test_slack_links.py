@@ -43,3 +43,4 @@ def test_hostile_reply_is_linear_work() -> None:
         assert work <= 4 * len(text), (unit, work)
         assert work <= 2.2 * half_work, (unit, work, half_work)  # doubling the input about doubles the work
         assert parse_slack_links(text) == text
+
