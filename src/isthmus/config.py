@@ -47,6 +47,8 @@ class ServiceSettingsModel(_Section):
     PersistentNotificationIntervalMinutes: int = Field(default=5, ge=1)
     PersistentNotificationMaxCount: int = Field(default=6, ge=1)
     PersistentNotificationMaxRecipients: int = Field(default=5, ge=1)
+    # Webhook posts may name themselves (props.override_username); off, as in Mattermost.
+    EnablePostUsernameOverride: bool = False
 
     @field_validator("SiteURL")
     @classmethod
@@ -77,6 +79,10 @@ class FileSettingsModel(_Section):
     MaxFileSize: int = Field(default=100 * 1024 * 1024, ge=1)
     EnableFileAttachments: bool = True
     EnablePublicLink: bool = False
+    # Images above this many pixels are refused from the header, before any pixel is decoded (a 33 MP PNG
+    # costs ~1.6 s CPU and ~0.5 GB to decode); -1 decoders means one per CPU, as in Mattermost.
+    MaxImageResolution: int = Field(default=7680 * 4320, ge=1)
+    MaxImageDecoderConcurrency: int = Field(default=-1, ge=-1)
 
 
 class TeamSettingsModel(_Section):

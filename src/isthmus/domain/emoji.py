@@ -107,7 +107,8 @@ async def do_create_emoji(d: Domain, actor: Actor, meta: Any, image: IO[bytes]) 
     name = check_name(meta.get("name"))
     if meta.get("creator_id") not in (None, "", actor.user_id):
         raise forbidden("create_emojis")
-    data, _mime = await asyncio.to_thread(prepare_image, image)
+    async with files.image_decoders(d):  # shares the gate with every other image decode
+        data, _mime = await asyncio.to_thread(prepare_image, image)
     now = d.now()
     row: dict[str, Any] = {"id": new_id(), "create_at": now, "update_at": now, "delete_at": 0,
                            "creator_id": actor.user_id, "name": name}

@@ -61,19 +61,20 @@ def _flatten(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def analyze_image(path: Path) -> Images:
-    """Raises NotImage (not one of the formats, or undecodable) or TooManyPixels."""
+def analyze_image(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Images:
+    """Raises NotImage (not one of the formats, or undecodable) or TooManyPixels (read from the header,
+    before decoding)."""
     try:
         with Image.open(path, formats=list(IMAGE_FORMATS)) as im:
             width, height = im.size
-            if width * height > MAX_IMAGE_PIXELS:
+            if width * height > max_pixels:
                 raise TooManyPixels
             mime = IMAGE_FORMATS[str(im.format)]
             im.load()
             upright = ImageOps.exif_transpose(im) or im
             rgb = _flatten(upright)
-    except TooManyPixels:
-        raise
+    except (TooManyPixels, Image.DecompressionBombError):  # Pillow's own guard, far above ours by default
+        raise TooManyPixels from None
     except Exception as err:  # decoders fail in many ways (OSError, SyntaxError, struct.error, …)
         raise NotImage from err
     thumb = rgb.copy()

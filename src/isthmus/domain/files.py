@@ -28,6 +28,7 @@ import base64
 import hashlib
 import hmac
 import mimetypes
+import os
 import secrets
 import unicodedata
 from collections import defaultdict
@@ -43,7 +44,7 @@ from isthmus.core.errors import AppError, forbidden, invalid, not_implemented
 from isthmus.core.ids import is_valid_id, new_id
 from isthmus.domain.access import access_channel, can_read_channel, channel_permissions, get_channel_row
 from isthmus.domain.context import Domain, Tx, transaction
-from isthmus.domain.file_images import MAX_IMAGE_PIXELS, Images, NotImage, TooManyPixels, analyze_image
+from isthmus.domain.file_images import Images, NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import Actor, Channel, FileInfo
 from isthmus.domain.roles import has_system_permission
 from isthmus.store.blobs import BlobStore, StagedUpload, blob_store_for
@@ -71,6 +72,22 @@ def blobs(d: Domain) -> BlobStore:
 
 def max_file_size(d: Domain) -> int:
     return int(d.config.FileSettings.MaxFileSize)
+
+
+def max_image_pixels(d: Domain) -> int:
+    return d.config.FileSettings.MaxImageResolution
+
+
+def image_decoders(d: Domain) -> asyncio.Semaphore:
+    """One gate for every image decode (uploads, profile pictures, emoji, files from connected workspaces):
+    each can take ~0.5 GB, so FileSettings.MaxImageDecoderConcurrency bounds them together (-1: one per CPU)."""
+    n = d.config.FileSettings.MaxImageDecoderConcurrency
+    n = n if n > 0 else (os.cpu_count() or 1)
+    held: tuple[int, asyncio.Semaphore] | None = d.caches.get("image_decoders")
+    if held is None or held[0] != n:  # a config change takes effect for the decodes that start after it
+        held = (n, asyncio.Semaphore(n))
+        d.caches["image_decoders"] = held
+    return held[1]
 
 
 def new_staged_upload(d: Domain, filename: str) -> StagedUpload:
@@ -105,13 +122,13 @@ def extension_of(name: str) -> str:
 
 
 async def _images_for(d: Domain, staged: StagedUpload, name: str, ext: str) -> Images | None:
-    sem: asyncio.Semaphore = d.caches.setdefault("file_image_semaphore", asyncio.Semaphore(2))
-    async with sem:  # decoding is CPU and memory heavy; bound how many run at once
+    limit = max_image_pixels(d)
+    async with image_decoders(d):  # decoding is CPU and memory heavy; bound how many run at once
         try:
-            return await asyncio.to_thread(analyze_image, staged.path)
+            return await asyncio.to_thread(analyze_image, staged.path, limit)
         except TooManyPixels:
             raise invalid("api.file.upload_file.large_image_detailed.app_error",
-                          f"{name} dimensions exceed the maximum of {MAX_IMAGE_PIXELS} pixels.") from None
+                          f"{name} dimensions exceed the maximum of {limit} pixels.") from None
         except NotImage:
             if ext in IMAGE_EXTENSIONS:
                 raise invalid("api.file.upload_file.image_decode.app_error",

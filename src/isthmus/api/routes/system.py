@@ -91,6 +91,7 @@ async def client_config(request: Request) -> dict[str, str]:
         "CollapsedThreads": "default_on", "ThreadAutoFollow": "true",
         "AllowSyncedDrafts": flag(cfg.ServiceSettings.AllowSyncedDrafts),
         "EnableCustomEmoji": flag(cfg.ServiceSettings.EnableCustomEmoji),
+        "EnablePostUsernameOverride": flag(cfg.ServiceSettings.EnablePostUsernameOverride),
     }
 
 

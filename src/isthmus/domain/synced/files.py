@@ -114,7 +114,8 @@ async def _store(d: Domain, session: dict[str, Any], staged: Any) -> FileInfo:
     name = session["filename"]
     ext = files.extension_of(name)
     try:
-        images = await asyncio.to_thread(analyze_image, staged.path)
+        async with files.image_decoders(d):  # a peer's files share the gate with local uploads
+            images = await asyncio.to_thread(analyze_image, staged.path, files.max_image_pixels(d))
     except (NotImage, TooManyPixels):
         images = None
     now = d.now()

@@ -53,9 +53,18 @@ function avatar(user) {
   return h("div", { class: `avatar ${isRemoteUser(user) ? "avatar-remote" : ""}`, "aria-hidden": "true" }, letter);
 }
 
+// A post's own claim to a name (props.override_username) is shown only where Mattermost shows it: the
+// server allows it (ServiceSettings.EnablePostUsernameOverride) and the post came from a webhook, a prop
+// the server never takes from a client. Anything else is whatever the writer typed, never the author.
+function overrideName(post) {
+  const props = post.props || {};
+  if (state.clientConfig?.EnablePostUsernameOverride !== "true" || props.from_webhook !== "true") return "";
+  return typeof props.override_username === "string" ? props.override_username.trim() : "";
+}
+
 export function authorLine(post, { remoteNames = new Map() } = {}) {
   const user = state.users.get(post.user_id);
-  const name = user ? user.username : post.props?.override_username || "…";
+  const name = overrideName(post) || (user ? user.username : "…");
   const remote = isRemoteUser(user);
   const origin = remote ? remoteNames.get(user.remote_id) : "";
   return h("span", { class: "author" },
