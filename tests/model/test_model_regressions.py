@@ -117,3 +117,37 @@ def test_an_admin_cannot_edit_another_workspaces_post_in_a_copy_no_longer_shared
     state.refuse(count=3, node=441)
     state.edit(which=134, who=734)
     state.teardown()
+
+
+def test_a_re_invite_replays_to_the_re_invited_server_only() -> None:
+    # Beta homes the channel, shared with alpha and gamma; gamma writes a post and deletes it; alpha is
+    # uninvited and re-invited. The re-invite's replay went to every remote, so gamma's own post came back to
+    # gamma (an echo; found by a PostgreSQL deep run, deterministic on both databases). Replay rows now carry
+    # their target (sync_outbox.target_remote_id, migration 0018).
+    state = SyncMachine()
+    state.init(extra=562, chans=[(10, 10), (250, 15), (250, 15)], n=3, configs=[50, 61, 8, 44, 61])
+    state.heal_all_and_settle()
+    state.post(priority="urgent", reply=953, size=50000, where=396, who=0)
+    state.invite(peer=401, where=534)
+    state.heal_all_and_settle()
+    state.post(priority="", reply=709, size=0, where=300, who=591)
+    state.heal_link(pair=524)
+    state.invite(peer=162, where=709)
+    state.edit(which=120, who=559)
+    state.ack(on=False, which=78, who=114)
+    state.cut_link(pair=537)
+    state.delete(which=710, who=176)
+    state.post(priority="urgent", reply=1000, size=5000, where=249, who=1000)
+    state.delete(which=370, who=293)
+    state.cut_link(pair=233)
+    state.invite(peer=227, where=0)
+    state.edit(which=251, who=252)
+    state.pin(pinned=True, which=885, who=208)
+    state.edit(which=19, who=646)
+    state.react(emoji="eyes", which=979, who=172)
+    state.uninvite(peer=306, where=591)
+    state.post(priority="", reply=67, size=50000, where=359, who=934)
+    state.heal_all_and_settle()
+    state.ack(on=False, which=440, who=1)
+    state.invite(peer=114, where=255)
+    state.teardown()

@@ -51,8 +51,9 @@ def ack_entity(post_id: str, user_id: str) -> str:
 
 
 async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, origin: str | None, *,
-                        actor: Actor | None = None, now: int = 0) -> int:
-    """Append one outbox row if ``channel`` is shared; returns its seq (0 when nothing was written)."""
+                        actor: Actor | None = None, now: int = 0, target: str | None = None) -> int:
+    """Append one outbox row if ``channel`` is shared; returns its seq (0 when nothing was written).
+    ``target``: for that remote only (a replay or re-send one remote needs; the others have it)."""
     if not channel.shared:
         return 0
     assert kind in KINDS, kind
@@ -66,7 +67,7 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
         raise forbidden("create_post", "This channel is read-only: it is shared from another workspace.")
     seq = await repo.insert_change(tx.conn, {
         "channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin,
-        "create_at": now or now_ms()})
+        "create_at": now or now_ms(), "target_remote_id": target})
     # Wakes the federation sender after commit (internal event: no websocket client sees it).
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
     return seq
@@ -86,8 +87,8 @@ async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[s
         return 0
     at = now or now_ms()
     seqs = await repo.insert_changes(tx.conn, [
-        {"channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin, "create_at": at}
-        for entity_id in entity_ids])
+        {"channel_id": channel.id, "kind": kind, "entity_id": entity_id, "origin_remote_id": origin, "create_at": at,
+         "target_remote_id": None} for entity_id in entity_ids])
     seq = max(seqs)
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
     return seq

@@ -36,7 +36,8 @@ async def do_resend_posts(d: Domain, channel_id: str, post_ids: list[str], targe
             if p["remote_id"] == target_remote_id:
                 continue
             # Origin = the server the post came from, so the re-send never goes back to its own author.
-            if await record_change(tx, channel, "post", p["id"], p["remote_id"] or None, now=d.now()):
+            if await record_change(tx, channel, "post", p["id"], p["remote_id"] or None, now=d.now(),
+                                   target=target_remote_id):
                 queued.append(p["id"])
         # Reactions are owned by their reactor, not by the post's author: the reaction state of every differing
         # post goes (the sender leaves out the reactions the target owns).
@@ -45,6 +46,7 @@ async def do_resend_posts(d: Domain, channel_id: str, post_ids: list[str], targe
             reactions.c.post_id.in_(ids), or_(reactions.c.remote_id.is_(None),
                                              reactions.c.remote_id != target_remote_id))).distinct()
         for post_id in sorted((await tx.conn.execute(mine)).scalars().all()) if ids else []:
-            if await record_change(tx, channel, "reaction", post_id, None, now=d.now()) and post_id not in queued:
+            if await record_change(tx, channel, "reaction", post_id, None, now=d.now(),
+                                   target=target_remote_id) and post_id not in queued:
                 queued.append(post_id)
     return queued

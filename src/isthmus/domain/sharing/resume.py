@@ -57,7 +57,9 @@ async def replay_missed(tx: Tx, channel: Channel, row: dict[str, Any], now: int)
     since = int(row.get("unsent_since") or 0) or int(row["create_at"])
     shared = dataclasses.replace(channel, shared=True)
     marker = ReplayMarker(since=since, after_seq=int(row["outbox_cursor"]), create_at=-1, post_id="")
-    await record_change(tx, shared, REPLAY_KIND, marker.encode(), None, now=now)
+    # For the re-invited remote only: the others received these changes as they happened (sent to all, a
+    # post came back to the server that wrote it).
+    await record_change(tx, shared, REPLAY_KIND, marker.encode(), None, now=now, target=row["remote_id"])
     return 1
 
 
@@ -83,18 +85,19 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
         chunk = await repo.select_posts_changed_since(tx.conn, channel_id, marker.since, marker.after_seq,
                                                       after=after, limit=REPLAY_CHUNK)
         post_ids = [post_id for post_id, _ in chunk]
-        now = d.now()
+        now, target = d.now(), found.get("target_remote_id")
         for post_id in post_ids:
-            await record_change(tx, channel, "post", post_id, None, now=now)
+            await record_change(tx, channel, "post", post_id, None, now=now, target=target)
         # Each reaction changed since, by name: one the remote already has must not be sent again (a
         # Mattermost receiver deletes a reaction it is sent twice, §1.9).
         for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, marker.since):
-            await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now)
+            await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now,
+                                target=target)
         if len(chunk) < REPLAY_CHUNK:
             return False
         last_id, last_create_at = chunk[-1]
         moved = dataclasses.replace(marker, create_at=last_create_at, post_id=last_id)
-        await record_change(tx, channel, REPLAY_KIND, moved.encode(), None, now=now)
+        await record_change(tx, channel, REPLAY_KIND, moved.encode(), None, now=now, target=target)
         return True
 
 

@@ -162,6 +162,8 @@ async def _collect(conn: AsyncConnection, d: Domain, rc: RemoteCluster, scr: dic
     member_batch = max(1, int(d.config.ConnectedWorkspacesSettings.MemberSyncBatchSize))  # changes per message
     for row in rows:
         kind, entity = row["kind"], row["entity_id"]
+        if row.get("target_remote_id") not in (None, rc.remote_id):
+            continue  # for another remote only (its replay or re-send): not ours to send, nor to wait for
         if kind == REPLAY_KIND:  # a replay not expanded yet: nothing past it is sent (nor acknowledged) before it
             batch.replay_seq, batch.more = int(row["seq"]), True
             break

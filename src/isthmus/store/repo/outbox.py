@@ -56,7 +56,8 @@ async def select_queue_figures(conn: AsyncConnection, remote_id: str, cap: int) 
     depth, oldest = 0, None
     for channel_id, cursor in shares:
         window = (select(out.c.create_at, out.c.origin_remote_id)
-                  .where(and_(out.c.channel_id == channel_id, out.c.seq > cursor))
+                  .where(and_(out.c.channel_id == channel_id, out.c.seq > cursor,
+                              out.c.target_remote_id.is_(None) | (out.c.target_remote_id == remote_id)))
                   .order_by(out.c.seq).limit(cap).subquery())
         mine = window.c.origin_remote_id == remote_id  # its own changes are skipped, not sent: not pending
         count, first = (await conn.execute(select(func.count(), func.min(window.c.create_at)).where(

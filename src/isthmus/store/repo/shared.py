@@ -120,7 +120,8 @@ def _entity_post_id() -> Any:
 
 def _unacknowledged(channel_id: str, remote_id: str, cursor: int) -> Any:
     return and_(out.c.channel_id == channel_id, out.c.seq > cursor,
-                out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id))
+                out.c.origin_remote_id.is_(None) | (out.c.origin_remote_id != remote_id),
+                out.c.target_remote_id.is_(None) | (out.c.target_remote_id == remote_id))
 
 
 async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_id: str, cursor: int) -> int | None:

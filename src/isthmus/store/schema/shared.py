@@ -111,6 +111,8 @@ sync_outbox = Table(
     # The remote the change came from (never sent back to it); NULL for local changes.
     Column("origin_remote_id", String(26), nullable=True),
     Column("create_at", Ms, nullable=False),
+    # Only for this remote (a re-invite's replay, a verify --repair re-send); NULL for every remote. Migration 0018.
+    Column("target_remote_id", String(26), nullable=True),
 )
 Index("ix_sync_outbox_channel_id_seq", sync_outbox.c.channel_id, sync_outbox.c.seq)
 
