@@ -115,9 +115,11 @@ def serve(config: Path | None = ConfigOpt) -> None:
     # closed); a request head must arrive within RequestHeaderTimeoutSeconds and fit 64 KiB (api.edge: uvicorn
     # has neither with httptools, and h11_max_incomplete_event_size is the h11 parser's only); no
     # limit_concurrency, which answers 503 to everyone once reached: websockets are capped per address and in
-    # all by the hub instead, so a flood cannot shut out other clients' REST calls.
+    # all by the hub instead, so a flood cannot shut out other clients' REST calls. No permessage-deflate on
+    # websockets: Mattermost's server offers none either, and its zlib state per socket is most of a socket's memory.
     uv = ReadyServer(uvicorn.Config(application, host=host, port=port, log_level="warning",
                                     proxy_headers=False, ws_max_size=1 << 20, lifespan="on", timeout_keep_alive=5,
+                                    ws_per_message_deflate=False,
                                     http=head_limited_protocol(cfg.RateLimitSettings.RequestHeaderTimeoutSeconds)))
     # uvicorn re-raises the signal it stopped on once shutdown is done, which would make a clean
     # SIGTERM look like a crash (exit -15) to supervisors; after a graceful stop exit 0 instead.

@@ -111,7 +111,7 @@ class RateLimitSettingsModel(_Section):
     # last failure (Mattermost locks it until a password reset: anyone could lock anyone out for good).
     AccountLockoutMinutes: int = Field(default=15, ge=1, le=24 * 60)
     # Edge limits (Isthmus; docs/reliability.md "Websocket floods"). A connection must send its request line and
-    # headers within RequestHeaderTimeoutSeconds of opening or of its previous answer (Go's ReadHeaderTimeout):
+    # headers within RequestHeaderTimeoutSeconds of opening or of the request's first byte (Go's ReadHeaderTimeout):
     # a slow-loris client trickling a byte every few seconds holds nothing for long.
     RequestHeaderTimeoutSeconds: int = Field(default=10, ge=1, le=300)
     # An unauthenticated websocket is closed after this long (Mattermost closes one after a few seconds).

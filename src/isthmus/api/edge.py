@@ -5,8 +5,8 @@ picks) how big it may grow: ``timeout_keep_alive`` only closes a connection idle
 first byte of a new request disarms it; ``h11_max_incomplete_event_size`` applies to the h11 parser only. So a
 slow-loris client sending a byte every few seconds would hold its connection (and a file descriptor) for good.
 ``head_limited_protocol`` closes a connection whose request line and headers have not all arrived within
-``RateLimitSettings.RequestHeaderTimeoutSeconds`` of opening or of its previous answer (Go's
-``ReadHeaderTimeout``, which Mattermost's server has), and refuses a head bigger than ``MAX_HEAD_BYTES``.
+``RateLimitSettings.RequestHeaderTimeoutSeconds`` of opening or of the request's first byte (Go's
+``ReadHeaderTimeout``), and refuses a head bigger than ``MAX_HEAD_BYTES``.
 Websocket caps live in the hub (``realtime.hub``), which knows which sockets are open.
 """
 
@@ -63,7 +63,11 @@ class _HeadLimited(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
+        # The first byte of a further request on a kept-alive connection: its head is now due. (Idle time
+        # between requests is uvicorn's timeout_keep_alive.)
         self._head_bytes = 0
+        if self._head_timer is None:
+            self._arm_head()
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -83,12 +87,6 @@ class _HeadLimited(HttpToolsProtocol):
         self._disarm_head()  # before an upgrade hands the connection to the websocket protocol
         super().on_headers_complete()
 
-    def on_response_complete(self) -> None:
-        # With a pipelined request waiting, its head is already here and its handling starts now.
-        waiting = bool(self.pipeline)
-        super().on_response_complete()
-        if not waiting and not self.transport.is_closing():
-            self._arm_head()
 
 
 def head_limited_protocol(timeout_s: float) -> type[HttpToolsProtocol]:
