@@ -347,9 +347,15 @@ async def test_slow_loris_and_flood_leave_the_server_serving(server: ServerProce
             fh.write(json.dumps(figures) + "\n")
 
 
-async def test_caps_refuse_the_upgrade_with_an_app_error(spawn: SpawnServer) -> None:
-    srv = spawn("wscaps", env={**ENV, "MM_RATELIMITSETTINGS_MAXWEBSOCKETSPERADDRESS": "5",
-                               "MM_RATELIMITSETTINGS_MAXWEBSOCKETS": "8"}).start()
+@pytest.fixture
+def small_server(spawn: SpawnServer) -> ServerProcess:
+    # a sync fixture: making the PostgreSQL database runs its own event loop
+    return spawn("wscaps", env={**ENV, "MM_RATELIMITSETTINGS_MAXWEBSOCKETSPERADDRESS": "5",
+                                "MM_RATELIMITSETTINGS_MAXWEBSOCKETS": "8"}).start()
+
+
+async def test_caps_refuse_the_upgrade_with_an_app_error(small_server: ServerProcess) -> None:
+    srv = small_server
     who = await _account(srv)
     mine = [await _open(srv, who.token, "127.0.3.1") for _ in range(5)]
     with pytest.raises(InvalidStatus) as refused:
