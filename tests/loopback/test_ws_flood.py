@@ -90,13 +90,12 @@ async def _account(srv: ServerProcess, team_id: str | None = None) -> Account:
                                                      headers={"Authorization": f"Bearer {token}"}))
 
 
-def _ws_url(srv: ServerProcess) -> str:
-    return srv.url.replace("http://", "ws://") + "/api/v4/websocket"
-
-
-async def _open(srv: ServerProcess, token: str, source: str) -> ClientConnection:
-    ws = await connect(_ws_url(srv), additional_headers={"Authorization": f"Bearer {token}"},
-                       local_addr=(source, 0), open_timeout=60, max_queue=4)
+async def _open(srv: ServerProcess | str, token: str, source: str) -> ClientConnection:
+    """An authenticated websocket from loopback address ``source``, once its ``hello`` arrived."""
+    url = srv if isinstance(srv, str) else srv.url
+    ws = await connect(url.replace("http://", "ws://") + "/api/v4/websocket",
+                       additional_headers={"Authorization": f"Bearer {token}"}, local_addr=(source, 0),
+                       open_timeout=60, max_queue=4)
     hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
     assert hello["event"] == "hello", hello
     return ws
@@ -234,8 +233,6 @@ def _flood_child(url: str, token: str, count: int, conn: Connection) -> None:
     """The flooding process: on "open" opens ``count`` authenticated websockets (PER_ADDRESS less a few per
     loopback source address) and answers the seconds it took; on "close" closes them all; on "exit" ends."""
     _raise_fd_limit()
-    srv = ServerProcess.__new__(ServerProcess)
-    srv.url = url
     per_source = PER_ADDRESS - 10
 
     async def main() -> None:
@@ -244,7 +241,7 @@ def _flood_child(url: str, token: str, count: int, conn: Connection) -> None:
         async def one(i: int) -> ClientConnection:
             async with gate:
                 k = i // per_source
-                return await _open(srv, token, f"127.0.{1 + k // 250}.{1 + k % 250}")
+                return await _open(url, token, f"127.0.{1 + k // 250}.{1 + k % 250}")
 
         flood: list[ClientConnection] = []
         while True:
