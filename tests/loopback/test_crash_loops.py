@@ -17,7 +17,8 @@ channels settle, and then:
 
 CI runs ``ISTHMUS_CRASH_ROUNDS`` (default 3) rounds; the deep run in docs/reliability.md is 50, on SQLite and
 on PostgreSQL (``ISTHMUS_TEST_POSTGRES_URL``: each server its own database). ``ISTHMUS_CRASH_REPORT=path``
-appends the run's figures as one JSON line; ``ISTHMUS_CRASH_SEED`` replays a run's choice of victims.
+appends the run's figures as one JSON line; ``ISTHMUS_CRASH_SEED`` replays a run's choice of victims (the seed is
+printed); ``ISTHMUS_CRASH_SETTLE_S`` bounds the wait for convergence (default 120 s + 50 ms a post).
 """
 
 from __future__ import annotations
@@ -224,6 +225,7 @@ def _whole_log(srv: ServerProcess) -> str:
 
 def test_kill_9_loops_lose_and_duplicate_nothing(spawn: SpawnServer) -> None:
     rng = random.Random(SEED)
+    print(f"crash loops: seed {SEED} (ISTHMUS_CRASH_SEED={SEED} replays the choice of victims and waits)")
     nodes = [Node(name, srv := spawn(name, env=ENV).start(), Admin(srv)) for name in NAMES]
     alpha, beta, gamma = nodes
     links = {("alpha", "beta"): connect(alpha.admin, beta.admin, "beta", "alpha"),
