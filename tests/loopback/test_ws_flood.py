@@ -355,8 +355,11 @@ async def test_caps_refuse_the_upgrade_with_an_app_error(small_server: ServerPro
     srv = small_server
     who = await _account(srv)
     mine = [await _open(srv, who.token, "127.0.3.1") for _ in range(5)]
-    with pytest.raises(InvalidStatus) as refused:
-        await _open(srv, who.token, "127.0.3.1")
+    for _ in range(3):
+        with pytest.raises(InvalidStatus) as refused:
+            await _open(srv, who.token, "127.0.3.1")
+    # logged, once a minute per address, not once per refused socket
+    assert srv.log().count("websocket refused: 5 already open from 127.0.3.1") == 1, srv.log()[-2000:]
     body = json.loads(refused.value.response.body or b"{}")
     assert refused.value.response.status_code == 429 and body["status_code"] == 429, body
     assert body["id"] == "api.web_socket.too_many_from_address" and body["request_id"], body

@@ -83,6 +83,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._sockets: set[Socket] = set()
         self._per_address: dict[str, int] = {}
+        self._refusals_logged: dict[str, int] = {}
         self.running = False
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -127,18 +128,28 @@ class Hub:
         limits = self.domain.config.RateLimitSettings
         per_address = limits.MaxWebSocketsPerAddress
         if per_address and self._per_address.get(address, 0) >= per_address:
-            log.warning("websocket refused: %d already open from %s (RateLimitSettings.MaxWebSocketsPerAddress)",
-                        per_address, address)
+            self._log_refusal(address, "websocket refused: %d already open from %s "
+                              "(RateLimitSettings.MaxWebSocketsPerAddress)", per_address, address)
             return AppError("api.web_socket.too_many_from_address",
                             "Too many open connections from your address. Close some tabs or apps, then try again.",
                             429, retry_after_s=10)
         budget = websocket_budget(limits.MaxWebSockets)
         if sum(self._per_address.values()) >= budget:
-            log.warning("websocket refused: %d open, the most this server takes (RateLimitSettings.MaxWebSockets "
-                        "and the open-file limit)", budget)
+            self._log_refusal("", "websocket refused: %d open, the most this server takes "
+                              "(RateLimitSettings.MaxWebSockets and the open-file limit)", budget)
             return AppError("api.web_socket.server_full", "The server has too many open connections right now. "
                             "Try again in a minute.", 503, retry_after_s=30)
         return None
+
+    def _log_refusal(self, key: str, message: str, *args: object) -> None:
+        # One line a minute per address (and one for the total cap): a flood must not flood the log too.
+        now = self.domain.now()
+        if now - self._refusals_logged.get(key, 0) < 60_000:
+            return
+        if len(self._refusals_logged) > 10_000:
+            self._refusals_logged.clear()
+        self._refusals_logged[key] = now
+        log.warning(message, *args)
 
     async def _serve(self, ws: WebSocket, *, token: str, resume_id: str, resume_seq: int | None) -> None:
         await ws.accept()
