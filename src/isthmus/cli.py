@@ -92,11 +92,13 @@ def serve(config: Path | None = ConfigOpt) -> None:
     import uvicorn
 
     from isthmus.api.app import create_app
+    from isthmus.api.edge import head_limited_protocol, raise_open_file_limit
     from isthmus.server import Server
 
     store = load_config(config)
     cfg = store.config
     configure_logging(cfg.LogSettings.ConsoleLevel)
+    open_files = raise_open_file_limit()
     host, port = parse_listen(cfg.ServiceSettings.ListenAddress)
     site_url = cfg.ServiceSettings.SiteURL or f"http://localhost:{port}"
     server = Server(store)
@@ -106,11 +108,19 @@ def serve(config: Path | None = ConfigOpt) -> None:
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if not self.should_exit:
-                logging.getLogger("isthmus").info("Isthmus ready: listening on %s:%d, SiteURL %s",
-                                                  host, port, site_url)
+                logging.getLogger("isthmus").info("Isthmus ready: listening on %s:%d, SiteURL %s, open-file "
+                                                  "limit %d", host, port, site_url, open_files)
 
+    # uvicorn's own limits, as chosen: timeout_keep_alive stays at its 5 s (an idle keep-alive connection is
+    # closed); a request head must arrive within RequestHeaderTimeoutSeconds and fit 64 KiB (api.edge: uvicorn
+    # has neither with httptools, and h11_max_incomplete_event_size is the h11 parser's only); no
+    # limit_concurrency, which answers 503 to everyone once reached: websockets are capped per address and in
+    # all by the hub instead, so a flood cannot shut out other clients' REST calls. No permessage-deflate on
+    # websockets: Mattermost's server offers none either, and its zlib state per socket is most of a socket's memory.
     uv = ReadyServer(uvicorn.Config(application, host=host, port=port, log_level="warning",
-                                    proxy_headers=False, ws_max_size=1 << 20, lifespan="on"))
+                                    proxy_headers=False, ws_max_size=1 << 20, lifespan="on", timeout_keep_alive=5,
+                                    ws_per_message_deflate=False,
+                                    http=head_limited_protocol(cfg.RateLimitSettings.RequestHeaderTimeoutSeconds)))
     # uvicorn re-raises the signal it stopped on once shutdown is done, which would make a clean
     # SIGTERM look like a crash (exit -15) to supervisors; after a graceful stop exit 0 instead.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

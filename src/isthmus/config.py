@@ -121,6 +121,16 @@ class RateLimitSettingsModel(_Section):
     # After ServiceSettings.MaximumLoginAttempts failed passwords an account is paused this long after the
     # last failure (Mattermost locks it until a password reset: anyone could lock anyone out for good).
     AccountLockoutMinutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Edge limits (Isthmus; docs/reliability.md "Websocket floods"). A connection must send its request line and
+    # headers within RequestHeaderTimeoutSeconds of opening or of the request's first byte (Go's ReadHeaderTimeout):
+    # a slow-loris client trickling a byte every few seconds holds nothing for long.
+    RequestHeaderTimeoutSeconds: int = Field(default=10, ge=1, le=300)
+    # An unauthenticated websocket is closed after this long (Mattermost closes one after a few seconds).
+    WebSocketAuthTimeoutSeconds: int = Field(default=5, ge=1, le=300)
+    # Open websockets from one client address (0: no cap; behind a reverse proxy every client has the proxy's
+    # address), and in all (also kept below the process's open-file limit, so a flood cannot starve REST).
+    MaxWebSocketsPerAddress: int = Field(default=1000, ge=0, le=1_000_000)
+    MaxWebSockets: int = Field(default=20_000, ge=1, le=1_000_000)
 
 
 class LogSettingsModel(_Section):

@@ -25,9 +25,11 @@ import hashlib
 import json
 import logging
 import os
+import resource
 import socket
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from isthmus import SERVER_VERSION
@@ -46,8 +48,18 @@ from isthmus.store.failures import classify
 
 log = logging.getLogger(__name__)
 
-AUTH_TIMEOUT_S = 30.0
 MAX_DETACHED_PER_USER = 16
+# Descriptors kept free for REST requests, the database pool and files when websockets are capped.
+FD_RESERVE = 256
+
+
+def websocket_budget(max_websockets: int) -> int:
+    """How many websockets may be open at once: the configured cap, kept below the open-file limit so a
+    flood of sockets cannot leave the server unable to accept a REST request or open its database."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max_websockets
+    return max(1, min(max_websockets, int(soft) - FD_RESERVE))
 
 
 class Hub:
@@ -70,6 +82,8 @@ class Hub:
         self._presence: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._sockets: set[Socket] = set()
+        self._per_address: dict[str, int] = {}
+        self._refusals_logged: dict[str, int] = {}
         self.running = False
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -97,6 +111,47 @@ class Hub:
     async def serve(self, ws: WebSocket, *, token: str = "", resume_id: str = "",
                     resume_seq: int | None = None) -> None:
         """Run one accepted-or-not websocket until it closes. ``token`` came with the upgrade, if any."""
+        address = ws.client.host if ws.client else ""
+        refusal = self._over_cap(address)
+        if refusal is not None:
+            await refuse_upgrade(ws, refusal)
+            return
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        try:
+            await self._serve(ws, token=token, resume_id=resume_id, resume_seq=resume_seq)
+        finally:
+            left = self._per_address.pop(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
+
+    def _over_cap(self, address: str) -> AppError | None:
+        limits = self.domain.config.RateLimitSettings
+        per_address = limits.MaxWebSocketsPerAddress
+        if per_address and self._per_address.get(address, 0) >= per_address:
+            self._log_refusal(address, "websocket refused: %d already open from %s "
+                              "(RateLimitSettings.MaxWebSocketsPerAddress)", per_address, address)
+            return AppError("api.web_socket.too_many_from_address",
+                            "Too many open connections from your address. Close some tabs or apps, then try again.",
+                            429, retry_after_s=10)
+        budget = websocket_budget(limits.MaxWebSockets)
+        if sum(self._per_address.values()) >= budget:
+            self._log_refusal("", "websocket refused: %d open, the most this server takes "
+                              "(RateLimitSettings.MaxWebSockets and the open-file limit)", budget)
+            return AppError("api.web_socket.server_full", "The server has too many open connections right now. "
+                            "Try again in a minute.", 503, retry_after_s=30)
+        return None
+
+    def _log_refusal(self, key: str, message: str, *args: object) -> None:
+        # One line a minute per address (and one for the total cap): a flood must not flood the log too.
+        now = self.domain.now()
+        if now - self._refusals_logged.get(key, 0) < 60_000:
+            return
+        if len(self._refusals_logged) > 10_000:
+            self._refusals_logged.clear()
+        self._refusals_logged[key] = now
+        log.warning(message, *args)
+
+    async def _serve(self, ws: WebSocket, *, token: str, resume_id: str, resume_seq: int | None) -> None:
         await ws.accept()
         outbox = Outbox(ws, self.queue_size)
         sock = Socket(outbox, resume_id=resume_id, resume_seq=resume_seq)
@@ -111,7 +166,8 @@ class Hub:
             if sock.conn is None:
                 outbox.kill(CLOSE_POLICY, "not authenticated")
 
-        timer = asyncio.get_running_loop().call_later(AUTH_TIMEOUT_S, auth_deadline)
+        timer = asyncio.get_running_loop().call_later(
+            self.domain.config.RateLimitSettings.WebSocketAuthTimeoutSeconds, auth_deadline)
         reader = asyncio.create_task(self._read(ws, sock))
         # The writer may be stuck sending to a slow peer, so a kill must end this wait on its own.
         killed = asyncio.create_task(outbox.killed.wait())
@@ -328,3 +384,16 @@ def _post_author(post: object) -> str:
     obj = json.loads(post) if isinstance(post, str) else post
     uid = obj.get("user_id", "") if isinstance(obj, dict) else ""
     return uid if isinstance(uid, str) else ""
+
+
+async def refuse_upgrade(ws: WebSocket, err: AppError) -> None:
+    """Answer the upgrade with ``err`` as AppError JSON (the ASGI websocket denial response), or a bare 403
+    where the server lacks that extension."""
+    if "websocket.http.response" not in ws.scope.get("extensions", {}):
+        await ws.close(code=CLOSE_POLICY)
+        return
+    rid = new_id()
+    headers = {"X-Request-Id": rid, "Retry-After": str(err.retry_after_s or 60)}
+    await ws.send_denial_response(JSONResponse(
+        {"id": err.id, "message": err.message, "detailed_error": err.detailed_error, "request_id": rid,
+         "status_code": err.status_code, "is_oauth": False}, status_code=err.status_code, headers=headers))

@@ -21,6 +21,7 @@ from isthmus.domain import files
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.file_images import NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import FileInfo
+from isthmus.domain.sharing.ownership import sender_is_home
 from isthmus.domain.sharing.refusals import human_size
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import shared as repo
@@ -63,7 +64,10 @@ async def do_open_upload_session(d: Domain, remote_id: str, payload: object) -> 
         if link is None or link["delete_at"]:
             raise AppError("api.shared_channel.not_shared", "That channel is not shared with you.", 403)
         user = await users_repo.select_user(tx.conn, row["user_id"])
-        if user is not None and user["remote_id"] != remote_id:
+        # In a mesh the channel's home relays the file of a user we know directly from its own server, as it
+        # relays that user's posts (domain.sharing.ownership); never a file of one of our own users.
+        if user is not None and user["remote_id"] != remote_id and not (
+                user["remote_id"] is not None and await sender_is_home(tx, row["channel_id"], remote_id)):
             raise AppError("api.remote_cluster.user_not_owned", "The uploader is not owned by the sender.", 403)
         seen = await repo.select_upload_session(tx.conn, row["id"])
         if seen is not None:
