@@ -151,3 +151,20 @@ def test_a_re_invite_replays_to_the_re_invited_server_only() -> None:
     state.ack(on=False, which=440, who=1)
     state.invite(peer=114, where=255)
     state.teardown()
+
+
+def test_members_converge_after_a_re_invite_with_member_sync() -> None:
+    # Found by a PostgreSQL deep run: gamma homes the channel, shared with beta; alpha is uninvited and
+    # re-invited while a link is cut; after healing, beta had a member gamma did not.
+    state = SyncMachine()
+    state.init(configs=[58, 63, 40, 28, 21], n=3, extra=686, chans=[(116, 12)])
+    state.uninvite(peer=0, where=999)
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.post(priority="", reply=305, size=0, where=235, who=40)
+    state.react(emoji="wave", which=151, who=504)
+    state.invite(peer=419, where=297)
+    state.cut_link(pair=476)
+    state.react(emoji="tada", which=579, who=883)
+    state.heal_all_and_settle()
+    state.teardown()

@@ -24,6 +24,7 @@ from isthmus.domain.sharing.notices import post_notice
 from isthmus.domain.synced.users import Peer, ensure_channel_member, member_sync_enabled
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
+from isthmus.store.repo import clocks as clocks_repo
 from isthmus.store.repo import shared as repo
 
 
@@ -103,8 +104,20 @@ async def _record_share(d: Domain, tx: Tx, channel: Channel, remote_id: str, cre
                                            "last_post_create_id": "", "last_members_sync_at": 0, **values})
     if creator_joins and creator_id and member_sync_enabled(d):
         await record_member_change(tx, dataclasses.replace(channel, shared=True), creator_id, None, now=now)
+    if existing is not None and member_sync_enabled(d):
+        await _local_members_again(tx, dataclasses.replace(channel, shared=True), creator_id, now)
     shares.emit_remote_updated(tx, channel_id, remote_id)
     return await shares.emit_channel_updated(tx, channel_id)
+
+
+async def _local_members_again(tx: Tx, channel: Channel, creator_id: str, now: int) -> None:
+    """A restored share (re-invite): our people who joined our copy while it was not shared made no outbox row
+    then, so the home never heard of them (the model-based test found one). Each goes again with its own clock
+    when it has one (a no-op for the home if it knew), else now."""
+    members = [u for u in await repo.select_local_member_ids(tx.conn, channel.id) if u != creator_id]
+    clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, members)
+    for user_id in members:
+        await record_member_change(tx, channel, user_id, None, now=now, change_at=clocks.get(user_id) or now)
 
 
 async def do_accept_direct_invite(d: Domain, *, peer: Peer, creator_id: str, channel_id: str, type_: str,
