@@ -56,7 +56,7 @@ async def replay_missed(tx: Tx, channel: Channel, row: dict[str, Any], now: int)
     it REPLAY_CHUNK posts at a time (:func:`expand_replay`). Returns 1 (the marker)."""
     since = int(row.get("unsent_since") or 0) or int(row["create_at"])
     shared = dataclasses.replace(channel, shared=True)
-    marker = ReplayMarker(since=since, after_seq=int(row["outbox_cursor"]), create_at=-1, post_id="")
+    marker = ReplayMarker(since=since, after_seq=int(row["outbox_cursor"]), create_at=-1, post_id="", until=now)
     # For the re-invited remote only: the others received these changes as they happened (sent to all, a
     # post came back to the server that wrote it).
     await record_change(tx, shared, REPLAY_KIND, marker.encode(), None, now=now, target=row["remote_id"])
@@ -83,7 +83,7 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
             return False  # unshared since, or not ours to read: nothing to replay to
         after = (marker.create_at, marker.post_id) if marker.post_id else None
         chunk = await repo.select_posts_changed_since(tx.conn, channel_id, marker.since, marker.after_seq,
-                                                      after=after, limit=REPLAY_CHUNK)
+                                                      after=after, limit=REPLAY_CHUNK, until=marker.until)
         post_ids = [post_id for post_id, _ in chunk]
         now, target = d.now(), found.get("target_remote_id")
         for post_id in post_ids:
@@ -109,9 +109,13 @@ class ReplayMarker:
     after_seq: int
     create_at: int  # the (create_at, post_id) of the last post queued so far; -1 and "" before the first
     post_id: str
+    # The re-invite's time: what changed after it travels in the outbox rows written since, with their origin
+    # (a post the re-invited server wrote after it came back to it in the replay: an echo). 0: no bound.
+    until: int = 0
 
     def encode(self) -> str:
-        return ".".join((_b36(self.since), _b36(self.after_seq), _b36(self.create_at + 1), self.post_id))
+        parts = [_b36(self.since), _b36(self.after_seq), _b36(self.create_at + 1), self.post_id]
+        return ".".join(parts + ([_b36(self.until)] if self.until else []))
 
     @staticmethod
     def decode(text: str) -> ReplayMarker | None:
@@ -120,7 +124,13 @@ class ReplayMarker:
             since, after_seq, create_at = (int(p, 36) for p in parts[:3])
         except ValueError:
             return None
-        return ReplayMarker(since, after_seq, create_at - 1, parts[3]) if len(parts) == 4 else None
+        if len(parts) == 4:  # a marker written before ``until``
+            return ReplayMarker(since, after_seq, create_at - 1, parts[3])
+        try:
+            until = int(parts[4], 36) if len(parts) == 5 else -1
+        except ValueError:
+            return None
+        return ReplayMarker(since, after_seq, create_at - 1, parts[3], until) if until >= 0 else None
 
 
 def _b36(value: int) -> str:

@@ -319,17 +319,22 @@ async def clear_unshare_notice(conn: AsyncConnection, scr_id: str, notice: int) 
 
 
 async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int, after_seq: int, *,
-                                     after: tuple[int, str] | None = None, limit: int = 0
+                                     after: tuple[int, str] | None = None, limit: int = 0, until: int = 0
                                      ) -> list[tuple[str, int]]:
     """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
     named by an outbox row past ``after_seq`` still kept; oldest first, as (id, create_at), past the
     (create_at, id) position ``after`` and at most ``limit`` of them (0: all). A reaction change bumps its
-    post's ``update_at``, so these cover reactions too."""
+    post's ``update_at``, so these cover reactions too. ``until`` (ms, 0: none): changes up to then only."""
     from isthmus.store.schema.posts import posts
 
-    queued = select(_entity_post_id()).where(and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
-                                                  out.c.kind.in_(("post", "pin", "reaction", "ack"))))
-    cond = and_(posts.c.channel_id == channel_id, (posts.c.update_at >= since) | posts.c.id.in_(queued),
+    queued_cond = and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                       out.c.kind.in_(("post", "pin", "reaction", "ack")))
+    changed = posts.c.update_at >= since
+    if until:
+        queued_cond = and_(queued_cond, out.c.create_at <= until)
+        changed = and_(changed, posts.c.update_at <= until)
+    queued = select(_entity_post_id()).where(queued_cond)
+    cond = and_(posts.c.channel_id == channel_id, changed | posts.c.id.in_(queued),
                 posts.c.type.not_like("system\\_%", escape="\\"))
     if after is not None:
         cond = and_(cond, (posts.c.create_at > after[0]) | and_(posts.c.create_at == after[0], posts.c.id > after[1]))
