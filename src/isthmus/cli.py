@@ -86,17 +86,30 @@ def configure_logging(console_level: str) -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
+_held: list[Any] = []
+
+
 @app.command()
 def serve(config: Path | None = ConfigOpt) -> None:
     """Apply pending migrations and serve the API (SIGTERM shuts down cleanly)."""
     import uvicorn
 
     from isthmus.api.app import create_app
+    from isthmus.cluster.sqlite_guard import AlreadyServed, SqliteGuard
     from isthmus.server import Server
 
     store = load_config(config)
     cfg = store.config
     configure_logging(cfg.LogSettings.ConsoleLevel)
+    if cfg.SqlSettings.DriverName == "sqlite":
+        # Held until this process exits (the kernel drops it even on kill -9): one server per SQLite file.
+        guard = SqliteGuard(cfg.SqlSettings.DataSource)
+        try:
+            guard.acquire()
+        except AlreadyServed as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+        _held.append(guard)  # referenced for the process's lifetime: a collected guard would close its lock
     host, port = parse_listen(cfg.ServiceSettings.ListenAddress)
     site_url = cfg.ServiceSettings.SiteURL or f"http://localhost:{port}"
     server = Server(store)
