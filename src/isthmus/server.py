@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
+from isthmus.cluster.service import ClusterService
 from isthmus.commands.builtin import build_registry
 from isthmus.commands.share_channel import share_channel_command
 from isthmus.config import ConfigStore
@@ -28,6 +30,7 @@ from isthmus.store.migrate import upgrade
 log = logging.getLogger("isthmus")
 
 MIN_BCRYPT_COST = 10  # Mattermost's cost
+STATUS_SWEEP_LEASE = "job:status-sweep"
 
 
 def bcrypt_cost_from_env(environ: Mapping[str, str]) -> int:
@@ -62,11 +65,17 @@ class Server:
         cost = bcrypt_cost if bcrypt_cost is not None else bcrypt_cost_from_env(os.environ)
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
+        # Several processes on one database: node registry, leases, cross-process events (isthmus.cluster).
+        self.cluster = ClusterService(self.domain)
         self.hub = Hub(self.domain)
+        self.cluster.leases.want(STATUS_SWEEP_LEASE)
+        self.hub.may_sweep_statuses = partial(self.cluster.leases.acquire, STATUS_SWEEP_LEASE)
         # Secure connections; its ping loop runs only while EnableRemoteClusterService is on.
         self.connections = Connections(self.domain, http_transport=http_transport)
+        self.connections.leases = self.connections.pinger.leases = self.cluster.leases
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
         self.shared_channels = SharedChannels(self.domain, self.connections)
+        self.shared_channels.outbound.leases = self.cluster.leases
         # Slash commands (built-ins, /secure-connection, /share-channel); more commands are registered on it.
         self.commands = build_registry(self.domain, self.connections,
                                        extra=[share_channel_command(self.shared_channels)])
@@ -84,6 +93,9 @@ class Server:
 
     async def start(self) -> None:
         await self.bootstrap()
+        await self.cluster.start()
+        # Users connected to another live process are not offline: only a process alone resets statuses.
+        self.hub.reset_statuses_at_start = await self.cluster.alone()
         await self.hub.start()
         await self.connections.start()
         await self.shared_channels.start()
@@ -95,4 +107,5 @@ class Server:
         await self.shared_channels.stop()
         await self.connections.stop()
         await self.hub.stop()
+        await self.cluster.stop()
         await self.db.dispose()

@@ -84,6 +84,11 @@ def _lock(d: Domain) -> asyncio.Lock:
     return lock
 
 
+def forget_cached(d: Domain, user_id: str) -> None:
+    """Another process changed ``user_id``'s status: the next read or change here starts from the database."""
+    _cache(d).pop(user_id, None)
+
+
 async def get_statuses(d: Domain, user_ids: list[str]) -> list[Status]:
     """Statuses in request order; users without a row (or unknown ids) are offline, as in Mattermost."""
     cache = _cache(d)

@@ -17,6 +17,10 @@ per-remote lock also covers invites and notices sent from REST calls). It wakes 
   delivers its backlog right away, not when its timer fires;
 * a periodic sweep, which also retries after a backoff and catches rows written by other processes.
 
+Several processes (``isthmus.cluster``): a queue sends only while its process holds the lease ``remote:<id>``
+(one request in flight from the whole workspace); a process taking it over resumes from the durable cursors, so
+at most the batch in flight is sent again (harmless: upserts). Pruning runs under ``job:outbox-prune``.
+
 Failures back off exponentially with jitter (``federation.backoff``), are counted in metrics, mark the
 connection for a re-announce on the next good ping (#37499) and log only on the 1st, 2nd, 4th, 8th …
 consecutive failure, so one dead peer cannot flood the logs (#36962).
@@ -32,6 +36,7 @@ from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
+from isthmus.cluster.leases import Leases
 from isthmus.core.events import Event
 from isthmus.core.waiting import wait_event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
@@ -53,6 +58,11 @@ PRUNE_EVERY_MS = 60_000
 PRUNE_BATCH = 500  # outbox rows deleted per transaction
 METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
 PROBE_EVERY_MS = 1_000  # while backing off, new work pings the peer at most this often
+PRUNE_LEASE = "job:outbox-prune"
+
+
+def lease_name(remote_id: str) -> str:  # the lease of the sender to one connection
+    return f"remote:{remote_id}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class RemoteQueue:
 
     def start(self) -> None:
         self.stopping = False
+        if self.outbound.leases is not None:
+            self.outbound.leases.want(lease_name(self.remote_id), self.poke)  # taken over: send what is pending
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
 
@@ -134,6 +146,8 @@ class RemoteQueue:
                 if poked:
                     self._probe()
                 continue
+            if not await self.outbound.holds(self.remote_id):
+                continue  # another process sends to this peer; the lease's on_gain pokes us if that changes
             try:
                 more = await self.outbound.run_once(self)
             except asyncio.CancelledError:
@@ -188,6 +202,8 @@ class RemoteQueue:
 
     async def stop(self) -> None:
         self.stopping = True
+        if self.outbound.leases is not None:  # (the row expires by itself, or is released at shutdown)
+            self.outbound.leases.unwant(lease_name(self.remote_id))
         if self.task is not None:
             self.task.cancel()
             try:
@@ -207,6 +223,7 @@ class Outbound:
         self.timings = timings
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
+        self.leases: Leases | None = None  # set by the composition root (None: this process sends to all)
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self._pruning = False
@@ -217,6 +234,8 @@ class Outbound:
 
     async def start(self) -> None:
         self.running = True
+        if self.leases is not None:
+            self.leases.want(PRUNE_LEASE)
         self.d.bus.subscribe(self.on_event)
         async with self.d.db.read() as conn:
             from sqlalchemy import or_, select
@@ -235,6 +254,8 @@ class Outbound:
 
     async def stop(self) -> None:
         self.running = False
+        if self.leases is not None:
+            self.leases.unwant(PRUNE_LEASE)
         self.d.bus.unsubscribe(self.on_event)
         tasks = list(self._background)
         for task in tasks:
@@ -255,6 +276,14 @@ class Outbound:
         if self.running:
             q.start()
         return q
+
+    async def holds(self, remote_id: str) -> bool:
+        """This process may send to ``remote_id`` (it holds the lease, or there are no leases)."""
+        name = lease_name(remote_id)
+        return self.leases is None or self.leases.holds(name) or await self.leases.acquire(name)
+
+    def holds_now(self, remote_id: str) -> bool:  # without a query (ephemeral sends such as typing)
+        return self.leases is None or self.leases.holds(lease_name(remote_id))
 
     def poke(self, remote_id: str) -> None:
         if self.running:
@@ -290,7 +319,8 @@ class Outbound:
     async def run_once(self, q: RemoteQueue) -> bool:
         """One pass for one remote under its single-flight lock; True if more is pending right now."""
         now = self.d.now()
-        if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning:
+        if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning and \
+                (self.leases is None or self.leases.holds(PRUNE_LEASE)):
             self._pruned_at, self._pruning = now, True
             self.spawn(self._prune_in_background())  # not on this sender's path: it syncs meanwhile
         if self.sync_once is None:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -71,11 +72,16 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._sockets: set[Socket] = set()
         self.running = False
+        # Several serving processes (set by the composition root): the startup reset only when no other
+        # process is live (its connected users are not offline), the status sweep only in one process.
+        self.reset_statuses_at_start = True
+        self.may_sweep_statuses: Callable[[], Awaitable[bool]] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await statuses.reset_automatic(self.domain)
+        if self.reset_statuses_at_start:
+            await statuses.reset_automatic(self.domain)
         self.domain.bus.subscribe(self.on_event)
         self._tasks = [asyncio.create_task(self._dispatcher(), name="hub-dispatch"),
                        asyncio.create_task(self._presence_worker(), name="hub-presence"),
@@ -312,7 +318,8 @@ class Hub:
             if not conn.attached and conn.detached_at_ms and now - conn.detached_at_ms > self.resume_ms:
                 self._forget(conn)
         await self._revalidate([c for c in self.conns.values() if c.attached])
-        await statuses.sweep(self.domain, self.away_after_ms, self.is_connected)
+        if self.may_sweep_statuses is None or await self.may_sweep_statuses():
+            await statuses.sweep(self.domain, self.away_after_ms, self.is_connected)
 
     async def _revalidate(self, conns: list[Conn]) -> None:
         """Close conns whose session was revoked or expired since they authenticated."""
