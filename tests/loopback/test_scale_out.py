@@ -24,10 +24,10 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from bench.balancer import HAPROXY, Balancer
 from bench.common import ServerProcess, create_postgres_database, free_port
 from websockets.sync.client import connect as ws_connect
 
-from tests.loopback.balancer import HAPROXY, Balancer
 from tests.loopback.conftest import SpawnServer
 from tests.loopback.test_connections import Admin, connect, share_new_channel, wait_for
 

@@ -1,5 +1,5 @@
-"""haproxy (Debian's /usr/sbin/haproxy) in front of several ``isthmus serve`` processes, for the loopback tier and
-bench/: round-robin per request, no sticky sessions, websocket upgrades passed through, dead servers skipped
+"""haproxy (Debian's /usr/sbin/haproxy) in front of several ``isthmus serve`` processes, for bench/scale_out.py and the
+loopback tier: round-robin per request, no sticky sessions, websocket upgrades passed through, dead servers skipped
 (health check every 0.5 s; a request whose connection was refused is sent to another server)."""
 
 from __future__ import annotations
