@@ -6,6 +6,7 @@ pub/sub (BusURL = a redis-server started here from the Debian package).
 * an event larger than NOTIFY's 8000-byte limit arrives whole;
 * a session revoked through one process is refused by the other at once (its cache is dropped);
 * a status set through one process is what the other reports (its status cache is dropped);
+* a permission removed through one process is enforced by the other;
 * config saved through one process is in effect in the other.
 """
 
@@ -113,6 +114,21 @@ async def _check_bus(cluster: Cluster, bus_url: str) -> None:
         return body["status"] == "dnd"
     await eventually(dnd_on_1, within=5)
     await bob2.aclose()
+
+    # a permission taken away through process 1 is enforced by process 2 (its roles are reloaded)
+    carl = await person(a1)
+    carl2 = _client(a2, carl.http.headers["Authorization"])
+    role = (await a1.http.get("/api/v4/roles/name/system_user")).json()
+    assert "create_team" in role["permissions"]
+    r = await a1.http.put(f"/api/v4/roles/{role['id']}/patch",
+                          json={"permissions": [p for p in role["permissions"] if p != "create_team"]})
+    assert r.status_code == 200, r.text
+
+    async def refused_on_2() -> bool:
+        r = await carl2.post("/api/v4/teams", json={"name": f"t{carl.user_id[:8]}", "display_name": "T", "type": "O"})
+        return r.status_code == 403
+    await eventually(refused_on_2, within=5)
+    await carl2.aclose()
 
     # config saved through process 1 is in effect in process 2
     r = await a1.http.put("/api/v4/config/patch", json={"TeamSettings": {"SiteName": "Bus works"}})

@@ -213,6 +213,10 @@ class Hub:
         if event.kind == SESSIONS_REVOKED and event.user_id:
             self._presence.put_nowait(("revalidate", event.user_id))  # logout, revoked token: close at once
             return
+        if event.kind == "status_change" and event.data.get("status") == "offline" and self.is_connected(event.user_id):
+            # Set offline by another serving process whose last socket of the user closed, while one is open here:
+            # online again (set_online leaves a status chosen by hand alone).
+            self._presence.put_nowait(("connect", event.user_id))
         if event.kind in WEBSOCKET_EVENTS:
             self._events.put_nowait(event)
 
