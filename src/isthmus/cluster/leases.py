@@ -83,13 +83,15 @@ class Leases:
         expires = now + self.timings.period_ms
         try:
             async with self.db.write() as conn:
-                won = await repo.take_lease(conn, name, self.node_id, now, expires, force=self.single)
-                row = None if won else await repo.select_lease(conn, name)
+                since = await repo.take_lease(conn, name, self.node_id, now, expires, force=self.single)
+                row = None if since is not None else await repo.select_lease(conn, name)
         except Exception as err:  # the database is away: keep what we had until it runs out, then stop
             log.warning("lease %s not renewed: %s", name, err)
             return self.holds(name)
-        if won:
-            gained = not self.holds(name)
+        if since is not None:
+            # Gained, as opposed to renewed: the row was another's (or none). Not "we had let it run out in
+            # memory": a lease renewed late (a busy loop, a clock jump) was never anyone else's.
+            gained = since == now
             self.held[name] = expires - self.timings.margin_ms
             self.renewed_at[name] = now
             self.busy_until.pop(name, None)

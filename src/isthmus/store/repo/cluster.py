@@ -45,11 +45,12 @@ async def select_schema_version(conn: AsyncConnection) -> str:
 
 
 async def take_lease(conn: AsyncConnection, name: str, holder: str, now: int, expires_at: int, *,
-                     force: bool = False) -> bool:
+                     force: bool = False) -> int | None:
     """Take or renew ``name`` for ``holder`` in one statement: it wins only if the row is new, already its
     own, or expired (``force``: whatever it says, for a process that is alone by construction). Two
     processes racing for a free lease both run this; the database serialises the conflicting writes and
-    the second sees the first's unexpired row, so exactly one gets a row back."""
+    the second sees the first's unexpired row, so exactly one gets a row back. Returns since when ``holder``
+    has held it (``now`` for a new holder, earlier for a renewal), or None when another process holds it."""
     ins = pg_insert(leases) if conn.dialect.name == "postgresql" else sqlite_insert(leases)
     ins = ins.values(name=name, holder=holder, expires_at=expires_at, acquired_at=now)
     excluded = ins.excluded
@@ -60,9 +61,9 @@ async def take_lease(conn: AsyncConnection, name: str, holder: str, now: int, ex
               "acquired_at": _keep_if_same(leases.c.holder == excluded.holder, leases.c.acquired_at,
                                            excluded.acquired_at)},
         where=None if force else ((leases.c.holder == holder) | (leases.c.expires_at < now)),
-    ).returning(leases.c.holder)
-    got = (await conn.execute(stmt)).scalar()
-    return bool(got == holder)
+    ).returning(leases.c.holder, leases.c.acquired_at)
+    row = (await conn.execute(stmt)).first()
+    return int(row[1]) if row is not None and row[0] == holder else None
 
 
 def _keep_if_same(cond: Any, old: Any, new: Any) -> Any:
