@@ -136,7 +136,8 @@ class Relay:
         if len(items) > 1:  # split the batch first; only one item too big for a message is cut into parts
             half = len(items) // 2
             return self._pack(items[:half]) + self._pack(items[half:])
-        msg_id, step = new_id(), limit // 4  # a character is at most 4 bytes in UTF-8
+        # ``body`` is ASCII (json.dumps escapes the rest); quoted again inside a part a character takes at most two.
+        msg_id, step = new_id(), (limit - 200) // 2
         chunks = [body[i:i + step] for i in range(0, len(body), step)]
         return [json.dumps({"n": self.node_id, "p": [msg_id, i, len(chunks), c]}, separators=(",", ":"))
                 for i, c in enumerate(chunks)]
