@@ -145,3 +145,27 @@ async def test_events_caches_and_config_cross_processes_over_postgresql(cluster:
 
 async def test_events_caches_and_config_cross_processes_over_redis(cluster: Cluster, redis_url: str) -> None:
     await _check_bus(cluster, redis_url)
+
+
+async def test_a_stale_status_cache_never_overwrites_a_status_chosen_through_another_process(cluster: Cluster) -> None:
+    """Process 1 cached bob as online; before it hears of it (its bus is stopped here: the propagation window),
+    bob chooses Do Not Disturb through process 2; then bob's last socket on process 1 closes. The automatic offline
+    must start from the database, not from the stale cache, so the chosen status stays."""
+    from isthmus.domain import statuses
+
+    a1, a2 = await _pair(cluster, "")
+    bob = await person(a1)
+    await statuses.set_online(a1.server.domain, bob.user_id)
+    assert a1.server.cluster.relay is not None
+    await a1.server.cluster.relay.stop()
+    bob2 = _client(a2, bob.http.headers["Authorization"])
+    r = await bob2.put(f"/api/v4/users/{bob.user_id}/status", json={"user_id": bob.user_id, "status": "dnd"})
+    assert r.status_code == 200, r.text
+    await bob2.aclose()
+    await statuses.set_offline(a1.server.domain, bob.user_id)  # the last socket on process 1 closed
+    from isthmus.store.repo import statuses as statuses_repo
+
+    async with a2.server.db.read() as conn:  # the database, not a process's cache
+        row = await statuses_repo.select_status(conn, bob.user_id)
+    assert row is not None and (row["status"], row["manual"]) == ("dnd", True), row
+    a1.server.cluster.relay = None  # stopped already
