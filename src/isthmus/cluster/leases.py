@@ -60,6 +60,7 @@ class Leases:
         self.busy_until: dict[str, int] = {}    # name -> another holder's expiry: no point asking before
         self.wanted: dict[str, Callable[[], None]] = {}  # name -> called when we gain it
         self.takeovers = 0
+        self.live_nodes = 1  # kept up to date by the heartbeat (ClusterService): spreads remote:* leases
 
     def holds(self, name: str) -> bool:
         """In memory, no query: ours and not about to expire."""
@@ -104,9 +105,33 @@ class Leases:
             return True
         if self.held.pop(name, None) is not None:
             log.warning("lease %s lost to another process", name)
-        # Ask again at the holder's expiry (or a tick from now if the row vanished meanwhile).
-        self.busy_until[name] = int(row["expires_at"]) if row else now
+        # Ask again at the holder's expiry, or after a renew period if that comes first (a holder handing the
+        # lease over deletes the row early), or a tick from now if the row vanished meanwhile.
+        self.busy_until[name] = min(int(row["expires_at"]), now + self.timings.renew_ms) if row else now
         return False
+
+    def over_fair_share(self, name: str, prefix: str = "remote:") -> bool:
+        """Should ``name`` (held here) go to another process? Leases of ``prefix`` are spread: a process holding
+        more than ceil(wanted / live processes) of them hands over the ones past that count (by name, so every
+        process agrees which), and the others, which want them too, take them at their next tick."""
+        if self.single or self.live_nodes < 2 or not self.holds(name):
+            return False
+        mine = sorted(n for n in self.held if n.startswith(prefix) and self.holds(n))
+        fair = -(-sum(1 for n in self.wanted if n.startswith(prefix)) // self.live_nodes)
+        return name in mine[fair:]
+
+    async def hand_over(self, name: str) -> None:
+        """Release ``name`` now and leave it to the others for a lease period (then it is fair game again, so a
+        lease nobody else took is not left unheld for long). The caller makes sure no work runs under it."""
+        self.held.pop(name, None)
+        self.busy_until[name] = self.clock.now_ms() + self.timings.period_ms
+        try:
+            async with self.db.write() as conn:
+                await repo.release_leases(conn, self.node_id, [name])
+        except Exception as err:
+            log.warning("lease %s not handed over (it expires on its own): %s", name, err)
+            return
+        log.info("handed %s over to another process (spreading the work)", name)
 
     async def tick(self) -> None:
         """Renew what we hold (once per ``renew_ms``) and try what we want once its holder's lease has run out.

@@ -111,6 +111,8 @@ class ClusterService:
                 if self.d.clock.now_ms() - last_beat >= beat_every:
                     last_beat = self.d.clock.now_ms()
                     await self.nodes.heartbeat()
+                    if self.enabled:
+                        self.leases.live_nodes = max(1, len(await self.nodes.live()))
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the database is away: leases run out on their own (Leases.holds)

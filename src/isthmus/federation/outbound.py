@@ -155,6 +155,7 @@ class RemoteQueue:
             except Exception as err:
                 self._failed(err)
                 continue
+            await self._spread()
             if self.backoff.failures:
                 log.info("sync to secure connection %s works again after %d failures", self.remote_id,
                          self.backoff.failures)
@@ -164,6 +165,14 @@ class RemoteQueue:
             self.outbound.metrics.record_success(self.remote_id, self.outbound.d.now())
             if more:
                 self.wake.set()
+
+    async def _spread(self) -> None:
+        """After a pass: this peer's lease to another process if this one holds more than its share (under the
+        lock, so no request of this queue is in flight or starts meanwhile)."""
+        leases = self.outbound.leases
+        if leases is not None and leases.over_fair_share(lease_name(self.remote_id)):
+            async with self.lock:
+                await leases.hand_over(lease_name(self.remote_id))
 
     def _probe(self) -> None:
         """New work while backing off: ask the peer with one cheap ping whether it is back, at most one in flight
@@ -326,6 +335,8 @@ class Outbound:
         if self.sync_once is None:
             return False
         async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
+            if self.leases is not None and not self.leases.holds(lease_name(q.remote_id)):
+                return False  # handed over between the queue's check and this lock
             return await self.sync_once(q)
 
     def max_posts(self) -> int:
