@@ -22,6 +22,7 @@ from isthmus.core.events import EventBus
 from isthmus.domain.context import Domain
 from isthmus.domain.roles import load_roles
 from isthmus.federation.connections import Connections
+from isthmus.federation.sender_leases import SenderLeases
 from isthmus.federation.sync.service import SharedChannels
 from isthmus.realtime.hub import Hub
 from isthmus.store.engine import Database, sqlalchemy_url
@@ -75,7 +76,7 @@ class Server:
         self.connections.leases = self.connections.pinger.leases = self.cluster.leases
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
         self.shared_channels = SharedChannels(self.domain, self.connections)
-        self.shared_channels.outbound.leases = self.cluster.leases
+        self.shared_channels.outbound.leases = SenderLeases(self.cluster.leases)
         # Slash commands (built-ins, /secure-connection, /share-channel); more commands are registered on it.
         self.commands = build_registry(self.domain, self.connections,
                                        extra=[share_channel_command(self.shared_channels)])

@@ -17,9 +17,9 @@ per-remote lock also covers invites and notices sent from REST calls). It wakes 
   delivers its backlog right away, not when its timer fires;
 * a periodic sweep, which also retries after a backoff and catches rows written by other processes.
 
-Several processes (``isthmus.cluster``): a queue sends only while its process holds the lease ``remote:<id>``
-(one request in flight from the whole workspace); a process taking it over resumes from the durable cursors, so
-at most the batch in flight is sent again (harmless: upserts). Pruning runs under ``job:outbox-prune``.
+Several processes (``sender_leases``): a queue sends only while its process holds the lease ``remote:<id>`` (one
+request in flight from the whole workspace); a process taking it over resumes from the durable cursors, so at
+most the batch in flight is sent again (harmless: upserts). Pruning runs under ``job:outbox-prune``.
 
 Failures back off exponentially with jitter (``federation.backoff``), are counted in metrics, mark the
 connection for a re-announce on the next good ping (#37499) and log only on the 1st, 2nd, 4th, 8th …
@@ -36,7 +36,6 @@ from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
-from isthmus.cluster.leases import Leases
 from isthmus.core.events import Event
 from isthmus.core.waiting import wait_event
 from isthmus.domain.changes import EVENT_OUTBOX_APPENDED
@@ -46,6 +45,7 @@ from isthmus.domain.sharing.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE
+from isthmus.federation.sender_leases import SenderLeases
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.transport import TransportError
 from isthmus.store.repo import outbox as outbox_repo
@@ -58,11 +58,6 @@ PRUNE_EVERY_MS = 60_000
 PRUNE_BATCH = 500  # outbox rows deleted per transaction
 METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
 PROBE_EVERY_MS = 1_000  # while backing off, new work pings the peer at most this often
-PRUNE_LEASE = "job:outbox-prune"
-
-
-def lease_name(remote_id: str) -> str:  # the lease of the sender to one connection
-    return f"remote:{remote_id}"
 
 
 @dataclass(frozen=True)
@@ -119,8 +114,7 @@ class RemoteQueue:
 
     def start(self) -> None:
         self.stopping = False
-        if self.outbound.leases is not None:
-            self.outbound.leases.want(lease_name(self.remote_id), self.poke)  # taken over: send what is pending
+        self.outbound.leases.want(self.remote_id, self.poke)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
 
@@ -146,7 +140,7 @@ class RemoteQueue:
                 if poked:
                     self._probe()
                 continue
-            if not await self.outbound.holds(self.remote_id):
+            if not await self.outbound.leases.may_send(self.remote_id):
                 continue  # another process sends to this peer; the lease's on_gain pokes us if that changes
             try:
                 more = await self.outbound.run_once(self)
@@ -155,7 +149,7 @@ class RemoteQueue:
             except Exception as err:
                 self._failed(err)
                 continue
-            await self._spread()
+            await self.outbound.leases.spread(self.remote_id, self.lock)
             if self.backoff.failures:
                 log.info("sync to secure connection %s works again after %d failures", self.remote_id,
                          self.backoff.failures)
@@ -165,14 +159,6 @@ class RemoteQueue:
             self.outbound.metrics.record_success(self.remote_id, self.outbound.d.now())
             if more:
                 self.wake.set()
-
-    async def _spread(self) -> None:
-        """After a pass: this peer's lease to another process if this one holds more than its share (under the
-        lock, so no request of this queue is in flight or starts meanwhile)."""
-        leases = self.outbound.leases
-        if leases is not None and leases.over_fair_share(lease_name(self.remote_id)):
-            async with self.lock:
-                await leases.hand_over(lease_name(self.remote_id))
 
     def _probe(self) -> None:
         """New work while backing off: ask the peer with one cheap ping whether it is back, at most one in flight
@@ -211,8 +197,7 @@ class RemoteQueue:
 
     async def stop(self) -> None:
         self.stopping = True
-        if self.outbound.leases is not None:  # (the row expires by itself, or is released at shutdown)
-            self.outbound.leases.unwant(lease_name(self.remote_id))
+        self.outbound.leases.unwant(self.remote_id)
         if self.task is not None:
             self.task.cancel()
             try:
@@ -232,7 +217,7 @@ class Outbound:
         self.timings = timings
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
-        self.leases: Leases | None = None  # set by the composition root (None: this process sends to all)
+        self.leases = SenderLeases()  # the composition root plugs the cluster's leases in
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self._pruning = False
@@ -243,8 +228,7 @@ class Outbound:
 
     async def start(self) -> None:
         self.running = True
-        if self.leases is not None:
-            self.leases.want(PRUNE_LEASE)
+        self.leases.want_pruning(True)
         self.d.bus.subscribe(self.on_event)
         async with self.d.db.read() as conn:
             from sqlalchemy import or_, select
@@ -263,8 +247,7 @@ class Outbound:
 
     async def stop(self) -> None:
         self.running = False
-        if self.leases is not None:
-            self.leases.unwant(PRUNE_LEASE)
+        self.leases.want_pruning(False)
         self.d.bus.unsubscribe(self.on_event)
         tasks = list(self._background)
         for task in tasks:
@@ -285,14 +268,6 @@ class Outbound:
         if self.running:
             q.start()
         return q
-
-    async def holds(self, remote_id: str) -> bool:
-        """This process may send to ``remote_id`` (it holds the lease, or there are no leases)."""
-        name = lease_name(remote_id)
-        return self.leases is None or self.leases.holds(name) or await self.leases.acquire(name)
-
-    def holds_now(self, remote_id: str) -> bool:  # without a query (ephemeral sends such as typing)
-        return self.leases is None or self.leases.holds(lease_name(remote_id))
 
     def poke(self, remote_id: str) -> None:
         if self.running:
@@ -329,13 +304,13 @@ class Outbound:
         """One pass for one remote under its single-flight lock; True if more is pending right now."""
         now = self.d.now()
         if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning and \
-                (self.leases is None or self.leases.holds(PRUNE_LEASE)):
+                self.leases.may_prune():
             self._pruned_at, self._pruning = now, True
             self.spawn(self._prune_in_background())  # not on this sender's path: it syncs meanwhile
         if self.sync_once is None:
             return False
         async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
-            if self.leases is not None and not self.leases.holds(lease_name(q.remote_id)):
+            if not self.leases.may_send_now(q.remote_id):
                 return False  # handed over between the queue's check and this lock
             return await self.sync_once(q)
 
