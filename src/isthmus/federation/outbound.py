@@ -58,6 +58,7 @@ PRUNE_EVERY_MS = 60_000
 PRUNE_BATCH = 500  # outbox rows deleted per transaction
 METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
 PROBE_EVERY_MS = 1_000  # while backing off, new work pings the peer at most this often
+EVENT_PEER_CONTACT = "sync_peer_contact"  # internal: a peer talked to this process (for the one sending to it)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Outbound:
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
         self.leases = SenderLeases()  # the composition root plugs the cluster's leases in
+        self._told_contact: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self._pruning = False
@@ -274,9 +276,15 @@ class Outbound:
             self.queue(remote_id).poke()
 
     def contact(self, remote_id: str) -> None:
-        """Inbound traffic from ``remote_id``: reset its backoff and send what is pending."""
-        if self.running:
-            self.queue(remote_id).contact()
+        """Inbound traffic from ``remote_id``: reset its backoff and send what is pending. If another process
+        sends to it, that one is told (at most once a second: the bus carries it, see ``isthmus.cluster``)."""
+        if not self.running:
+            return
+        self.queue(remote_id).contact()
+        now = self.d.now()
+        if not self.leases.may_send_now(remote_id) and now - self._told_contact.get(remote_id, 0) >= 1_000:
+            self._told_contact[remote_id] = now
+            self.spawn(self.d.bus.publish([Event(EVENT_PEER_CONTACT, origin=remote_id)]))
 
     def on_event(self, event: Event) -> None:
         if not self.running:
@@ -295,6 +303,8 @@ class Outbound:
             q = self.queue(event.origin)
             q.contact()
             q.poke()  # back online: pending invites and anything queued go now
+        elif event.kind == EVENT_PEER_CONTACT and event.origin:
+            self.queue(event.origin).contact()  # the peer talked to another process: it is reachable
         elif event.kind == EVENT_DELETED and event.origin:
             gone = self.queues.pop(event.origin, None)
             if gone is not None:
