@@ -86,6 +86,9 @@ def configure_logging(console_level: str) -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
+_held: list[Any] = []
+
+
 @app.command()
 def serve(config: Path | None = ConfigOpt) -> None:
     """Apply pending migrations and serve the API (SIGTERM shuts down cleanly)."""
@@ -93,12 +96,22 @@ def serve(config: Path | None = ConfigOpt) -> None:
 
     from isthmus.api.app import create_app
     from isthmus.api.edge import head_limited_protocol, raise_open_file_limit
+    from isthmus.cluster.sqlite_guard import AlreadyServed, SqliteGuard
     from isthmus.server import Server
 
     store = load_config(config)
     cfg = store.config
     configure_logging(cfg.LogSettings.ConsoleLevel)
     open_files = raise_open_file_limit()
+    if cfg.SqlSettings.DriverName == "sqlite":
+        # Held until this process exits (the kernel drops it even on kill -9): one server per SQLite file.
+        guard = SqliteGuard(cfg.SqlSettings.DataSource)
+        try:
+            guard.acquire()
+        except AlreadyServed as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(1) from None
+        _held.append(guard)  # referenced for the process's lifetime: a collected guard would close its lock
     host, port = parse_listen(cfg.ServiceSettings.ListenAddress)
     site_url = cfg.ServiceSettings.SiteURL or f"http://localhost:{port}"
     server = Server(store)

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 _LISTEN_RE = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]*)?:(\d{1,5})$")
 # What GET /config shows instead of a secret, and what PUT may send back to mean "keep it" (Mattermost's FakeSetting).
 FAKE_SETTING = "********************************"
-SECRET_SETTINGS: tuple[tuple[str, str], ...] = (("SqlSettings", "DataSource"),)
+SECRET_SETTINGS: tuple[tuple[str, str], ...] = (("SqlSettings", "DataSource"), ("ClusterSettings", "BusURL"))
 
 
 class _Section(BaseModel):
@@ -133,6 +133,25 @@ class RateLimitSettingsModel(_Section):
     MaxWebSockets: int = Field(default=20_000, ge=1, le=1_000_000)
 
 
+class ClusterSettingsModel(_Section):
+    """Several serving processes on one PostgreSQL database (Mattermost's high-availability cluster).
+
+    ``BusURL`` is ours: empty carries events between processes with PostgreSQL LISTEN/NOTIFY, a
+    ``redis://`` URL with Redis pub/sub. SQLite is always one process (``serve`` refuses a second)."""
+
+    Enable: bool = False
+    ClusterName: str = Field(default="", max_length=128)
+    BusURL: str = ""
+
+    @field_validator("BusURL")
+    @classmethod
+    def _bus_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.match(r"^rediss?://", v):
+            raise ValueError("BusURL must be empty (PostgreSQL LISTEN/NOTIFY) or a redis:// or rediss:// URL")
+        return v
+
+
 class LogSettingsModel(_Section):
     ConsoleLevel: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
 
@@ -150,6 +169,7 @@ class Config(BaseModel):
     FeatureFlags: FeatureFlagsModel = Field(default_factory=FeatureFlagsModel)
     RateLimitSettings: RateLimitSettingsModel = Field(default_factory=RateLimitSettingsModel)
     LogSettings: LogSettingsModel = Field(default_factory=LogSettingsModel)
+    ClusterSettings: ClusterSettingsModel = Field(default_factory=ClusterSettingsModel)
 
 
 class ConfigError(ValueError):
@@ -258,6 +278,11 @@ class ConfigStore:
 
     def on_change(self, listener: Callable[[Config], None]) -> None:
         self._listeners.append(listener)
+
+    def file_document(self) -> dict[str, Any]:
+        """What the file holds (no environment overrides): what another process of the cluster applies."""
+        doc: dict[str, Any] = json.loads(json.dumps(self._file_doc))
+        return doc
 
     def sanitized(self) -> dict[str, Any]:
         """The effective config for GET /config, secrets replaced by ``FAKE_SETTING``."""

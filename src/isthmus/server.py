@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
+from isthmus.cluster.service import ClusterService
 from isthmus.commands.builtin import build_registry
 from isthmus.commands.share_channel import share_channel_command
 from isthmus.config import ConfigStore
@@ -20,6 +22,7 @@ from isthmus.core.events import EventBus
 from isthmus.domain.context import Domain
 from isthmus.domain.roles import load_roles
 from isthmus.federation.connections import Connections
+from isthmus.federation.sender_leases import SenderLeases
 from isthmus.federation.sync.service import SharedChannels
 from isthmus.realtime.hub import Hub
 from isthmus.realtime.reminders import Reminders
@@ -29,6 +32,8 @@ from isthmus.store.migrate import upgrade
 log = logging.getLogger("isthmus")
 
 MIN_BCRYPT_COST = 10  # Mattermost's cost
+STATUS_SWEEP_LEASE = "job:status-sweep"
+REMINDERS_LEASE = "job:reminders"
 
 
 def bcrypt_cost_from_env(environ: Mapping[str, str]) -> int:
@@ -63,13 +68,21 @@ class Server:
         cost = bcrypt_cost if bcrypt_cost is not None else bcrypt_cost_from_env(os.environ)
         self.domain = Domain(db=self.db, bus=self.bus, clock=self.clock, config_store=config_store,
                              bcrypt_cost=cost)
+        # Several processes on one database: node registry, leases, cross-process events (isthmus.cluster).
+        self.cluster = ClusterService(self.domain)
         self.hub = Hub(self.domain)
+        self.cluster.leases.want(STATUS_SWEEP_LEASE)
+        self.hub.may_sweep_statuses = partial(self.cluster.leases.acquire, STATUS_SWEEP_LEASE)
         # Persistent notifications of urgent posts: a periodic job reminds the people they name.
         self.reminders = Reminders(self.domain)
+        self.cluster.leases.want(REMINDERS_LEASE)
+        self.reminders.may_run = partial(self.cluster.leases.acquire, REMINDERS_LEASE)
         # Secure connections; its ping loop runs only while EnableRemoteClusterService is on.
         self.connections = Connections(self.domain, http_transport=http_transport)
+        self.connections.leases = self.connections.pinger.leases = self.cluster.leases
         # Shared channels (sync engine); its sender runs only while EnableSharedChannels is on.
         self.shared_channels = SharedChannels(self.domain, self.connections)
+        self.shared_channels.outbound.leases = SenderLeases(self.cluster.leases)
         # Slash commands (built-ins, /secure-connection, /share-channel); more commands are registered on it.
         self.commands = build_registry(self.domain, self.connections,
                                        extra=[share_channel_command(self.shared_channels)])
@@ -87,6 +100,9 @@ class Server:
 
     async def start(self) -> None:
         await self.bootstrap()
+        await self.cluster.start()
+        # Users connected to another live process are not offline: only a process alone resets statuses.
+        self.hub.reset_statuses_at_start = await self.cluster.alone()
         await self.hub.start()
         await self.connections.start()
         await self.shared_channels.start()
@@ -100,4 +116,5 @@ class Server:
         await self.shared_channels.stop()
         await self.connections.stop()
         await self.hub.stop()
+        await self.cluster.stop()
         await self.db.dispose()

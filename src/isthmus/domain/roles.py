@@ -7,14 +7,17 @@ row and swaps the cache after commit, so a permission change takes effect on the
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from isthmus.core.errors import AppError, forbidden, invalid_param, not_found
+from isthmus.core.events import Event
 from isthmus.core.ids import new_id
 from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Role
 from isthmus.domain.permissions import ALL_PERMISSIONS, DEFAULT_ROLES
+from isthmus.domain.shapes import role_json
 from isthmus.store.repo import roles as repo
 
 _CACHE = "roles"
@@ -98,9 +101,11 @@ async def do_patch_role(d: Domain, actor: Actor, role_id: str, permissions: list
         raise AppError("api.roles.patch_roles.not_allowed_permission.error",
                        "The system_admin role must keep manage_roles.", 400)
     values: dict[str, Any] = {"permissions": " ".join(sorted(set(permissions))), "update_at": d.now()}
+    updated = dataclasses.replace(role, **values)
     async with transaction(d) as tx:
         if await repo.update_role(tx.conn, role.id, values) == 0:
             raise not_found("role", role_id)
-    updated = dataclasses.replace(role, **values)
+        # Mattermost's websocket event; other serving processes reload their roles on it too.
+        tx.emit(Event("role_updated", {"role": json.dumps(role_json(updated))}))
     _cache(d)[updated.name] = updated
     return updated

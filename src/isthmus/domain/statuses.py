@@ -84,6 +84,11 @@ def _lock(d: Domain) -> asyncio.Lock:
     return lock
 
 
+def forget_cached(d: Domain, user_id: str) -> None:
+    """Another process changed ``user_id``'s status: the next read or change here starts from the database."""
+    _cache(d).pop(user_id, None)
+
+
 async def get_statuses(d: Domain, user_ids: list[str]) -> list[Status]:
     """Statuses in request order; users without a row (or unknown ids) are offline, as in Mattermost."""
     cache = _cache(d)
@@ -138,7 +143,7 @@ async def _save(d: Domain, new: Status, *, announce: bool, sync: bool) -> Status
 async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Status | None]) -> Status:
     """Serialised read-modify-write: ``decide(current, now)`` returns the new status or None to keep it."""
     async with _lock(d):
-        current = await get_status(d, user_id)
+        current = await _current(d, user_id)
         at = d.now()
         new = decide(current, at)
         if new is None:
@@ -147,6 +152,21 @@ async def _change(d: Domain, user_id: str, decide: Callable[[Status, int], Statu
         # Strictly increasing per user, even if the wall clock steps back: a peer keeps the newest.
         new.status_at = max(at, current.status_at + 1) if sync else current.status_at
         return await _save(d, new, announce=new.status != current.status, sync=sync)
+
+
+async def _current(d: Domain, user_id: str) -> Status:
+    """What a change starts from: the database row (another serving process may have changed it since this one
+    cached it, e.g. a status chosen by hand), with the newer of the cached and stored activity (activity is
+    written at most once per ACTIVITY_SAVE_INTERVAL_MS). One query per actual change, not per activity."""
+    async with d.db.read() as conn:
+        row = await repo.select_status(conn, user_id)
+    cached = _cache(d).get(user_id)
+    if row is None:
+        return cached[0] if cached is not None else _offline(user_id)
+    current = Status(**row)
+    if cached is not None and cached[0].last_activity_at > current.last_activity_at:
+        current.last_activity_at = cached[0].last_activity_at
+    return current
 
 
 async def apply_synced_status(d: Domain, tx: Tx, new: Status, origin: str) -> bool:

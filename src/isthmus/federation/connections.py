@@ -23,9 +23,11 @@ import dataclasses
 import logging
 import secrets
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from isthmus.cluster.leases import Leases
 from isthmus.core.errors import AppError, invalid_param, rate_limited
 from isthmus.core.ids import new_token
 from isthmus.domain import remotes as dom
@@ -80,6 +82,11 @@ class Connections:
         self.topics: dict[str, list[TopicHandler]] = {}
         self._kdf_slots = asyncio.Semaphore(MAX_CONCURRENT_KDF)
         self._config_tasks: set[asyncio.Task[None]] = set()
+        # /msg requests being handled per connection, and who wants to know (the sync metrics).
+        self.inbound_in_flight: dict[str, int] = {}
+        self.inbound_observers: list[Callable[[str, int], None]] = []
+        # Set by the composition root (several serving processes: one pings); handed to every Pinger built.
+        self.leases: Leases | None = None
         self.configure(timings or Timings.from_env())
 
     def configure(self, timings: Timings) -> None:
@@ -88,7 +95,21 @@ class Connections:
         self.client = RemoteClient(self._transport, Timeouts(ping_s=timings.ping_timeout_s,
                                                              send_s=timings.send_timeout_s))
         self.pinger = Pinger(self.d, self.client, timings)
+        self.pinger.leases = self.leases
         self.accept_limiter = LoginLimiter(limit=timings.accept_attempts_per_minute)
+
+    @contextmanager
+    def inbound(self, remote_id: str) -> Iterator[None]:
+        """Count one /msg request from ``remote_id`` while it is handled (a peer must keep to one at a time)."""
+        n = self.inbound_in_flight[remote_id] = self.inbound_in_flight.get(remote_id, 0) + 1
+        for observe in self.inbound_observers:
+            observe(remote_id, n)
+        try:
+            yield
+        finally:
+            n = self.inbound_in_flight[remote_id] = self.inbound_in_flight[remote_id] - 1
+            for observe in self.inbound_observers:
+                observe(remote_id, n)
 
     # --- service lifecycle ------------------------------------------------------------------------
 

@@ -71,7 +71,8 @@ async def ping(request: Request) -> HttpResponse:
 @router.post("/remotecluster/msg")
 async def msg(request: Request) -> HttpResponse:
     conns, rc, frame = await _authenticated_frame(request, MAX_MSG_FRAME_BYTES)
-    response = await conns.receive(rc, frame.msg)
+    with conns.inbound(rc.remote_id):
+        response = await conns.receive(rc, frame.msg)
     return _json(response.to_json())
 
 

@@ -17,6 +17,10 @@ per-remote lock also covers invites and notices sent from REST calls). It wakes 
   delivers its backlog right away, not when its timer fires;
 * a periodic sweep, which also retries after a backoff and catches rows written by other processes.
 
+Several processes (``sender_leases``): a queue sends only while its process holds the lease ``remote:<id>`` (one
+request in flight from the whole workspace); a process taking it over resumes from the durable cursors, so at
+most the batch in flight is sent again (harmless: upserts). Pruning runs under ``job:outbox-prune``.
+
 Failures back off exponentially with jitter (``federation.backoff``), are counted in metrics, mark the
 connection for a re-announce on the next good ping (#37499) and log only on the 1st, 2nd, 4th, 8th …
 consecutive failure, so one dead peer cannot flood the logs (#36962).
@@ -41,6 +45,7 @@ from isthmus.domain.sharing.shares import EVENT_SHARES_CHANGED
 from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE
+from isthmus.federation.sender_leases import SenderLeases
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.transport import TransportError
 from isthmus.store.repo import outbox as outbox_repo
@@ -53,6 +58,7 @@ PRUNE_EVERY_MS = 60_000
 PRUNE_BATCH = 500  # outbox rows deleted per transaction
 METRICS_DEPTH_CAP = 10_000  # pending rows counted per share for the queue-depth gauge
 PROBE_EVERY_MS = 1_000  # while backing off, new work pings the peer at most this often
+EVENT_PEER_CONTACT = "sync_peer_contact"  # internal: a peer talked to this process (for the one sending to it)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,7 @@ class RemoteQueue:
 
     def start(self) -> None:
         self.stopping = False
+        self.outbound.leases.want(self.remote_id, self.poke)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
 
@@ -134,6 +141,8 @@ class RemoteQueue:
                 if poked:
                     self._probe()
                 continue
+            if not await self.outbound.leases.may_send(self.remote_id):
+                continue  # another process sends to this peer; the lease's on_gain pokes us if that changes
             try:
                 more = await self.outbound.run_once(self)
             except asyncio.CancelledError:
@@ -141,6 +150,7 @@ class RemoteQueue:
             except Exception as err:
                 self._failed(err)
                 continue
+            await self.outbound.leases.spread(self.remote_id, self.lock)
             if self.backoff.failures:
                 log.info("sync to secure connection %s works again after %d failures", self.remote_id,
                          self.backoff.failures)
@@ -188,6 +198,7 @@ class RemoteQueue:
 
     async def stop(self) -> None:
         self.stopping = True
+        self.outbound.leases.unwant(self.remote_id)
         if self.task is not None:
             self.task.cancel()
             try:
@@ -207,6 +218,8 @@ class Outbound:
         self.timings = timings
         self.queues: dict[str, RemoteQueue] = {}
         self.sync_once: SyncOnce | None = None
+        self.leases = SenderLeases()  # the composition root plugs the cluster's leases in
+        self._told_contact: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._pruned_at = 0
         self._pruning = False
@@ -217,6 +230,7 @@ class Outbound:
 
     async def start(self) -> None:
         self.running = True
+        self.leases.want_pruning(True)
         self.d.bus.subscribe(self.on_event)
         async with self.d.db.read() as conn:
             from sqlalchemy import or_, select
@@ -235,6 +249,7 @@ class Outbound:
 
     async def stop(self) -> None:
         self.running = False
+        self.leases.want_pruning(False)
         self.d.bus.unsubscribe(self.on_event)
         tasks = list(self._background)
         for task in tasks:
@@ -261,9 +276,15 @@ class Outbound:
             self.queue(remote_id).poke()
 
     def contact(self, remote_id: str) -> None:
-        """Inbound traffic from ``remote_id``: reset its backoff and send what is pending."""
-        if self.running:
-            self.queue(remote_id).contact()
+        """Inbound traffic from ``remote_id``: reset its backoff and send what is pending. If another process
+        sends to it, that one is told (at most once a second: the bus carries it, see ``isthmus.cluster``)."""
+        if not self.running:
+            return
+        self.queue(remote_id).contact()
+        now = self.d.now()
+        if not self.leases.may_send_now(remote_id) and now - self._told_contact.get(remote_id, 0) >= 1_000:
+            self._told_contact[remote_id] = now
+            self.spawn(self.d.bus.publish([Event(EVENT_PEER_CONTACT, origin=remote_id)]))
 
     def on_event(self, event: Event) -> None:
         if not self.running:
@@ -282,6 +303,8 @@ class Outbound:
             q = self.queue(event.origin)
             q.contact()
             q.poke()  # back online: pending invites and anything queued go now
+        elif event.kind == EVENT_PEER_CONTACT and event.origin:
+            self.queue(event.origin).contact()  # the peer talked to another process: it is reachable
         elif event.kind == EVENT_DELETED and event.origin:
             gone = self.queues.pop(event.origin, None)
             if gone is not None:
@@ -290,12 +313,15 @@ class Outbound:
     async def run_once(self, q: RemoteQueue) -> bool:
         """One pass for one remote under its single-flight lock; True if more is pending right now."""
         now = self.d.now()
-        if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning:
+        if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning and \
+                self.leases.may_prune():
             self._pruned_at, self._pruning = now, True
             self.spawn(self._prune_in_background())  # not on this sender's path: it syncs meanwhile
         if self.sync_once is None:
             return False
         async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
+            if not self.leases.may_send_now(q.remote_id):
+                return False  # handed over between the queue's check and this lock
             return await self.sync_once(q)
 
     def max_posts(self) -> int:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from isthmus.cluster.leases import Leases
 from isthmus.core.events import Event
 from isthmus.core.waiting import wait_event
 from isthmus.domain.context import Domain
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 EVENT_ONLINE = "remote_cluster_online"
 EVENT_OFFLINE = "remote_cluster_offline"
 MAX_CONCURRENT_PINGS = 10
+PING_LEASE = "job:pinger"  # several serving processes: one pings (isthmus.cluster)
 
 
 def state_event(rc: RemoteCluster, online: bool) -> Event:
@@ -54,6 +56,8 @@ class Pinger:
         self._task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._wake: asyncio.Event | None = None
+        # Set by the composition root: with several processes only the holder of PING_LEASE pings.
+        self.leases: Leases | None = None
 
     @property
     def running(self) -> bool:
@@ -63,9 +67,13 @@ class Pinger:
         if self.running:
             return
         self._wake = asyncio.Event()
+        if self.leases is not None:
+            self.leases.want(PING_LEASE, self.wake)  # taken over: ping at once, not at the next round
         self._task = asyncio.get_running_loop().create_task(self._run(), name="isthmus-remote-ping")
 
     async def stop(self) -> None:
+        if self.leases is not None:
+            self.leases.unwant(PING_LEASE)
         tasks = [t for t in [self._task, *self._background] if t is not None]
         self._task = None
         for task in tasks:
@@ -85,7 +93,8 @@ class Pinger:
     async def _run(self) -> None:
         while True:
             try:
-                await self.ping_all()
+                if self.leases is None or await self.leases.acquire(PING_LEASE):
+                    await self.ping_all()
             except asyncio.CancelledError:
                 raise
             except Exception as err:

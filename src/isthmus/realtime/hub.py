@@ -27,6 +27,7 @@ import logging
 import os
 import resource
 import socket
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -85,11 +86,16 @@ class Hub:
         self._per_address: dict[str, int] = {}
         self._refusals_logged: dict[str, int] = {}
         self.running = False
+        # Several serving processes (set by the composition root): the startup reset only when no other
+        # process is live (its connected users are not offline), the status sweep only in one process.
+        self.reset_statuses_at_start = True
+        self.may_sweep_statuses: Callable[[], Awaitable[bool]] | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await statuses.reset_automatic(self.domain)
+        if self.reset_statuses_at_start:
+            await statuses.reset_automatic(self.domain)
         self.domain.bus.subscribe(self.on_event)
         self._tasks = [asyncio.create_task(self._dispatcher(), name="hub-dispatch"),
                        asyncio.create_task(self._presence_worker(), name="hub-presence"),
@@ -263,6 +269,10 @@ class Hub:
         if event.kind == SESSIONS_REVOKED and event.user_id:
             self._presence.put_nowait(("revalidate", event.user_id))  # logout, revoked token: close at once
             return
+        if event.kind == "status_change" and event.data.get("status") == "offline" and self.is_connected(event.user_id):
+            # Set offline by another serving process whose last socket of the user closed, while one is open here:
+            # online again (set_online leaves a status chosen by hand alone).
+            self._presence.put_nowait(("connect", event.user_id))
         if event.kind in WEBSOCKET_EVENTS:
             self._events.put_nowait(event)
 
@@ -368,7 +378,8 @@ class Hub:
             if not conn.attached and conn.detached_at_ms and now - conn.detached_at_ms > self.resume_ms:
                 self._forget(conn)
         await self._revalidate([c for c in self.conns.values() if c.attached])
-        await statuses.sweep(self.domain, self.away_after_ms, self.is_connected)
+        if self.may_sweep_statuses is None or await self.may_sweep_statuses():
+            await statuses.sweep(self.domain, self.away_after_ms, self.is_connected)
 
     async def _revalidate(self, conns: list[Conn]) -> None:
         """Close conns whose session was revoked or expired since they authenticated."""

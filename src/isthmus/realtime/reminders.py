@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from isthmus.domain.context import Domain
 from isthmus.domain.persistent_notifications import send_due
@@ -22,6 +23,9 @@ class Reminders:
         self.domain = domain
         self.check_interval_s = check_interval_s
         self._task: asyncio.Task[None] | None = None
+        # Several processes on one database: only the holder of the reminders lease sends (isthmus.cluster);
+        # its websocket events reach every process's clients through the bus.
+        self.may_run: Callable[[], Awaitable[bool]] | None = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -37,6 +41,8 @@ class Reminders:
         while True:
             await asyncio.sleep(self.check_interval_s)
             try:
+                if self.may_run is not None and not await self.may_run():
+                    continue
                 await send_due(self.domain)
             except Exception as err:
                 if classify(err) is None:

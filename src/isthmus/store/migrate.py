@@ -6,11 +6,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from isthmus.store.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x15_7B_05  # any constant: names the advisory lock migrations take on PostgreSQL
 
 
 def alembic_config() -> AlembicConfig:
@@ -26,4 +27,7 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes started at once on one database: one migrates, the others wait and find it done.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(run)

@@ -123,3 +123,15 @@ async def known_users(request: Request) -> list[str]:
 async def team_stats(request: Request, team_id: str) -> dict[str, Any]:
     actor = await require_actor(request)
     return await directory.get_team_stats(domain_of(request), actor, team_id)
+
+
+@router.get("/cluster/status")
+async def cluster_status(request: Request) -> list[dict[str, Any]]:
+    """Mattermost's ClusterInfo list: the serving processes seen alive in the last few seconds."""
+    actor = await require_actor(request)
+    d = domain_of(request)
+    require_system_permission(d, actor, PERMISSION_MANAGE_SYSTEM)
+    nodes = await request.app.state.server.cluster.live_nodes()
+    return [{"id": n["id"], "version": n["version"], "config_hash": n["config_hash"],
+             "ipaddress": n["address"], "hostname": n["hostname"], "schema_version": n["schema_version"]}
+            for n in nodes]

@@ -44,6 +44,21 @@ class SyncMetrics:
         self.backoff = Gauge("isthmus_sync_backoff_seconds", "Current wait before the next attempt.",
                              ["remote_id"], registry=r)
 
+        # A peer keeps one request in flight to us (one sender per workspace, even with several processes):
+        # the high-water mark shows whether it did.
+        self.inbound_in_flight = Gauge("isthmus_sync_inbound_in_flight",
+                                       "Sync messages from the remote being handled now.", ["remote_id"], registry=r)
+        self.inbound_in_flight_max = Gauge("isthmus_sync_inbound_in_flight_max",
+                                           "Most sync messages from the remote handled at once since the start.",
+                                           ["remote_id"], registry=r)
+        self._in_flight_max: dict[str, int] = {}
+
+    def observe_inbound(self, remote_id: str, in_flight: int) -> None:
+        self.inbound_in_flight.labels(remote_id).set(in_flight)
+        if in_flight > self._in_flight_max.get(remote_id, 0):
+            self._in_flight_max[remote_id] = in_flight
+            self.inbound_in_flight_max.labels(remote_id).set(in_flight)
+
     def record_failure(self, remote_id: str, error: str, now_ms: int) -> None:
         self.failures.labels(remote_id).inc()
         self.last_error_at.labels(remote_id).set(now_ms / 1000)

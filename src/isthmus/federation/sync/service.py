@@ -77,6 +77,7 @@ class SharedChannels:
         self.timings = timings or SyncTimings.from_env()
         self.outbound = Outbound(d, conns, self.metrics, self.timings)
         self.outbound.sync_once = self.sync_once
+        conns.inbound_observers.append(self.metrics.observe_inbound)
         self.share = ShareService(d, conns, self.outbound)
         self.receiver = Receiver(d, self.outbound, self.share, self.metrics)
         self.global_users = GlobalUserSync(d, conns, self.metrics)

@@ -63,6 +63,8 @@ class TypingRelay:
         for row in rows:
             if row.remote_id == origin or not row.is_invite_confirmed:
                 continue
+            if not self.outbound.leases.may_send_now(row.remote_id):
+                continue  # the process holding this peer's lease sends it (every process sees the event)
             rc = await find_live_remote(self.d, row.remote_id)
             if rc is None or not rc.is_confirmed or rc.is_plugin:
                 continue

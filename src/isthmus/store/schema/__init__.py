@@ -3,6 +3,7 @@
 from isthmus.store.schema import (  # noqa: F401  (register tables)
     bookmarks,
     channels,
+    cluster,
     emoji,
     files,
     posts,
