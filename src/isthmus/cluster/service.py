@@ -32,6 +32,7 @@ from isthmus.domain.sessions import SESSIONS_REVOKED
 from isthmus.domain.sharing.shares import EVENT_ARCHIVED_UNSHARED, EVENT_CONNECTION_UNSHARED
 from isthmus.domain.users import forget_user
 
+STOP_WRITES_S = 3.0  # how long a stopping process tries to hand back its leases and sign off
 log = logging.getLogger(__name__)
 
 # Their listeners do work once per workspace (notices, messages to a peer): run by the process that made them.
@@ -87,9 +88,12 @@ class ClusterService:
 
     async def stop(self) -> None:
         await self.stop_heartbeat()
-        await self.leases.release_all()
+        # Courtesy writes, bounded: with the database away a shutdown must not wait for it (the leases expire and
+        # the node's heartbeat goes stale by themselves; a PostgreSQL outage test hung here past 30 s).
         with contextlib.suppress(Exception):
-            await self.nodes.unregister()
+            await asyncio.wait_for(self.leases.release_all(), STOP_WRITES_S)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.nodes.unregister(), STOP_WRITES_S)
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
