@@ -46,9 +46,14 @@ class SyncMachine(RuleBasedStateMachine):
         self.world: World | None = None
         self.model = Model()
         self.counter = 0
+        self.errored = False
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coro)
+        try:
+            return self.loop.run_until_complete(coro)
+        except BaseException:
+            self.errored = True  # for the progress line: a step failed (hypothesis still runs teardown)
+            raise
 
     @property
     def w(self) -> World:
@@ -404,7 +409,7 @@ class SyncMachine(RuleBasedStateMachine):
         try:
             if self.world is not None:
                 self.run(settle(self.w, self.model))
-            outcome = "fail" if self.model.failures else "pass"
+            outcome = "fail" if self.model.failures or self.errored or self.world is None else "pass"
         finally:
             _progress(outcome, len(self.model.posts))
             try:
