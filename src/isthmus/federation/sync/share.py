@@ -291,9 +291,12 @@ class ShareService:
         share = await shares.get_share(self.d, channel_id)
         if share is None or share.home or share.remote_id != rc.remote_id:
             return  # only the home may unshare (or delete) its channel
-        await self.stop_sharing_with(rc.remote_id, channel_id)
         if channel_deleted:
+            # Archive first: after a crash between the two, the share is still there, so the notice's redelivery
+            # finishes both. The other order lost the archive for good (the redelivered notice found no share and
+            # was ignored; the model-based test's deep run found it with a restart).
             await do_archive_channel_from_remote(self.d, channel_id, rc.remote_id)
+        await self.stop_sharing_with(rc.remote_id, channel_id)
 
     async def on_connection_removed(self, event: Event) -> None:
         """We deleted a connection: tell the peer about every channel it shared with us (it still trusts our
