@@ -34,6 +34,9 @@ def test_console_users_teams_and_invite_link(browser: Browser, alpha: Site, page
     dialog.get_by_role("button", name="Create user").click()
     expect(dialog).to_have_count(0)
     page.get_by_label("Search users").fill(name)
+    # The search answers after a 250 ms pause: wait for its table (header + the one user), so its re-render
+    # cannot land later and close a menu opened meanwhile (one CI run under load timed out on that).
+    expect(page.get_by_role("row")).to_have_count(2)
     row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name=name))
     expect(row).to_contain_text("Member")
     page.get_by_role("button", name=f"Actions for {name}").click()
