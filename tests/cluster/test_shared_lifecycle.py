@@ -81,7 +81,12 @@ async def test_deleting_the_channel_on_its_home_deletes_it_everywhere(cluster: C
     r = await a.http.delete(f"/api/v4/channels/{ch}")
     assert r.status_code == 200
     await eventually(lambda: _archived(b, ch))
-    assert not await shared_flag(b, ch) and await unshared_notice(b, ch)
+    # Archived first, then unshared (so a restart between the two cannot lose the archive): wait for both.
+    await eventually(lambda: _unshared_with_notice(b, ch))
+
+
+async def _unshared_with_notice(node: Node, channel_id: str) -> bool:
+    return not await shared_flag(node, channel_id) and await unshared_notice(node, channel_id)
 
 
 async def _archived(node: Node, channel_id: str) -> bool:
