@@ -48,6 +48,7 @@ from isthmus.federation.pinger import EVENT_ONLINE
 from isthmus.federation.sender_leases import SenderLeases
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.transport import TransportError
+from isthmus.store.failures import classify
 from isthmus.store.repo import outbox as outbox_repo
 from isthmus.store.repo import shared as repo
 
@@ -382,8 +383,11 @@ class Outbound:
                 log.debug("pruned %d acknowledged outbox rows", removed)
         except asyncio.CancelledError:
             raise
-        except Exception:  # housekeeping must never stop the sender
-            log.exception("outbox pruning failed")
+        except Exception as err:  # housekeeping must never stop the sender
+            if classify(err) is None:
+                log.exception("outbox pruning failed")
+            else:  # the database is away or full: one line, not an error with a traceback
+                log.warning("outbox pruning skipped: %s", classify(err))
         finally:
             self._pruning = False
 
