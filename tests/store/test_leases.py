@@ -52,3 +52,32 @@ async def test_single_process_mode_always_takes_the_lease(db: Database) -> None:
     assert await me.acquire("job:pinger")
     await me.release_all()
     assert not me.holds("job:pinger")
+
+
+async def test_a_holder_asked_to_yield_hands_over_only_after_the_work_under_it(db: Database) -> None:
+    clock = FakeClock()
+    holder, asker = _nodes(db, clock, 2)
+    guard = asyncio.Lock()
+    holder.want("remote:x", guard=guard)
+    assert await holder.acquire("remote:x")
+    yields: list[asyncio.Task[None]] = []
+    asker.ask_to_yield = lambda name: yields.append(asyncio.create_task(holder.yield_lease(name)))
+
+    await guard.acquire()  # the holder's request in flight
+    taking = asyncio.create_task(asker.take_for("remote:x", 5_000))
+    await asyncio.sleep(0.3)
+    assert not taking.done() and yields and holder.holds("remote:x")
+    guard.release()  # answered: the holder hands over, the asker takes it
+    assert await asyncio.wait_for(taking, 5)
+    assert asker.holds("remote:x") and not holder.holds("remote:x")
+    assert not await holder.acquire("remote:x")  # it does not snatch it back at its next tick
+
+
+async def test_taking_a_lease_its_holder_keeps_gives_up_after_the_wait(db: Database) -> None:
+    clock = FakeClock()
+    holder, asker = _nodes(db, clock, 2)
+    assert await holder.acquire("remote:x")
+    asked: list[str] = []
+    asker.ask_to_yield = asked.append  # a holder that never answers (the bus is away)
+    assert not await asker.take_for("remote:x", 400)
+    assert asked == ["remote:x"] and holder.holds("remote:x") and not asker.holds("remote:x")

@@ -18,6 +18,7 @@ always wins (``force``): the process is alone by construction, and a lease left 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -59,6 +60,9 @@ class Leases:
         self.renewed_at: dict[str, int] = {}    # name -> our last successful write of it
         self.busy_until: dict[str, int] = {}    # name -> another holder's expiry: no point asking before
         self.wanted: dict[str, Callable[[], None]] = {}  # name -> called when we gain it
+        self.guards: dict[str, asyncio.Lock] = {}  # name -> held while work runs under it (yield waits for it)
+        # Ask the other processes to yield a lease (set by ClusterService: a message on the bus); None: no bus.
+        self.ask_to_yield: Callable[[str], None] | None = None
         self.takeovers = 0
         self.live_nodes = 1  # kept up to date by the heartbeat (ClusterService): spreads remote:* leases
 
@@ -67,19 +71,24 @@ class Leases:
         until = self.held.get(name)
         return until is not None and until > self.clock.now_ms()
 
-    def want(self, name: str, on_gain: Callable[[], None] | None = None) -> None:
-        """Ask for ``name`` at every tick until released; ``on_gain`` runs when this process gets it."""
+    def want(self, name: str, on_gain: Callable[[], None] | None = None, guard: asyncio.Lock | None = None) -> None:
+        """Ask for ``name`` at every tick until released; ``on_gain`` runs when this process gets it. ``guard``:
+        the lock its work runs under, so a yield to another process never cuts a piece of work in two."""
         self.wanted[name] = on_gain or (lambda: None)
+        if guard is not None:
+            self.guards[name] = guard
 
     def unwant(self, name: str) -> None:
         self.wanted.pop(name, None)
+        self.guards.pop(name, None)
 
-    async def acquire(self, name: str) -> bool:
-        """Ours now? Renews or takes with one write, unless another holder's unexpired lease is known."""
+    async def acquire(self, name: str, *, eager: bool = False) -> bool:
+        """Ours now? Renews or takes with one write, unless another holder's unexpired lease is known (``eager``:
+        ask the database anyway, for a caller waiting on a holder it asked to yield)."""
         now = self.clock.now_ms()
         if self.holds(name) and now - self.renewed_at.get(name, 0) < self.timings.renew_ms:
             return True  # taken or renewed within the last renew period
-        if not self.holds(name) and self.busy_until.get(name, 0) > now:
+        if not self.holds(name) and self.busy_until.get(name, 0) > now and not eager:
             return False
         expires = now + self.timings.period_ms
         try:
@@ -120,7 +129,7 @@ class Leases:
         fair = -(-sum(1 for n in self.wanted if n.startswith(prefix)) // self.live_nodes)
         return name in mine[fair:]
 
-    async def hand_over(self, name: str) -> None:
+    async def hand_over(self, name: str, why: str = "spreading the work") -> None:
         """Release ``name`` now and leave it to the others for a lease period (then it is fair game again, so a
         lease nobody else took is not left unheld for long). The caller makes sure no work runs under it."""
         self.held.pop(name, None)
@@ -131,7 +140,38 @@ class Leases:
         except Exception as err:
             log.warning("lease %s not handed over (it expires on its own): %s", name, err)
             return
-        log.info("handed %s over to another process (spreading the work)", name)
+        log.info("handed %s over to another process (%s)", name, why)
+
+    async def yield_lease(self, name: str) -> None:
+        """Another process needs ``name`` for one piece of work (``take_for``): hand it over once the work running
+        under it here is done. It comes back by the usual spreading, or at our tick after a lease period."""
+        if self.single or not self.holds(name):
+            return
+        guard = self.guards.get(name)
+        if guard is None:
+            await self.hand_over(name, "it asked for it")
+            return
+        async with guard:
+            if self.holds(name):
+                await self.hand_over(name, "it asked for it")
+
+    async def take_for(self, name: str, wait_ms: int) -> bool:
+        """Make ``name`` ours for one piece of work started in this process (a notice from a REST call): ask its
+        holder to yield, and take it as soon as it is free, or when a dead holder's lease ran out. False if it
+        is still another's after ``wait_ms``."""
+        loop = asyncio.get_running_loop()  # real time: the work waits on real processes, whatever the clock
+        deadline = loop.time() + wait_ms / 1000
+        asked_at: float | None = None
+        while True:
+            if self.holds(name) or await self.acquire(name, eager=True):
+                return True
+            now = loop.time()
+            if now >= deadline:
+                return False
+            if self.ask_to_yield is not None and (asked_at is None or now - asked_at >= self.timings.renew_ms / 1000):
+                self.ask_to_yield(name)  # again after a while: a message sent while the bus reconnected is lost
+                asked_at = now
+            await asyncio.sleep(min(TICK_MS / 5000, deadline - now))
 
     async def tick(self) -> None:
         """Renew what we hold (once per ``renew_ms``) and try what we want once its holder's lease has run out.

@@ -53,6 +53,7 @@ class ClusterService:
         self._task: asyncio.Task[None] | None = None
         self._applying_config = False
         self._listening = False
+        self._yields: set[asyncio.Task[None]] = set()
 
     def _transport(self) -> Transport:
         cfg = self.d.config
@@ -69,6 +70,8 @@ class ClusterService:
                                before_publish=self._invalidate, on_control=self._on_control,
                                on_reconnect=self._drop_caches)
             await self.relay.start()
+            relay = self.relay
+            self.leases.ask_to_yield = lambda name: relay.send_control({"yield": name})
             if not self._listening:
                 self.d.config_store.on_change(self._config_saved)
                 self._listening = True
@@ -95,6 +98,7 @@ class ClusterService:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.nodes.unregister(), STOP_WRITES_S)
         if self.relay is not None:
+            self.leases.ask_to_yield = None
             await self.relay.stop()
             self.relay = None
 
@@ -149,6 +153,12 @@ class ClusterService:
             self.relay.send_control({"config": self.d.config_store.file_document()})
 
     async def _on_control(self, body: dict[str, Any]) -> None:
+        wanted = body.get("yield")
+        if isinstance(wanted, str):  # not awaited here: the holder waits for its request in flight first
+            task = asyncio.get_running_loop().create_task(self.leases.yield_lease(wanted))
+            self._yields.add(task)
+            task.add_done_callback(self._yields.discard)
+            return
         doc = body.get("config")
         if not isinstance(doc, dict):
             return

@@ -5,7 +5,7 @@ cursor per (channel, remote) that moves only after the peer answered OK. Everyth
 a hint that can be lost at any time (a restart simply resumes from the cursors).
 
 Each :class:`RemoteQueue` is one asyncio task that never has two requests to its peer in flight (a
-per-remote lock also covers invites and notices sent from REST calls). It wakes on
+per-remote lock, and across processes the lease, also cover notices sent from REST calls). It wakes on
 
 * a poke: a change was appended to the outbox (``sync_outbox_appended``), no debounce, so a post
   reaches the peer within milliseconds and a burst coalesces naturally while one request is in flight.
@@ -116,7 +116,7 @@ class RemoteQueue:
 
     def start(self) -> None:
         self.stopping = False
-        self.outbound.leases.want(self.remote_id, self.poke)
+        self.outbound.leases.want(self.remote_id, self.poke, self.lock)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run(), name=f"isthmus-sync-{self.remote_id}")
 
@@ -329,12 +329,12 @@ class Outbound:
         return max(1, int(self.d.config.ConnectedWorkspacesSettings.MaxPostsPerSync))
 
     async def exclusive(self, remote_id: str, work: Callable[[], Awaitable[Any]]) -> Any:
-        """Run one request to ``remote_id`` under its single-flight lock (invites and notices from REST)."""
+        """Run one request to ``remote_id`` with nothing else in flight to it (invites and notices from REST), from
+        this process or any other serving the workspace (``SenderLeases.exclusive``)."""
         q = self.queues.get(remote_id)
         if q is None:  # no sender for it (a removed connection being told goodbye): nothing to serialise with
             return await work()
-        async with q.lock:
-            return await work()
+        return await self.leases.exclusive(remote_id, q.lock, work)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

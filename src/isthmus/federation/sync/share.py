@@ -43,6 +43,7 @@ from isthmus.domain.sharing.resume import (
 from isthmus.domain.synced.posts import do_archive_channel_from_remote
 from isthmus.federation.connections import Connections
 from isthmus.federation.outbound import Outbound
+from isthmus.federation.sender_leases import NotOurTurn
 from isthmus.federation.sync.messages import (
     CHANNEL_DELETED_TEXT,
     NOT_ENABLED_TEXT,
@@ -232,7 +233,7 @@ class ShareService:
                     return
                 await self.outbound.exclusive(remote_id, lambda: self._send(
                     rc, TOPIC_UNSHARE, unshare_obj(channel_id, remote_id, channel_deleted=deleted)))
-            except (AppError, TransportError) as err:
+            except (AppError, TransportError, NotOurTurn) as err:
                 log.info("could not tell %s that channel %s is no longer shared: %s", remote_id, channel_id, err)
 
         if self.outbound.running:
