@@ -47,12 +47,14 @@ class SyncMachine(RuleBasedStateMachine):
         self.model = Model()
         self.counter = 0
         self.errored = False
+        self.why = ""  # the first failure, for the progress file
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         try:
             return self.loop.run_until_complete(coro)
-        except BaseException:
+        except BaseException as err:
             self.errored = True  # for the progress line: a step failed (hypothesis still runs teardown)
+            self.why = self.why or f"{type(err).__name__}: {err}"
             raise
 
     @property
@@ -411,7 +413,7 @@ class SyncMachine(RuleBasedStateMachine):
                 self.run(settle(self.w, self.model))
             outcome = "fail" if self.model.failures or self.errored or self.world is None else "pass"
         finally:
-            _progress(outcome, len(self.model.posts))
+            _progress(outcome, len(self.model.posts), "; ".join(self.model.failures) or self.why)
             try:
                 if self.world is not None:
                     self.run(self.w.cluster.close())
@@ -420,10 +422,12 @@ class SyncMachine(RuleBasedStateMachine):
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _progress(outcome: str, posts: int) -> None:
+def _progress(outcome: str, posts: int, why: str) -> None:
     """``ISTHMUS_MODEL_PROGRESS=FILE``: a line per finished example, so a deep run stopped at a time limit still
     says how many examples passed (hypothesis reports only at the end)."""
     path = os.environ.get("ISTHMUS_MODEL_PROGRESS")
     if path:
         with open(path, "a") as f:
             f.write(f"{time.strftime('%H:%M:%S')} {outcome} posts={posts} ops={sum(STATS.values())}\n")
+            if outcome != "pass":  # the details now: hypothesis prints them only when the whole run ends
+                f.write("    why: " + " ".join(why.split())[:4000] + "\n")
