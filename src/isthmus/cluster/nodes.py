@@ -2,7 +2,8 @@
 
 A row seen within ``NODE_TIMEOUT_MS`` is a live process (``GET /api/v4/cluster/status`` lists those);
 rows of processes that died without a clean stop are deleted by the next live process after
-``FORGET_AFTER_MS``.
+``FORGET_AFTER_MS``, or at once by a process starting on the same machine that finds their pid gone (a restart
+after ``kill -9`` must not see its dead predecessor as another live process).
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class NodeRegistry:
         self.started_at = self.started_at or now
         async with self.db.write() as conn:
             row = self._row(now, await repo.select_schema_version(conn))
+            for other in await repo.select_live_nodes(conn, now - NODE_TIMEOUT_MS):
+                if other["id"] != self.node_id and other["hostname"] == row["hostname"] and \
+                        not _pid_alive(int(other["pid"] or 0)):
+                    await repo.delete_node(conn, other["id"])
             await repo.upsert_node(conn, row)
             await repo.delete_nodes_seen_before(conn, now - FORGET_AFTER_MS)
         self.registered = True
@@ -78,3 +83,15 @@ class NodeRegistry:
 
     async def others_alive(self) -> bool:
         return any(n["id"] != self.node_id for n in await self.live())
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # unknown: leave it to its heartbeat's timeout
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, someone else's
+        return True
+    return True
