@@ -411,7 +411,8 @@ class SyncMachine(RuleBasedStateMachine):
         try:
             if self.world is not None:
                 self.run(settle(self.w, self.model))
-            outcome = "fail" if self.model.failures or self.errored or self.world is None else "pass"
+            outcome = "fail" if self.model.failures or self.errored else "pass" if self.world is not None else \
+                "discarded"  # hypothesis dropped the example while drawing set-up's arguments (init never ran)
         finally:
             _progress(outcome, len(self.model.posts), "; ".join(self.model.failures) or self.why)
             try:
@@ -429,5 +430,5 @@ def _progress(outcome: str, posts: int, why: str) -> None:
     if path:
         with open(path, "a") as f:
             f.write(f"{time.strftime('%H:%M:%S')} {outcome} posts={posts} ops={sum(STATS.values())}\n")
-            if outcome != "pass":  # the details now: hypothesis prints them only when the whole run ends
+            if outcome == "fail":  # the details now: hypothesis prints them only when the whole run ends
                 f.write("    why: " + " ".join(why.split())[:4000] + "\n")
