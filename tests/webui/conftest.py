@@ -67,11 +67,25 @@ class Site:
         return body
 
 
-def make_site(tmp: Path, name: str) -> Site:
-    live = LiveServer(tmp / name, extra_env=SHARING_ENV).start()
+def make_site(tmp: Path, name: str, env: dict[str, str] | None = None) -> Site:
+    live = LiveServer(tmp / name, extra_env={**SHARING_ENV, **(env or {})}).start()
     admin = make_person(live, username=f"admin{name}")
     team = admin.driver.teams.create_team(name=unique(name), display_name=f"{name.title()} Team", type="O")
     return Site(name, live, admin, team)
+
+
+def connect_sites(inviter: Site, acceptor: Site, password: str = "pw-12345") -> str:
+    """``inviter`` invites ``acceptor`` by REST, each naming the other "<Name> Org"; the inviter's connection id."""
+    r = inviter.admin.http.post("/api/v4/remotecluster", json={
+        "name": acceptor.name, "display_name": f"{acceptor.name.title()} Org", "default_team_id": inviter.team["id"],
+        "password": password})
+    assert r.status_code == 201, r.text
+    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
+    r = acceptor.admin.http.post("/api/v4/remotecluster/accept_invite", json={
+        "name": inviter.name, "display_name": f"{inviter.name.title()} Org", "default_team_id": acceptor.team["id"],
+        "invite": code, "password": password})
+    assert r.status_code == 201, r.text
+    return str(remote_id)
 
 
 # Per module, not per session: Playwright's sync API keeps an event loop marked running in this thread

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.testlib.clients import unique
-from tests.webui.conftest import PageErrors, Site, login, make_site, shot
+from tests.webui.conftest import PageErrors, Site, connect_sites, login, make_site, shot
 
 
 def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
@@ -119,15 +119,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Site,
     north = make_site(Path(tmp_path_factory.mktemp("web")), "north")
     south = make_site(Path(tmp_path_factory.mktemp("web")), "south")
     try:
-        r = north.admin.http.post("/api/v4/remotecluster", json={
-            "name": "south", "display_name": "South Org", "default_team_id": north.team["id"], "password": "pw-12345"})
-        assert r.status_code == 201, r.text
-        remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-        r = south.admin.http.post("/api/v4/remotecluster/accept_invite", json={
-            "name": "north", "display_name": "North Org", "default_team_id": south.team["id"], "invite": code,
-            "password": "pw-12345"})
-        assert r.status_code == 201, r.text
-        yield north, south, remote_id
+        yield north, south, connect_sites(north, south)
     finally:
         north.live.stop()
         south.live.stop()

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.testlib.clients import unique
-from tests.webui.conftest import PageErrors, Site, login, make_site
+from tests.webui.conftest import PageErrors, Site, connect_sites, login, make_site
 from tests.webui.test_connected_workspaces import join_channel
 
 LIMIT = 2048
@@ -26,15 +26,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Site,
     try:
         r = south.admin.http.put("/api/v4/config/patch", json={"FileSettings": {"MaxFileSize": LIMIT}})
         assert r.status_code == 200, r.text
-        r = north.admin.http.post("/api/v4/remotecluster", json={
-            "name": "south", "display_name": "South Org", "default_team_id": north.team["id"], "password": "pw-12345"})
-        assert r.status_code == 201, r.text
-        remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-        r = south.admin.http.post("/api/v4/remotecluster/accept_invite", json={
-            "name": "north", "display_name": "North Org", "default_team_id": south.team["id"], "invite": code,
-            "password": "pw-12345"})
-        assert r.status_code == 201, r.text
-        yield north, south, remote_id
+        yield north, south, connect_sites(north, south)
     finally:
         north.live.stop()
         south.live.stop()

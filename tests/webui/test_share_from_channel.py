@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.testlib.clients import unique
-from tests.webui.conftest import PageErrors, Site, login, make_site
+from tests.webui.conftest import PageErrors, Site, connect_sites, login, make_site
 
 
 @pytest.fixture(scope="module")
@@ -21,13 +21,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Site]
     east = make_site(Path(tmp_path_factory.mktemp("web")), "east")
     west = make_site(Path(tmp_path_factory.mktemp("web")), "west")
     try:
-        r = east.admin.http.post("/api/v4/remotecluster", json={
-            "name": "west", "display_name": "West Org", "default_team_id": east.team["id"], "password": "pw-12345"})
-        assert r.status_code == 201, r.text
-        r = west.admin.http.post("/api/v4/remotecluster/accept_invite", json={
-            "name": "east", "display_name": "East Org", "default_team_id": west.team["id"],
-            "invite": r.json()["invite"], "password": "pw-12345"})
-        assert r.status_code == 201, r.text
+        connect_sites(east, west)
         yield east, west
     finally:
         east.live.stop()

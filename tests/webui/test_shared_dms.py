@@ -12,18 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.testlib.clients import make_person, unique
-from tests.testlib.live import LiveServer
-from tests.webui.conftest import SHARING_ENV, PageErrors, Site, login
+from tests.webui.conftest import PageErrors, Site, connect_sites, login, make_site
 
 DMS_ON = {"MM_FEATUREFLAGS_ENABLESHAREDCHANNELSDMS": "true"}
-
-
-def _site(tmp: Path, name: str, env: dict[str, str]) -> Site:
-    live = LiveServer(tmp / name, extra_env={**SHARING_ENV, **env}).start()
-    admin = make_person(live, username=f"admin{name}")
-    team = admin.driver.teams.create_team(name=unique(name), display_name=f"{name.title()} Team", type="O")
-    return Site(name, live, admin, team)
 
 
 def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
@@ -35,8 +26,8 @@ def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
-    north = _site(tmp_path, "north", {})  # shared DMs off (the default)
-    south = _site(tmp_path, "south", DMS_ON)
+    north = make_site(tmp_path, "north", {})  # shared DMs off (the default)
+    south = make_site(tmp_path, "south", DMS_ON)
     try:
         yield north, south
     finally:
@@ -47,14 +38,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
 def test_dm_picker_says_why_a_remote_person_cannot_be_messaged(browser: Browser, pair: tuple[Site, Site],
                                                                page_errors: PageErrors) -> None:
     north, south = pair
-    r = north.admin.http.post("/api/v4/remotecluster", json={
-        "name": "south", "display_name": "South Org", "default_team_id": north.team["id"], "password": "pw-123456"})
-    assert r.status_code == 201, r.text
-    remote_id, code = r.json()["remote_cluster"]["remote_id"], r.json()["invite"]
-    r = south.admin.http.post("/api/v4/remotecluster/accept_invite", json={
-        "name": "north", "display_name": "North Org", "default_team_id": south.team["id"], "invite": code,
-        "password": "pw-123456"})
-    assert r.status_code == 201, r.text
+    remote_id = connect_sites(north, south)
     room = north.channel(north.admin, "Both orgs")
     _until(lambda: north.admin.http.post(
         f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
