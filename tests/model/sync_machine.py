@@ -249,10 +249,17 @@ class SyncMachine(RuleBasedStateMachine):
         actor = reactor if who % 2 == 0 or not reactor.active else self._actors(who // 2, admin=True)
         if actor is None or not actor.active or actor.node not in self.model.channels[p.channel].sharing():
             return
+        seen = self.run(self.w.call(actor, "GET", f"/api/v4/posts/{p.id}/reactions"))
+        visible = seen.status_code == 200 and any(
+            x["user_id"] == user_id and x["emoji_name"] == emoji for x in seen.json() or [])
         r = self.run(self.w.call(actor, "DELETE", f"/api/v4/users/{user_id}/posts/{p.id}/reactions/{emoji}"))
         if self._ok(r, "unreact"):
             home = self.model.channels[p.channel].home
-            if actor.node in (reactor.node, home):
+            if not visible:
+                # Removing, on a server the reaction has not reached yet, what no one there can see: a no-op there,
+                # and the reaction arrives after it (Mattermost alike). Which wins depends on that race.
+                p.reactions_known = False
+            elif actor.node in (reactor.node, home):
                 p.reactions.discard((user_id, emoji))
             else:
                 p.reactions_known = False  # which of the two wins is policy, not convergence

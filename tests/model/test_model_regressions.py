@@ -245,3 +245,37 @@ def test_a_deleted_channel_ends_archived_on_every_server_after_restarts() -> Non
     state.deactivate(who=421)
     state.restart(node=268)
     state.teardown()
+
+
+def test_a_reaction_removed_on_the_home_before_it_arrived_there_is_not_expected_gone() -> None:
+    # The model's own mistake (deep run i3): beta's admin reacts in gamma's channel; gamma's admin removes that
+    # reaction on gamma before beta's sync has brought it there: a no-op on gamma (200, nothing to remove), then
+    # the reaction arrives and stays on both. The model expected it gone everywhere. A client removes only what
+    # it sees; the model now leaves such a post's reactions unchecked (convergence is still checked).
+    state = SyncMachine()
+    state.init(chans=[(979, 10), (320, 14), (216, 14)], configs=[58, 39, 52, 33, 56], n=3, extra=494)
+    state.post(priority='important', reply=39, size=0, where=235, who=173)
+    state.pin(pinned=True, which=1, who=592)
+    state.unreact(which=91, who=310)
+    state.ack(on=True, which=196, who=379)
+    state.react(emoji='wave', which=272, who=216)
+    state.unreact(which=371, who=95)
+    state.unreact(which=308, who=100)
+    state.cut_link(pair=928)
+    state.unshare(where=138)
+    state.edit(which=1000, who=426)
+    state.deactivate(who=446)
+    state.deactivate(who=133)
+    state.react(emoji='tada', which=790, who=217)
+    state.ack(on=False, which=645, who=388)
+    state.profile(who=999)
+    state.post(priority='important', reply=147, size=0, where=347, who=191)
+    state.profile(who=288)
+    state.profile(who=0)
+    state.ack(on=True, which=231, who=280)
+    state.edit(which=268, who=502)
+    state.pin(pinned=False, which=263, who=736)
+    state.pin(pinned=False, which=36, who=734)
+    state.pin(pinned=False, which=1, who=780)
+    state.unshare(where=593)
+    state.teardown()
