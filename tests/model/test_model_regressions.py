@@ -279,3 +279,37 @@ def test_a_reaction_removed_on_the_home_before_it_arrived_there_is_not_expected_
     state.pin(pinned=False, which=1, who=780)
     state.unshare(where=593)
     state.teardown()
+
+
+def test_a_post_from_a_server_re_invited_after_an_unshare_reaches_the_home() -> None:
+    # Deep run i2: beta unshares its channel and re-invites epsilon at once; an epsilon user posts before the
+    # re-invite reaches epsilon, in a copy that is not shared at that moment: no outbox row, so the post never
+    # reached beta. A restored copy now replays to its home what was written in it meanwhile
+    # (domain/sharing/accept.py, resume.py); example test: tests/cluster/test_shared_restored_copy.py.
+    state = SyncMachine()
+    state.init(extra=247, configs=[39, 46, 10, 62, 40], chans=[(21, 3)], n=5)
+    state.refuse(count=2, node=57)
+    state.cut_link(pair=169)
+    state.react(emoji='tada', which=854, who=646)
+    state.ack(on=True, which=434, who=253)
+    state.delete_channel(where=310)
+    state.post(priority='', reply=445, size=50000, where=1000, who=303)
+    state.edit(which=293, who=494)
+    state.unreact(which=145, who=158)
+    state.edit(which=657, who=397)
+    state.heal_link(pair=53)
+    state.heal_all_and_settle()
+    state.heal_link(pair=110)
+    state.react(emoji='wave', which=458, who=794)
+    state.status(status='online', who=199)
+    state.remove_member(where=335, who=310)
+    state.heal_link(pair=1)
+    state.heal_link(pair=316)
+    state.unshare(where=235)
+    state.pin(pinned=False, which=256, who=181)
+    state.invite(peer=577, where=342)
+    state.ack(on=False, which=560, who=427)
+    state.heal_link(pair=646)
+    state.post(priority='urgent', reply=3, size=0, where=842, who=377)
+    state.remove_member(where=1000, who=198)
+    state.teardown()

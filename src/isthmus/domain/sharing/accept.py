@@ -21,6 +21,7 @@ from isthmus.domain.models import Channel
 from isthmus.domain.sharing import shares
 from isthmus.domain.sharing.direct import create_direct_copy
 from isthmus.domain.sharing.notices import post_notice
+from isthmus.domain.sharing.resume import replay_missed
 from isthmus.domain.synced.users import Peer, ensure_channel_member, member_sync_enabled
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import channels as channels_repo
@@ -104,6 +105,11 @@ async def _record_share(d: Domain, tx: Tx, channel: Channel, remote_id: str, cre
                                            "last_post_create_id": "", "last_members_sync_at": 0, **values})
     if creator_joins and creator_id and member_sync_enabled(d):
         await record_member_change(tx, dataclasses.replace(channel, shared=True), creator_id, None, now=now)
+    if existing is not None:
+        # A restored share (re-invite): what was written in our copy while it was not shared made no outbox row
+        # then, so the home never heard of it (a post made just before the re-invite arrived: the model-based
+        # test found one). The same replay a home makes for a re-invited remote, from where we stopped.
+        await replay_missed(tx, dataclasses.replace(channel, shared=True), existing, now)
     if existing is not None and member_sync_enabled(d):
         await _local_members_again(tx, dataclasses.replace(channel, shared=True), creator_id, now)
     shares.emit_remote_updated(tx, channel_id, remote_id)

@@ -86,11 +86,18 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
                                                       after=after, limit=REPLAY_CHUNK, until=marker.until)
         post_ids = [post_id for post_id, _ in chunk]
         now, target = d.now(), found.get("target_remote_id")
+        # A copy replaying to its home (a restored share): what came from the home, the home has; sent back it
+        # would be an echo. (The home replaying to a remote keeps that remote's posts: their deletion here may
+        # be what the remote missed.)
+        from_home = target if target and not share["home"] and share["remote_id"] == target else None
+        origins = await repo.select_post_origins(tx.conn, post_ids) if from_home else {}
         for post_id in post_ids:
-            await record_change(tx, channel, "post", post_id, None, now=now, target=target)
+            if from_home is None or origins.get(post_id) != from_home:
+                await record_change(tx, channel, "post", post_id, None, now=now, target=target)
         # Each reaction changed since, by name: one the remote already has must not be sent again (a
         # Mattermost receiver deletes a reaction it is sent twice, §1.9).
-        for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, marker.since):
+        for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, marker.since,
+                                                                                 not_from=from_home):
             await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now,
                                 target=target)
         if len(chunk) < REPLAY_CHUNK:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
@@ -342,17 +342,31 @@ async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, sin
     return [(r[0], int(r[1])) for r in (await conn.execute(q.limit(limit) if limit else q)).all()]
 
 
-async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[str],
-                                        since: int) -> list[tuple[str, str, str]]:
-    """(post, user, emoji) of the reactions of ``post_ids`` changed at or after ``since`` (removed ones too)."""
+async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[str], since: int,
+                                        not_from: str | None = None) -> list[tuple[str, str, str]]:
+    """(post, user, emoji) of the reactions of ``post_ids`` changed at or after ``since`` (removed ones too),
+    but none that came from the connection ``not_from``."""
     from isthmus.store.schema.posts import reactions
 
     out: list[tuple[str, str, str]] = []
     for i in range(0, len(post_ids), 500):
-        q = (select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name)
-             .where(and_(reactions.c.post_id.in_(post_ids[i:i + 500]), reactions.c.update_at >= since))
+        cond = and_(reactions.c.post_id.in_(post_ids[i:i + 500]), reactions.c.update_at >= since)
+        if not_from:
+            cond = and_(cond, or_(reactions.c.remote_id.is_(None), reactions.c.remote_id != not_from))
+        q = (select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name).where(cond)
              .order_by(reactions.c.update_at, reactions.c.user_id, reactions.c.emoji_name))
         out.extend((r[0], r[1], r[2]) for r in (await conn.execute(q)).all())
+    return out
+
+
+async def select_post_origins(conn: AsyncConnection, post_ids: list[str]) -> dict[str, str | None]:
+    """post id -> the connection it came from (None: written here)."""
+    from isthmus.store.schema.posts import posts
+
+    out: dict[str, str | None] = {}
+    for i in range(0, len(post_ids), 500):
+        q = select(posts.c.id, posts.c.remote_id).where(posts.c.id.in_(post_ids[i:i + 500]))
+        out.update({r[0]: r[1] for r in (await conn.execute(q)).all()})
     return out
 
 
