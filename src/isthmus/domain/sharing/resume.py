@@ -25,6 +25,7 @@ from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import access as access_repo
 from isthmus.store.repo import outbox as outbox_repo
+from isthmus.store.repo import resume as replay_repo
 from isthmus.store.repo import shared as repo
 
 UNSHARE_NOTICE_NONE, UNSHARE_NOTICE_UNSHARED, UNSHARE_NOTICE_DELETED = 0, 1, 2
@@ -82,7 +83,7 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
         if share is None or channel is None or marker is None:
             return False  # unshared since, or not ours to read: nothing to replay to
         after = (marker.create_at, marker.post_id) if marker.post_id else None
-        chunk = await repo.select_posts_changed_since(tx.conn, channel_id, marker.since, marker.after_seq,
+        chunk = await replay_repo.select_posts_changed_since(tx.conn, channel_id, marker.since, marker.after_seq,
                                                       after=after, limit=REPLAY_CHUNK, until=marker.until)
         post_ids = [post_id for post_id, _ in chunk]
         now, target = d.now(), found.get("target_remote_id")
@@ -90,13 +91,13 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
         # would be an echo. (The home replaying to a remote keeps that remote's posts: their deletion here may
         # be what the remote missed.)
         from_home = target if target and not share["home"] and share["remote_id"] == target else None
-        origins = await repo.select_post_origins(tx.conn, post_ids) if from_home else {}
+        origins = await replay_repo.select_post_origins(tx.conn, post_ids) if from_home else {}
         for post_id in post_ids:
             if from_home is None or origins.get(post_id) != from_home:
                 await record_change(tx, channel, "post", post_id, None, now=now, target=target)
         # Each reaction changed since, by name: one the remote already has must not be sent again (a
         # Mattermost receiver deletes a reaction it is sent twice, §1.9).
-        for post_id, user_id, emoji in await repo.select_reactions_changed_since(tx.conn, post_ids, marker.since,
+        for post_id, user_id, emoji in await replay_repo.select_reactions_changed_since(tx.conn, post_ids, marker.since,
                                                                                  not_from=from_home):
             await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now,
                                 target=target)

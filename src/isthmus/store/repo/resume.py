@@ -1,0 +1,57 @@
+"""What a re-invite's replay reads (``domain.sharing.resume``): posts and reactions changed while a remote did not
+receive a channel. SQL only."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from isthmus.store.repo.shared import entity_post_id
+from isthmus.store.schema.posts import posts, reactions
+from isthmus.store.schema.shared import sync_outbox as out
+
+
+async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, since: int, after_seq: int, *,
+                                     after: tuple[int, str] | None = None, limit: int = 0, until: int = 0
+                                     ) -> list[tuple[str, int]]:
+    """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
+    named by an outbox row past ``after_seq`` still kept; oldest first, as (id, create_at), past the
+    (create_at, id) position ``after`` and at most ``limit`` of them (0: all). A reaction change bumps its
+    post's ``update_at``, so these cover reactions too. ``until`` (ms, 0: none): changes up to then only."""
+    queued_cond = and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
+                       out.c.kind.in_(("post", "pin", "reaction", "ack")))
+    changed = posts.c.update_at >= since
+    if until:
+        queued_cond = and_(queued_cond, out.c.create_at <= until)
+        changed = and_(changed, posts.c.update_at <= until)
+    queued = select(entity_post_id()).where(queued_cond)
+    cond = and_(posts.c.channel_id == channel_id, changed | posts.c.id.in_(queued),
+                posts.c.type.not_like("system\\_%", escape="\\"))
+    if after is not None:
+        cond = and_(cond, (posts.c.create_at > after[0]) | and_(posts.c.create_at == after[0], posts.c.id > after[1]))
+    q = select(posts.c.id, posts.c.create_at).where(cond).order_by(posts.c.create_at, posts.c.id)
+    return [(r[0], int(r[1])) for r in (await conn.execute(q.limit(limit) if limit else q)).all()]
+
+
+async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[str], since: int,
+                                        not_from: str | None = None) -> list[tuple[str, str, str]]:
+    """(post, user, emoji) of the reactions of ``post_ids`` changed at or after ``since`` (removed ones too),
+    but none that came from the connection ``not_from``."""
+    out: list[tuple[str, str, str]] = []
+    for i in range(0, len(post_ids), 500):
+        cond = and_(reactions.c.post_id.in_(post_ids[i:i + 500]), reactions.c.update_at >= since)
+        if not_from:
+            cond = and_(cond, or_(reactions.c.remote_id.is_(None), reactions.c.remote_id != not_from))
+        q = (select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name).where(cond)
+             .order_by(reactions.c.update_at, reactions.c.user_id, reactions.c.emoji_name))
+        out.extend((r[0], r[1], r[2]) for r in (await conn.execute(q)).all())
+    return out
+
+
+async def select_post_origins(conn: AsyncConnection, post_ids: list[str]) -> dict[str, str | None]:
+    """post id -> the connection it came from (None: written here)."""
+    out: dict[str, str | None] = {}
+    for i in range(0, len(post_ids), 500):
+        q = select(posts.c.id, posts.c.remote_id).where(posts.c.id.in_(post_ids[i:i + 500]))
+        out.update({r[0]: r[1] for r in (await conn.execute(q)).all()})
+    return out
