@@ -1,7 +1,7 @@
-"""The node registry (``isthmus.cluster.nodes``) on the real database: a process starting on a machine drops the
-rows of processes of that machine that are gone (a restart after ``kill -9`` would otherwise see its dead
-predecessor as another live process for ten seconds, and say so as an error); rows of other machines and of
-processes still running stay."""
+"""The node registry (``isthmus.cluster.nodes``) on the real database: a process alone by configuration,
+starting on a machine, drops the rows of processes of that machine that are gone (a restart after ``kill -9``
+would otherwise see its dead predecessor as another live process for ten seconds, and say so as an error); rows
+of other machines and of processes still running stay, and with clustering on nothing is dropped."""
 
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ async def test_a_starting_process_forgets_dead_processes_of_its_machine_only(db:
         await repo.upsert_node(conn, _row(running, here, os.getppid(), now))
         await repo.upsert_node(conn, _row(elsewhere, here + "-other-machine", dead_pid, now))
 
-    me = NodeRegistry(db, clock, ConfigStore(tmp_path / "config.json", environ={}), new_id())
-    await me.register()
+    store = ConfigStore(tmp_path / "config.json", environ={})
+    clustered = NodeRegistry(db, clock, store, new_id())
+    await clustered.register()  # clustering on: a pid missing here may live in another container of this name
+    assert {n["id"] for n in await clustered.live()} == {clustered.node_id, dead, running, elsewhere}
+    await clustered.unregister()
+
+    me = NodeRegistry(db, clock, store, new_id())
+    await me.register(forget_dead_here=True)  # alone by configuration
     assert {n["id"] for n in await me.live()} == {me.node_id, running, elsewhere}
     assert await me.others_alive()

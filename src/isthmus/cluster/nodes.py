@@ -2,8 +2,10 @@
 
 A row seen within ``NODE_TIMEOUT_MS`` is a live process (``GET /api/v4/cluster/status`` lists those);
 rows of processes that died without a clean stop are deleted by the next live process after
-``FORGET_AFTER_MS``, or at once by a process starting on the same machine that finds their pid gone (a restart
-after ``kill -9`` must not see its dead predecessor as another live process).
+``FORGET_AFTER_MS``. A process that runs alone by configuration (SQLite, or ClusterSettings.Enable off) also drops
+at once the rows of its machine whose pid is gone: a restart after ``kill -9`` must not take its dead predecessor
+for another process and say so as an error. (Not with clustering on: containers may share a hostname but not a pid
+space, so a pid missing here may be alive elsewhere.)
 """
 
 from __future__ import annotations
@@ -51,12 +53,12 @@ class NodeRegistry:
                 "config_hash": config_hash(self.config_store), "schema_version": schema_version,
                 "started_at": self.started_at, "last_seen_at": now}
 
-    async def register(self) -> None:
+    async def register(self, *, forget_dead_here: bool = False) -> None:
         now = self.clock.now_ms()
         self.started_at = self.started_at or now
         async with self.db.write() as conn:
             row = self._row(now, await repo.select_schema_version(conn))
-            for other in await repo.select_live_nodes(conn, now - NODE_TIMEOUT_MS):
+            for other in await repo.select_live_nodes(conn, now - NODE_TIMEOUT_MS) if forget_dead_here else []:
                 if other["id"] != self.node_id and other["hostname"] == row["hostname"] and \
                         not _pid_alive(int(other["pid"] or 0)):
                     await repo.delete_node(conn, other["id"])

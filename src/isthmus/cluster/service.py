@@ -64,7 +64,7 @@ class ClusterService:
         return PostgresTransport(source, channel)
 
     async def start(self) -> None:
-        await self.nodes.register()
+        await self.nodes.register(forget_dead_here=not self.enabled)
         if self.enabled and self.relay is None:
             self.relay = Relay(self.d.bus, self._transport(), self.node_id, local_only=LOCAL_ONLY,
                                before_publish=self._invalidate, on_control=self._on_control,
