@@ -313,3 +313,36 @@ def test_a_post_from_a_server_re_invited_after_an_unshare_reaches_the_home() -> 
     state.post(priority='urgent', reply=3, size=0, where=842, who=377)
     state.remove_member(where=1000, who=198)
     state.teardown()
+
+
+def test_acknowledgements_converge_after_uninvites_re_invites_and_a_restart() -> None:
+    # Deep run k1: beta's user acknowledged, while alpha was uninvited, a post written meanwhile; the re-invite's
+    # replay sent the post and its reactions but no acknowledgement, so alpha never had it (fails on the code
+    # before a2870ff too). The replay now sends acknowledgements (domain/sharing/resume.py).
+    state = SyncMachine()
+    state.init(configs=[34, 15, 35, 14, 6], n=4, extra=942, chans=[(429, 10)])
+    state.uninvite(peer=556, where=963)
+    state.unreact(which=45, who=609)
+    state.uninvite(peer=195, where=442)
+    state.unreact(which=974, who=3)
+    state.post(priority='', reply=200, size=500, where=194, who=365)
+    state.post(priority='important', reply=793, size=50000, where=76, who=325)
+    state.post(priority='urgent', reply=11, size=0, where=128, who=300)
+    state.unreact(which=163, who=326)
+    state.invite(peer=656, where=995)
+    state.uninvite(peer=223, where=22)
+    state.status(status='away', who=372)
+    state.ack(on=True, which=506, who=178)
+    state.uninvite(peer=1000, where=227)
+    state.invite(peer=276, where=794)
+    state.restart(node=269)
+    state.edit(which=1000, who=417)
+    state.ack(on=True, which=733, who=741)
+    state.heal_link(pair=1000)
+    state.remove_member(where=127, who=622)
+    state.post(priority='important', reply=669, size=500, where=41, who=211)
+    state.remove_member(where=93, who=412)
+    state.heal_link(pair=929)
+    state.heal_link(pair=903)
+    state.heal_link(pair=211)
+    state.teardown()

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from isthmus.domain.changes import REPLAY_KIND, lock_share, reaction_entity, record_change
+from isthmus.domain.changes import REPLAY_KIND, ack_entity, lock_share, reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import access as access_repo
@@ -101,6 +101,15 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
                                                                                  not_from=from_home):
             await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now,
                                 target=target)
+        # Acknowledgements too (the model-based test found one given while the remote was out, never sent): those
+        # of these posts, and with the first chunk those given in the gap on older posts (an acknowledgement does
+        # not change its post, so the posts above do not include them).
+        given = await replay_repo.select_acks_of_posts(tx.conn, post_ids, not_from=from_home)
+        if not marker.post_id:
+            given += [a for a in await replay_repo.select_acks_given_between(
+                tx.conn, channel_id, marker.since, marker.until or now, not_from=from_home) if a not in given]
+        for post_id, user_id in given:
+            await record_change(tx, channel, "ack", ack_entity(post_id, user_id), None, now=now, target=target)
         if len(chunk) < REPLAY_CHUNK:
             return False
         last_id, last_create_at = chunk[-1]

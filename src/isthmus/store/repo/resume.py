@@ -3,10 +3,11 @@ receive a channel. SQL only."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.repo.shared import entity_post_id
+from isthmus.store.schema.posts import post_acknowledgements as acks
 from isthmus.store.schema.posts import posts, reactions
 from isthmus.store.schema.shared import sync_outbox as out
 
@@ -55,3 +56,28 @@ async def select_post_origins(conn: AsyncConnection, post_ids: list[str]) -> dic
         q = select(posts.c.id, posts.c.remote_id).where(posts.c.id.in_(post_ids[i:i + 500]))
         out.update({r[0]: r[1] for r in (await conn.execute(q)).all()})
     return out
+
+
+async def select_acks_of_posts(conn: AsyncConnection, post_ids: list[str],
+                               not_from: str | None = None) -> list[tuple[str, str]]:
+    """(post, user) of every acknowledgement of ``post_ids``, taken back ones too (``acknowledged_at`` 0: no time
+    is kept for a removal), but none that came from the connection ``not_from``."""
+    out_: list[tuple[str, str]] = []
+    for i in range(0, len(post_ids), 500):
+        cond: ColumnElement[bool] = acks.c.post_id.in_(post_ids[i:i + 500])
+        if not_from:
+            cond = and_(cond, or_(acks.c.remote_id.is_(None), acks.c.remote_id != not_from))
+        q = select(acks.c.post_id, acks.c.user_id).where(cond).order_by(acks.c.post_id, acks.c.user_id)
+        out_.extend((r[0], r[1]) for r in (await conn.execute(q)).all())
+    return out_
+
+
+async def select_acks_given_between(conn: AsyncConnection, channel_id: str, since: int, until: int,
+                                    not_from: str | None = None) -> list[tuple[str, str]]:
+    """(post, user) of the acknowledgements in the channel given between ``since`` and ``until`` (on any post: an
+    acknowledgement does not change its post), but none that came from the connection ``not_from``."""
+    cond = and_(acks.c.channel_id == channel_id, acks.c.acknowledged_at >= since, acks.c.acknowledged_at <= until)
+    if not_from:
+        cond = and_(cond, or_(acks.c.remote_id.is_(None), acks.c.remote_id != not_from))
+    q = select(acks.c.post_id, acks.c.user_id).where(cond).order_by(acks.c.acknowledged_at, acks.c.user_id)
+    return [(r[0], r[1]) for r in (await conn.execute(q)).all()]
