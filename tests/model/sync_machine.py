@@ -131,6 +131,17 @@ class SyncMachine(RuleBasedStateMachine):
             if any(self._node_of(u) == node for u, _ in p.reactions):
                 p.reactions_known = False
 
+    async def _unconfirmed_re_invites(self, ch: MChannel) -> set[str]:
+        from isthmus.domain.sharing.shares import get_channel_remote
+
+        out = set()
+        for peer in ch.remotes & set(ch.epochs):
+            row = await get_channel_remote(self.w.node(ch.home).server.domain, ch.id,
+                                           self.w.remote_ids[(ch.home, peer)])
+            if row is None or not row.is_invite_confirmed:
+                out.add(peer)
+        return out
+
     def _node_of(self, user_id: str) -> str:
         return next(a.node for a in self.w.actors if a.user_id == user_id)
 
@@ -375,7 +386,10 @@ class SyncMachine(RuleBasedStateMachine):
             return
         r = self.run(self.w.call(self._admin(ch.home), "DELETE", f"/api/v4/channels/{ch.id}"))
         if self._ok(r, "delete channel"):
-            ch.archived_on = {ch.home} | ch.remotes
+            # A server invited again after it stopped receiving, whose invite had not arrived yet: its copy may be
+            # a channel of its own by then (told "no longer shared"), and the deletion's notice, finding no share,
+            # is ignored there (only the home may delete, and without a share nothing says who the home is).
+            ch.archived_on = {ch.home} | (ch.remotes - self.run(self._unconfirmed_re_invites(ch)))
             ch.deleted = True
 
     # --- faults ---------------------------------------------------------------------------------------

@@ -346,3 +346,37 @@ def test_acknowledgements_converge_after_uninvites_re_invites_and_a_restart() ->
     state.heal_link(pair=903)
     state.heal_link(pair=211)
     state.teardown()
+
+
+def test_a_channel_deleted_while_a_re_invite_was_on_its_way_is_not_expected_archived_there() -> None:
+    # Deep run l1: the model's own mistake. Unshares, re-invites and deletions in quick succession: gamma, told
+    # "no longer shared", had its re-invite still on its way when the home deleted the channel; the deletion's
+    # notice found no share on gamma and was ignored (by design: without a share nothing says who the home is),
+    # so gamma's copy, a channel of its own by then, stayed. The model expected it archived.
+    state = SyncMachine()
+    state.init(chans=[(156, 6), (690, 15), (287, 10)], n=3, extra=207, configs=[22, 6, 49, 63, 33])
+    state.heal_link(pair=306)
+    state.unshare(where=255)
+    state.invite(peer=365, where=1000)
+    state.invite(peer=380, where=268)
+    state.remove_member(where=288, who=320)
+    state.delete_channel(where=205)
+    state.invite(peer=614, where=554)
+    state.invite(peer=1, where=236)
+    state.invite(peer=45, where=321)
+    state.delete_channel(where=288)
+    state.remove_member(where=360, who=134)
+    state.unshare(where=229)
+    state.invite(peer=48, where=639)
+    state.status(status='away', who=116)
+    state.remove_member(where=12, who=601)
+    state.unshare(where=695)
+    state.invite(peer=3, where=29)
+    state.remove_member(where=926, who=263)
+    state.delete_channel(where=274)
+    state.delete_channel(where=556)
+    state.unshare(where=144)
+    state.remove_member(where=100, who=4)
+    state.heal_link(pair=0)
+    state.invite(peer=443, where=183)
+    state.teardown()
