@@ -18,7 +18,16 @@ from isthmus.federation.sync import service as service_module
 from isthmus.store.schema.shared import shared_channel_remotes as scr
 from isthmus.store.schema.shared import sync_outbox as out
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, eventually, invite, not_shared, person, share, share_node, wait_converged
+from tests.testlib.sharing import (
+    channel,
+    eventually,
+    invite,
+    person,
+    share,
+    share_node,
+    uninvite_and_wait,
+    wait_converged,
+)
 
 
 async def _unsent(node: Node, channel_id: str, remote_id: str) -> list[tuple[str, str]]:
@@ -47,9 +56,7 @@ async def test_reinvite_replays_in_chunks_from_one_marker(cluster: Cluster, monk
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "before the uninvite")
     await wait_converged([a, b], ch, min_posts=1)
-    r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
-    assert r.status_code == 200, r.text
-    await eventually(lambda: not_shared(b, ch))
+    await uninvite_and_wait(a, b, ch, ab)
     missed = [await ann.post(ch, f"while beta was out {i}") for i in range(7)]
     assert (await ann.react(missed[2]["id"], "eyes")).status_code == 200
 
@@ -85,9 +92,7 @@ async def test_a_replay_marker_survives_a_restart_and_resumes(cluster: Cluster,
     ch = await channel(a)
     await share(a, ch, (b, ab))
     ann = await person(a, channel_id=ch)
-    r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
-    assert r.status_code == 200, r.text
-    await eventually(lambda: not_shared(b, ch))
+    await uninvite_and_wait(a, b, ch, ab)
     for i in range(5):
         await ann.post(ch, f"missed {i}")
     cluster.net.down.add("beta.test")

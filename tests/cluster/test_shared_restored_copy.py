@@ -15,11 +15,11 @@ from tests.testlib.sharing import (
     channel,
     eventually,
     invite,
-    not_shared,
     person,
     posts_of,
     share,
     share_node,
+    uninvite_and_wait,
     wait_converged,
 )
 
@@ -53,9 +53,7 @@ async def test_what_a_copy_got_while_not_shared_reaches_the_home_once_it_is_shar
     await bob.post(ch, "from beta before")
     await wait_converged([a, b], ch, min_posts=2)
 
-    r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")
-    assert r.status_code == 200, r.text
-    await eventually(lambda: not_shared(b, ch))
+    await uninvite_and_wait(a, b, ch, ab)
     gap = [await bob.post(ch, f"beta while not shared {i}") for i in range(3)]
     assert (await bob.react(from_alpha["id"], "eyes")).status_code == 200
     sent.post_ids.clear()

@@ -103,6 +103,13 @@ async def invite(home: Node, channel_id: str, remote_id: str, *, readonly: bool 
                                 json={"readonly": readonly} if readonly else None)
 
 
+async def uninvite_and_wait(home: Node, remote: Node, channel_id: str, remote_id: str) -> None:
+    """The home uninvites ``remote`` and waits until the remote shows the channel no longer shared."""
+    r = await home.http.post(f"/api/v4/remotecluster/{remote_id}/channels/{channel_id}/uninvite")
+    assert r.status_code == 200, r.text
+    await eventually(lambda: not_shared(remote, channel_id))
+
+
 async def has_channel(node: Node, channel_id: str) -> bool:
     r = await node.http.get(f"/api/v4/channels/{channel_id}")
     return r.status_code == 200
