@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -46,6 +45,7 @@ from isthmus.federation.backoff import Backoff
 from isthmus.federation.connections import Connections
 from isthmus.federation.pinger import EVENT_ONLINE
 from isthmus.federation.sender_leases import SenderLeases
+from isthmus.federation.settings import positive_fields_from_env
 from isthmus.federation.sync.metrics import SyncMetrics
 from isthmus.federation.transport import TransportError
 from isthmus.store.failures import classify
@@ -73,19 +73,7 @@ class SyncTimings:
 
     @staticmethod
     def from_env(environ: dict[str, str] | None = None) -> SyncTimings:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(SyncTimings):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            try:
-                value: float | int = int(raw) if f.type in ("int", int) else float(raw)
-            except ValueError:
-                continue
-            if value > 0:
-                values[f.name] = value
-        return SyncTimings(**values)
+        return SyncTimings(**positive_fields_from_env(SyncTimings, ENV_PREFIX, environ))
 
 
 # One pass for one queue (the engine, plugged in by the service) -> more pending right now

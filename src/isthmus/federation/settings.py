@@ -9,10 +9,29 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from isthmus.domain.remotes import INVITE_EXPIRES_MS, OFFLINE_AFTER_MS
 
 ENV_PREFIX = "ISTHMUS_REMOTE_"
+
+
+def positive_fields_from_env(cls: type, prefix: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The dataclass fields of ``cls`` set in the environment as ``<prefix><FIELD>``, positive numbers only: a
+    malformed or non-positive value is ignored so a typo in a test's or an operator's setting keeps the default."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        raw = env.get(prefix + f.name.upper())
+        if raw is None:
+            continue
+        try:
+            value: float | int = int(raw) if f.type in ("int", int) else float(raw)
+        except ValueError:
+            continue
+        if value > 0:
+            values[f.name] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -28,16 +47,4 @@ class Timings:
     @staticmethod
     def from_env(environ: Mapping[str, str] | None = None) -> Timings:
         """``ISTHMUS_REMOTE_PING_INTERVAL_S=0.2`` etc.; malformed values are ignored."""
-        env = os.environ if environ is None else environ
-        values: dict[str, float | int] = {}
-        for f in fields(Timings):
-            raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            try:
-                value: float | int = int(raw) if f.type in ("int", int) else float(raw)
-            except ValueError:
-                continue
-            if value > 0:
-                values[f.name] = value
-        return Timings(**values)  # type: ignore[arg-type]
+        return Timings(**positive_fields_from_env(Timings, ENV_PREFIX, environ))
