@@ -380,3 +380,37 @@ def test_a_channel_deleted_while_a_re_invite_was_on_its_way_is_not_expected_arch
     state.heal_link(pair=0)
     state.invite(peer=443, where=183)
     state.teardown()
+
+
+def test_a_home_relays_an_author_whose_own_server_took_it_over_after_the_home_introduced_it() -> None:
+    # Posts only. delta first knew gamma2 through beta's relay in beta's channel (owned by beta there), then from
+    # gamma itself in delta's channel, so gamma took gamma2 over on delta; beta's relays of gamma2's next posts
+    # then needed a membership on delta that gamma (membership sync off) never sent: refused for ever (run n1).
+    # tests/cluster/test_shared_mesh_member_sync.py has the same path with three servers.
+    state = SyncMachine()
+    state.init(extra=374, n=4, chans=[(729, 14), (691, 13)], configs=[45, 33, 30, 42, 55])
+    state.post(priority='urgent', reply=386, size=5000, where=825, who=81)
+    state.post(priority='', reply=196, size=0, where=301, who=278)
+    state.post(priority='important', reply=747, size=0, where=148, who=758)
+    state.post(priority='', reply=689, size=500, where=25, who=281)
+    state.post(priority='important', reply=137, size=5000, where=436, who=564)
+    state.post(priority='urgent', reply=586, size=0, where=600, who=85)
+    state.post(priority='urgent', reply=149, size=50000, where=763, who=304)
+    state.post(priority='', reply=574, size=50000, where=128, who=504)
+    state.post(priority='important', reply=21, size=500, where=80, who=189)
+    state.post(priority='important', reply=1000, size=0, where=135, who=124)
+    state.post(priority='important', reply=203, size=500, where=645, who=345)
+    state.post(priority='important', reply=260, size=0, where=392, who=17)
+    state.post(priority='', reply=222, size=50000, where=848, who=560)
+    state.post(priority='important', reply=333, size=5000, where=115, who=7)
+    state.post(priority='urgent', reply=555, size=0, where=273, who=808)
+    state.post(priority='', reply=844, size=0, where=827, who=401)
+    state.post(priority='', reply=594, size=0, where=502, who=159)
+    state.post(priority='urgent', reply=346, size=5000, where=0, who=256)
+    state.post(priority='important', reply=242, size=0, where=251, who=83)
+    state.post(priority='important', reply=158, size=50000, where=8, who=187)
+    state.post(priority='urgent', reply=253, size=50000, where=756, who=764)
+    state.post(priority='', reply=65, size=50000, where=8, who=257)
+    state.post(priority='', reply=279, size=50000, where=168, who=218)
+    state.post(priority='urgent', reply=592, size=50000, where=940, who=0)
+    state.teardown()

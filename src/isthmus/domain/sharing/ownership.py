@@ -25,6 +25,8 @@ from isthmus.domain.context import Tx
 from isthmus.domain.models import User
 from isthmus.domain.synced.users import owned_user
 from isthmus.store.repo import access as access_repo
+from isthmus.store.repo import clocks as clocks_repo
+from isthmus.store.repo import posts as posts_repo
 from isthmus.store.repo import remotes as remotes_repo
 from isthmus.store.repo import shared as shares_repo
 from isthmus.store.repo import users as users_repo
@@ -71,13 +73,27 @@ async def author_from(tx: Tx, user_id: object, sender: str, channel_id: str, *, 
         vouched = await _user(tx, user_id)
         if vouched is None or vouched.remote_id is None or not await sender_is_home(tx, channel_id, sender):
             raise
-        if member and await access_repo.select_channel_member(tx.conn, channel_id, vouched.id) is None:
+        if member and not await _vouched_member(tx, channel_id, vouched.id, sender):
             raise
         user = vouched
     if member and await removed_by_home(tx, channel_id, user.id):
         raise AppError("api.remote_cluster.user_removed",
                        f"User {user.id} was removed from this channel on its home.", 403)
     return user
+
+
+async def _vouched_member(tx: Tx, channel_id: str, user_id: str, sender: str) -> bool:
+    """A member here; or a user no membership change ever named in this channel here whose content the home
+    relayed before. That is a user we first knew through the home (it owned the user here, so its relays needed
+    no vouching) and later directly from its own server, which took the user over: from then on the home's
+    relays need a vouch, and no membership backs it when the user's own server has membership sync off (it
+    sends none, so the home has none to relay). A user a membership change removed here stays refused, and so
+    does a user the home never relayed in this channel (it cannot start speaking for anyone we happen to know)."""
+    if await access_repo.select_channel_member(tx.conn, channel_id, user_id) is not None:
+        return True
+    if await clocks_repo.select_member_clocks(tx.conn, channel_id, [user_id]):
+        return False
+    return await posts_repo.has_post_relayed_by(tx.conn, channel_id, user_id, sender)
 
 
 async def member_subject(tx: Tx, user_id: object, sender: str, channel_id: str, is_add: bool) -> User:

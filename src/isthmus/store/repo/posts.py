@@ -292,3 +292,11 @@ async def select_pinned(conn: AsyncConnection, channel_id: str) -> list[dict[str
     q = (select(posts).where(and_(_live_in_channel(channel_id, False), posts.c.is_pinned.is_(True)))
          .order_by(posts.c.create_at.desc(), posts.c.id.desc()))
     return _rows(await conn.execute(q))
+
+
+async def has_post_relayed_by(conn: AsyncConnection, channel_id: str, user_id: str, remote_id: str) -> bool:
+    """``remote_id`` has sent us a post of ``user_id`` in this channel before (a rare ownership check: it walks
+    the channel's posts, there is no index on the author)."""
+    q = (select(posts.c.id).where(posts.c.channel_id == channel_id, posts.c.user_id == user_id,
+                                  posts.c.remote_id == remote_id).limit(1))
+    return (await conn.execute(q)).first() is not None
