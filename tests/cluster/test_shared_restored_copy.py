@@ -5,10 +5,15 @@ home is not sent back to it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from typing import Any
 
 import httpx
+import pytest
 
+from isthmus.domain import posts as posts_module
 from tests.testlib.cluster import Cluster
 from tests.testlib.sharing import (
     SHARE_ENV,
@@ -19,6 +24,7 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_flag,
     uninvite_and_wait,
     wait_converged,
 )
@@ -69,3 +75,39 @@ async def test_what_a_copy_got_while_not_shared_reaches_the_home_once_it_is_shar
     await wait_converged([a, b], ch, min_posts=5)
     assert from_alpha["id"] not in sent.post_ids  # alpha's own post was not sent back to it
     assert sorted(p["id"] for p in gap) == sorted(set(sent.post_ids) & {p["id"] for p in gap})
+
+
+@pytest.mark.skipif(not os.environ.get("ISTHMUS_TEST_POSTGRES_URL"),
+                    reason="PostgreSQL only: SQLite has one writer at a time, so a post cannot straddle the re-share")
+async def test_a_post_whose_transaction_straddles_the_re_share_reaches_the_home(
+        cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """beta's post reads the copy as not shared, the re-share commits, then the post commits: it is after the
+    re-share's replay and was written without an outbox row (run np of the model test, PostgreSQL)."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    bob = await person(b, channel_id=ch)
+    await uninvite_and_wait(a, b, ch, ab)
+
+    entered, release = asyncio.Event(), asyncio.Event()
+    real_insert = posts_module.repo.insert_post
+
+    async def held_insert(conn: Any, row: dict[str, Any]) -> None:
+        if row["channel_id"] == ch and row["message"] == "straddles the re-share":
+            entered.set()
+            await release.wait()  # the transaction has read the channel (not shared) and holds no lock on it
+        await real_insert(conn, row)
+
+    monkeypatch.setattr(posts_module.repo, "insert_post", held_insert)
+    posting = asyncio.create_task(bob.post(ch, "straddles the re-share"))
+    await asyncio.wait_for(entered.wait(), 10)
+    r = await invite(a, ch, ab)
+    assert r.status_code == 200, r.text
+    await eventually(lambda: shared_flag(b, ch))  # beta's copy is shared again, its replay marker written
+    release.set()
+    post = await posting
+
+    async def alpha_has_it() -> bool:
+        return post["id"] in await posts_of(a, ch)
+    await eventually(alpha_has_it, within=20)

@@ -19,6 +19,7 @@ home would refuse their content) cannot post or react in a read-only channel hom
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from isthmus.core.clock import now_ms
@@ -55,7 +56,9 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     """Append one outbox row if ``channel`` is shared; returns its seq (0 when nothing was written).
     ``target``: for that remote only (a replay or re-send one remote needs; the others have it)."""
     if not channel.shared:
-        return 0
+        if not await _shared_meanwhile(tx, channel.id):
+            return 0
+        channel = dataclasses.replace(channel, shared=True)
     assert kind in KINDS, kind
     share = await lock_share(tx, channel)
     if share is None:
@@ -71,6 +74,17 @@ async def record_change(tx: Tx, channel: Channel, kind: str, entity_id: str, ori
     # Wakes the federation sender after commit (internal event: no websocket client sees it).
     tx.emit(Event(EVENT_OUTBOX_APPENDED, {"channel_id": channel.id, "seq": seq, "kind": kind}, origin=origin))
     return seq
+
+
+async def _shared_meanwhile(tx: Tx, channel_id: str) -> bool:
+    """PostgreSQL: the channel was shared (again) after this transaction read it unshared. The share's own
+    transaction replays what was written while unshared up to its commit time (``sharing.resume``), and a write
+    whose transaction read the flag before that commit and commits after it would fall between the two: no
+    outbox row, and too late for the replay. Reading the flag under a share lock puts every write either before
+    the share (the replay finds it) or after it (it records its row). SQLite has one writer at a time."""
+    if tx.conn.dialect.name != "postgresql":
+        return False
+    return await repo.select_channel_shared_locked(tx.conn, channel_id)
 
 
 async def record_changes(tx: Tx, channel: Channel, kind: str, entity_ids: list[str], origin: str, *,

@@ -67,6 +67,13 @@ async def set_channel_shared(conn: AsyncConnection, channel_id: str, shared: boo
     await conn.execute(update(channels).where(channels.c.id == channel_id).values(shared=shared, update_at=now))
 
 
+async def select_channel_shared_locked(conn: AsyncConnection, channel_id: str) -> bool:
+    """The channel's ``shared`` flag as committed now, holding a share lock on its row until the transaction
+    ends (a concurrent ``set_channel_shared`` waits for us, or we for it)."""
+    q = select(channels.c.shared).where(channels.c.id == channel_id).with_for_update(read=True)
+    return bool((await conn.execute(q)).scalar())
+
+
 # --- shared_channel_remotes ------------------------------------------------------------------------
 
 async def insert_remote(conn: AsyncConnection, row: dict[str, Any]) -> None:
