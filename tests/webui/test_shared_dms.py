@@ -76,3 +76,31 @@ def test_dm_picker_says_why_a_remote_person_cannot_be_messaged(browser: Browser,
     expect(page.get_by_role("article").filter(has_text="EnableSharedChannelsDMs")).to_be_visible()
     assert not [c for c in north.admin.http.get(f"/api/v4/users/{north.admin.id}/channels").json()
                 if c["type"] == "D" and c["shared"]]
+
+
+def test_a_refusal_that_comes_back_before_the_dm_is_open_is_shown_when_it_opens(
+        browser: Browser, pair: tuple[Site, Site], page_errors: PageErrors) -> None:
+    """The refusal is an ephemeral message (the server keeps none): a view opened after it arrived still shows it."""
+    north, south = pair
+    remote_id = connect_sites(north, south)
+    room = north.channel(north.admin, "Both orgs")
+    _until(lambda: north.admin.http.post(
+        f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
+    _until(lambda: south.admin.http.get(f"/api/v4/channels/{room['id']}").status_code == 200)
+    north.post(north.admin, room["id"], "hello from north")  # south learns north's admin
+    _until(lambda: south.admin.http.get(f"/api/v4/users/{north.admin.id}").status_code == 200)
+    north_name = south.admin.http.get(f"/api/v4/users/{north.admin.id}").json()["username"]
+    page = login(browser, south, south.admin, page_errors)
+    expect(page.get_by_role("region", name="Town Square")).to_be_visible()
+
+    r = south.admin.http.post("/api/v4/channels/direct", json=[south.admin.id, north.admin.id])
+    assert r.status_code == 201, r.text
+    dm = r.json()["id"]
+    # north refuses (shared DMs off there): the invite is withdrawn, so the DM lists no workspace any more
+    _until(lambda: south.admin.http.get(f"/api/v4/sharedchannels/{dm}/remotes").json() == [])
+    expect(page.get_by_role("region", name="Town Square")).not_to_contain_text("EnableSharedChannelsDMs")
+
+    page.get_by_role("navigation", name="Channels").get_by_role("link", name=north_name).click()
+    region = page.get_by_role("region", name=north_name)
+    expect(region.get_by_role("article").filter(has_text="EnableSharedChannelsDMs")).to_be_visible()
+    expect(region).to_contain_text("North Org")

@@ -24,6 +24,8 @@ export const state = {
   members: new Map(), // channel id -> my ChannelMember
   users: new Map(), // id -> User
   shares: new Map(), // channel id -> { share: SharedChannel|null, remotes: RemoteClusterInfo[]|null, error }
+  // channel id -> ephemeral posts this session received (the server keeps none, so a view opened later shows them)
+  ephemeral: new Map(),
 };
 
 export function reset() {
@@ -35,6 +37,7 @@ export function reset() {
   state.members.clear();
   state.users.clear();
   state.shares.clear();
+  state.ephemeral.clear();
 }
 
 export const can = (permission) => state.permissions.has(permission);

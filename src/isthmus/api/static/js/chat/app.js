@@ -55,7 +55,7 @@ export class ChatApp {
       }),
       socket.on("posted", (d) => this.onPosted(d.post)),
       // Only this user sees it (e.g. "Error sending channel invite for …" when a workspace refused a shared DM).
-      socket.on("ephemeral_message", (d) => { if (d.post) this.forViews((v) => v.onPosted(d.post)); }),
+      socket.on("ephemeral_message", (d) => this.onEphemeral(d.post)),
       socket.on("post_edited", (d) => this.forViews((v) => v.onEdited(d.post))),
       socket.on("post_deleted", (d) => this.onDeleted(d.post)),
       socket.on("reaction_added", (d) => this.forViews((v) => v.onReaction(d.reaction, true))),
@@ -166,6 +166,14 @@ export class ChatApp {
     if (!this.el.classList.contains("drawer-open")) return;
     this.el.classList.remove("drawer-open");
     this.menuButton.setAttribute("aria-expanded", "false");
+  }
+
+  onEphemeral(post) {
+    if (!post) return;
+    // Kept for the session: the refusal of a shared DM's invite can come back before that DM's view is open.
+    const kept = state.ephemeral.get(post.channel_id) || [];
+    state.ephemeral.set(post.channel_id, [...kept, post].slice(-20));
+    this.forViews((v) => v.onPosted(post));
   }
 
   async onPosted(post) {

@@ -152,8 +152,11 @@ export class ChannelView {
     this.status.textContent = "Loading messages…";
     try {
       const list = await api.get(`/channels/${this.channel.id}/posts${query({ per_page: PER_PAGE })}`);
-      const posts = list.order.map((id) => list.posts[id]).filter((p) => p && !p.delete_at);
+      const stored = list.order.map((id) => list.posts[id]).filter((p) => p && !p.delete_at);
       this.hasMore = list.order.length >= PER_PAGE;
+      const oldest = stored.length && this.hasMore ? Math.min(...stored.map((p) => p.create_at)) : 0;
+      const notes = (state.ephemeral.get(this.channel.id) || []).filter((p) => p.create_at >= oldest);
+      const posts = [...stored, ...notes].sort((x, y) => y.create_at - x.create_at);
       await this.list.setPosts(posts);
       await this.loadRemoteNames([...posts, ...ackUserIds(posts).map((id) => ({ user_id: id }))]);
       this.status.textContent = posts.length ? "" : "No messages yet. Say hello!";
