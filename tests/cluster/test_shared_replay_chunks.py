@@ -23,6 +23,7 @@ from tests.testlib.sharing import (
     eventually,
     invite,
     person,
+    posts_of,
     share,
     share_node,
     uninvite_and_wait,
@@ -110,3 +111,27 @@ async def _marker_seqs(node: Node, channel_id: str) -> list[int]:
     async with node.server.db.read() as conn:
         rows = await conn.execute(select(out.c.seq).where((out.c.channel_id == channel_id) & (out.c.kind == "replay")))
         return [int(r[0]) for r in rows.all()]
+
+
+async def test_a_post_of_the_gap_changed_again_before_the_replay_is_expanded_still_arrives(cluster: Cluster) -> None:
+    """alpha writes a post while beta is out and re-invites beta while beta is unreachable; a reaction then
+    bumps the post past the re-invite's time. The replay still carries the post (it was bounded by the posts'
+    last change, so the post fell out of it and beta refused the reaction on a post it never got)."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    ann = await person(a, channel_id=ch)
+    await uninvite_and_wait(a, b, ch, ab)
+    gap = await ann.post(ch, "written while beta was out")
+    cluster.net.down.add("beta.test")  # the replay is not expanded before beta answers again
+    assert (await invite(a, ch, ab)).status_code == 200
+    assert (await ann.react(gap["id"], "wave")).status_code == 200  # the post changes after the re-invite
+    cluster.net.down.discard("beta.test")
+
+    async def beta_has_it_with_the_reaction() -> bool:
+        post = (await posts_of(b, ch)).get(gap["id"])
+        return post is not None and any(r["emoji_name"] == "wave"
+                                        for r in post.get("metadata", {}).get("reactions", []))
+    await eventually(beta_has_it_with_the_reaction, within=20)
+    await wait_converged([a, b], ch, min_posts=1)

@@ -448,3 +448,32 @@ def test_a_post_written_as_its_copy_is_shared_again_reaches_the_home() -> None:
     state.unreact(which=189, who=255)
     state.post(priority='', reply=967, size=500, where=567, who=449)
     state.teardown()
+
+
+def test_a_post_of_the_gap_that_changed_again_after_the_re_invite_is_replayed() -> None:
+    # beta uninvites alpha, beta's user posts (alpha out), beta re-invites alpha, and beta's people react to the
+    # post before the replay is expanded: the replay was bounded by the posts' last change, so the post fell out
+    # of it, alpha never got it and refused the reactions (run o1). tests/cluster/test_shared_replay_chunks.py
+    # has the same path with the remote unreachable at the re-invite.
+    state = SyncMachine()
+    state.init(configs=[48, 63, 31, 14, 3], chans=[(693, 0), (693, 0)], n=4, extra=820)
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.delete_channel(where=0)
+    state.heal_all_and_settle()
+    state.uninvite(peer=56, where=551)
+    state.unreact(which=120, who=526)
+    state.heal_link(pair=528)
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.status(status='away', who=509)
+    state.post(priority='urgent', reply=30, size=5000, where=507, who=548)
+    state.invite(peer=201, where=279)
+    state.react(emoji='wave', which=60, who=285)
+    state.react(emoji='wave', which=38, who=1000)
+    state.invite(peer=90, where=422)
+    state.heal_all_and_settle()
+    state.teardown()

@@ -18,13 +18,16 @@ async def select_posts_changed_since(conn: AsyncConnection, channel_id: str, sin
     """Posts of the channel (deleted ones too, local system messages not) changed at or after ``since``, or
     named by an outbox row past ``after_seq`` still kept; oldest first, as (id, create_at), past the
     (create_at, id) position ``after`` and at most ``limit`` of them (0: all). A reaction change bumps its
-    post's ``update_at``, so these cover reactions too. ``until`` (ms, 0: none): changes up to then only."""
+    post's ``update_at``, so these cover reactions too. ``until`` (ms, 0: none): posts created up to then only
+    (a post written after the re-invite travels in its own outbox row). Not "changed up to then": a post changed
+    in the gap and again after the re-invite, before the replay was expanded (a reaction; or any change while
+    the remote was still unreachable), would fall out of the replay, and the remote would never get it."""
     queued_cond = and_(out.c.channel_id == channel_id, out.c.seq > after_seq,
                        out.c.kind.in_(("post", "pin", "reaction", "ack")))
     changed = posts.c.update_at >= since
     if until:
         queued_cond = and_(queued_cond, out.c.create_at <= until)
-        changed = and_(changed, posts.c.update_at <= until)
+        changed = and_(changed, posts.c.create_at <= until)
     queued = select(entity_post_id()).where(queued_cond)
     cond = and_(posts.c.channel_id == channel_id, changed | posts.c.id.in_(queued),
                 posts.c.type.not_like("system\\_%", escape="\\"))
