@@ -61,3 +61,34 @@ async def test_synced_post_events_carry_files_and_a_remote_delete_deletes_them(c
 
 async def _has(seen: list[Event], kind: str, post_id: str) -> bool:
     return any(e.kind == kind and _post(e)["id"] == post_id for e in seen)
+
+
+async def test_a_file_reaches_a_server_that_knew_its_uploader_only_through_a_relay(cluster: Cluster) -> None:
+    """gamma first knows bob through alpha's relay (owned by alpha there); bob's own server then sends gamma a
+    file with bob's post in gamma's channel. The upload comes before the message whose profile makes beta bob's
+    owner on gamma, so it was refused ("the uploader is not owned by the sender") and the post arrived without
+    its file for good (found by the crash-loop test in CI)."""
+    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
+    ab, ac, bc = await cluster.connect(a, b), await cluster.connect(a, c), await cluster.connect(b, c)
+    x = await channel(a)
+    await share(a, x, (b, ab), (c, ac))
+    bob = await person(b, channel_id=x)
+    await bob.post(x, "bob in alpha's channel")
+    await wait_converged([a, b, c], x, min_posts=1)
+    assert (await c.http.get(f"/api/v4/users/{bob.user_id}")).json()["remote_id"] == ac  # through alpha's relay
+
+    y = await channel(c)
+    await share(c, y, (b, bc))
+    r = await b.http.post(f"/api/v4/channels/{y}/members", json={"user_id": bob.user_id})
+    assert r.status_code == 201, r.text
+    data = b"minutes\n" * 100
+    doc = await upload(bob, y, "minutes.txt", data, "text/plain")
+    post = await bob.post(y, "the minutes", file_ids=[doc["id"]])
+
+    async def gamma_serves_the_file() -> bool:
+        got = await c.http.get(f"/api/v4/posts/{post['id']}")
+        if got.status_code != 200:
+            return False
+        return (await c.http.get(f"/api/v4/files/{doc['id']}")).content == data
+    await eventually(gamma_serves_the_file, within=20)
+    assert (await c.http.get(f"/api/v4/users/{bob.user_id}")).json()["remote_id"] == bc  # beta took bob over

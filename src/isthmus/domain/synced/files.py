@@ -23,6 +23,7 @@ from isthmus.domain.file_images import NotImage, TooManyPixels, analyze_image
 from isthmus.domain.models import FileInfo
 from isthmus.domain.sharing.ownership import sender_is_home
 from isthmus.domain.sharing.refusals import human_size
+from isthmus.domain.synced.users import known_only_through_a_relay
 from isthmus.store.repo import files as files_repo
 from isthmus.store.repo import shared as repo
 from isthmus.store.repo import users as users_repo
@@ -65,9 +66,12 @@ async def do_open_upload_session(d: Domain, remote_id: str, payload: object) -> 
             raise AppError("api.shared_channel.not_shared", "That channel is not shared with you.", 403)
         user = await users_repo.select_user(tx.conn, row["user_id"])
         # In a mesh the channel's home relays the file of a user we know directly from its own server, as it
-        # relays that user's posts (domain.sharing.ownership); never a file of one of our own users.
+        # relays that user's posts (domain.sharing.ownership); never a file of one of our own users. And a user we
+        # know only through another server's relay may be its own server's: the upload comes before the sync
+        # message whose profile makes that server the owner (upsert_remote_user), so it is not refused for that.
         if user is not None and user["remote_id"] != remote_id and not (
-                user["remote_id"] is not None and await sender_is_home(tx, row["channel_id"], remote_id)):
+                user["remote_id"] is not None and await sender_is_home(tx, row["channel_id"], remote_id)) \
+                and not known_only_through_a_relay(user["remote_id"], user["props"]):
             raise AppError("api.remote_cluster.user_not_owned", "The uploader is not owned by the sender.", 403)
         seen = await repo.select_upload_session(tx.conn, row["id"])
         if seen is not None:

@@ -248,9 +248,14 @@ def _claims_relayed(user: User, peer: Peer, incoming: dict[str, Any]) -> bool:
     """``peer`` sends ``user`` as one of its own (no ``remote_id``) and we know the user only through a relay
     (created from a record naming another owner, never claimed since): the first direct owner takes it. A relayed
     record (with ``remote_id``) or a user we know directly never changes owner."""
-    original = user.props.get(PROP_ORIGINAL_REMOTE_ID)
-    return (user.remote_id is not None and not incoming.get("remote_id") and isinstance(original, str)
-            and original not in (user.remote_id, UNKNOWN_REMOTE))
+    return not incoming.get("remote_id") and known_only_through_a_relay(user.remote_id, user.props)
+
+
+def known_only_through_a_relay(remote_id: str | None, props: Any) -> bool:
+    """A synthetic user created from a record naming another owner, never claimed since: the first connection
+    that sends it as its own takes it over (its own server, in a mesh)."""
+    original = props.get(PROP_ORIGINAL_REMOTE_ID) if isinstance(props, dict) else None
+    return remote_id is not None and isinstance(original, str) and original not in (remote_id, UNKNOWN_REMOTE)
 
 
 async def ensure_channel_member(d: Domain, tx: Tx, channel: Channel, user_id: str, origin: str | None) -> bool:
