@@ -8,6 +8,7 @@ them, so a crash resumes where it stood. Everything still arrives once.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -135,3 +136,37 @@ async def test_a_post_of_the_gap_changed_again_before_the_replay_is_expanded_sti
                                         for r in post.get("metadata", {}).get("reactions", []))
     await eventually(beta_has_it_with_the_reaction, within=20)
     await wait_converged([a, b], ch, min_posts=1)
+
+
+async def test_a_relayed_reaction_older_than_the_gap_still_reaches_the_re_invited_server(cluster: Cluster) -> None:
+    """gamma's reaction reaches alpha (the home) late, while beta is out: it keeps gamma's time, older than the
+    moment beta stopped receiving, so the replay's "reactions changed since" missed it; the outbox row that
+    queued it for beta names it, and the replay now sends it."""
+    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
+    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
+    ch = await channel(a)
+    await share(a, ch, (b, ab), (c, ac))
+    ann, cat = await person(a, channel_id=ch), await person(c, channel_id=ch)
+    root = await ann.post(ch, "react to me")
+    await wait_converged([a, b, c], ch, min_posts=1)
+
+    cluster.net.down.add("beta.test")
+    cluster.net.down.add("alpha.test")  # gamma's reaction waits on gamma: it reaches alpha later than it was made
+    assert (await cat.react(root["id"], "tada")).status_code == 200
+    await asyncio.sleep(0.3)
+    cluster.net.down.discard("alpha.test")
+
+    async def alpha_has_it() -> bool:
+        post = (await posts_of(a, ch))[root["id"]]
+        return any(r["emoji_name"] == "tada" for r in post.get("metadata", {}).get("reactions", []))
+    await eventually(alpha_has_it)
+    r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")  # beta is out: it stops here
+    assert r.status_code == 200, r.text
+    assert (await invite(a, ch, ab)).status_code == 200
+    cluster.net.down.discard("beta.test")
+
+    async def beta_has_it() -> bool:
+        post = (await posts_of(b, ch)).get(root["id"])
+        return post is not None and any(r["emoji_name"] == "tada"
+                                        for r in post.get("metadata", {}).get("reactions", []))
+    await eventually(beta_has_it, within=20)

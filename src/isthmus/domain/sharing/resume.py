@@ -97,8 +97,10 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
                 await record_change(tx, channel, "post", post_id, None, now=now, target=target)
         # Each reaction changed since, by name: one the remote already has must not be sent again (a
         # Mattermost receiver deletes a reaction it is sent twice, §1.9).
-        for post_id, user_id, emoji in await replay_repo.select_reactions_changed_since(tx.conn, post_ids, marker.since,
-                                                                                 not_from=from_home):
+        changed = await replay_repo.select_reactions_changed_since(tx.conn, post_ids, marker.since, not_from=from_home)
+        queued = await replay_repo.select_reactions_queued(tx.conn, channel_id, marker.after_seq, marker.until,
+                                                           post_ids, not_from=from_home)
+        for post_id, user_id, emoji in dict.fromkeys(changed + queued):
             await record_change(tx, channel, "reaction", reaction_entity(post_id, user_id, emoji), None, now=now,
                                 target=target)
         # Acknowledgements too (the model-based test found one given while the remote was out, never sent): those

@@ -52,6 +52,36 @@ async def select_reactions_changed_since(conn: AsyncConnection, post_ids: list[s
     return out
 
 
+async def select_reactions_queued(conn: AsyncConnection, channel_id: str, after_seq: int, until: int,
+                                  post_ids: list[str], not_from: str | None = None) -> list[tuple[str, str, str]]:
+    """(post, user, emoji) of the reactions of ``post_ids`` that outbox rows past ``after_seq`` (up to ``until``,
+    0: no bound) still name, but none recorded as coming from ``not_from``. A relayed reaction keeps its
+    origin's ``update_at``, which can be older than the time the remote stopped receiving although it reached
+    us later: :func:`select_reactions_changed_since` misses it, the outbox row does not. A bare post id (older
+    rows) names every reaction of the post."""
+    wanted = set(post_ids)
+    cond = and_(out.c.channel_id == channel_id, out.c.seq > after_seq, out.c.kind == "reaction")
+    if until:
+        cond = and_(cond, out.c.create_at <= until)
+    if not_from:
+        cond = and_(cond, or_(out.c.origin_remote_id.is_(None), out.c.origin_remote_id != not_from))
+    named: list[tuple[str, str, str]] = []
+    whole: list[str] = []
+    for (entity,) in (await conn.execute(select(out.c.entity_id).where(cond).order_by(out.c.seq))).all():
+        parts = str(entity).split(":", 2)
+        if parts[0] not in wanted:
+            continue
+        if len(parts) == 3:
+            named.append((parts[0], parts[1], parts[2]))
+        else:
+            whole.append(parts[0])
+    if whole:
+        q = select(reactions.c.post_id, reactions.c.user_id, reactions.c.emoji_name).where(
+            reactions.c.post_id.in_(sorted(set(whole))))
+        named.extend((r[0], r[1], r[2]) for r in (await conn.execute(q)).all())
+    return list(dict.fromkeys(named))
+
+
 async def select_post_origins(conn: AsyncConnection, post_ids: list[str]) -> dict[str, str | None]:
     """post id -> the connection it came from (None: written here)."""
     out: dict[str, str | None] = {}
