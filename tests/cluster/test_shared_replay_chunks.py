@@ -114,6 +114,11 @@ async def _marker_seqs(node: Node, channel_id: str) -> list[int]:
         return [int(r[0]) for r in rows.all()]
 
 
+async def _has_reaction(node: Node, channel_id: str, post_id: str, emoji: str) -> bool:
+    post = (await posts_of(node, channel_id)).get(post_id)
+    return post is not None and any(r["emoji_name"] == emoji for r in post.get("metadata", {}).get("reactions", []))
+
+
 async def test_a_post_of_the_gap_changed_again_before_the_replay_is_expanded_still_arrives(cluster: Cluster) -> None:
     """alpha writes a post while beta is out and re-invites beta while beta is unreachable; a reaction then
     bumps the post past the re-invite's time. The replay still carries the post (it was bounded by the posts'
@@ -129,12 +134,7 @@ async def test_a_post_of_the_gap_changed_again_before_the_replay_is_expanded_sti
     assert (await invite(a, ch, ab)).status_code == 200
     assert (await ann.react(gap["id"], "wave")).status_code == 200  # the post changes after the re-invite
     cluster.net.down.discard("beta.test")
-
-    async def beta_has_it_with_the_reaction() -> bool:
-        post = (await posts_of(b, ch)).get(gap["id"])
-        return post is not None and any(r["emoji_name"] == "wave"
-                                        for r in post.get("metadata", {}).get("reactions", []))
-    await eventually(beta_has_it_with_the_reaction, within=20)
+    await eventually(lambda: _has_reaction(b, ch, gap["id"], "wave"), within=20)
     await wait_converged([a, b], ch, min_posts=1)
 
 
@@ -155,18 +155,9 @@ async def test_a_relayed_reaction_older_than_the_gap_still_reaches_the_re_invite
     assert (await cat.react(root["id"], "tada")).status_code == 200
     await asyncio.sleep(0.3)
     cluster.net.down.discard("alpha.test")
-
-    async def alpha_has_it() -> bool:
-        post = (await posts_of(a, ch))[root["id"]]
-        return any(r["emoji_name"] == "tada" for r in post.get("metadata", {}).get("reactions", []))
-    await eventually(alpha_has_it)
+    await eventually(lambda: _has_reaction(a, ch, root["id"], "tada"))
     r = await a.http.post(f"/api/v4/remotecluster/{ab}/channels/{ch}/uninvite")  # beta is out: it stops here
     assert r.status_code == 200, r.text
     assert (await invite(a, ch, ab)).status_code == 200
     cluster.net.down.discard("beta.test")
-
-    async def beta_has_it() -> bool:
-        post = (await posts_of(b, ch)).get(root["id"])
-        return post is not None and any(r["emoji_name"] == "tada"
-                                        for r in post.get("metadata", {}).get("reactions", []))
-    await eventually(beta_has_it, within=20)
+    await eventually(lambda: _has_reaction(b, ch, root["id"], "tada"), within=20)

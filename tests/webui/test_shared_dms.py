@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -24,6 +25,16 @@ def _until(predicate: Callable[[], bool], within: float = 20.0) -> None:
         time.sleep(0.1)
 
 
+def _room_both_orgs(north: Site, south: Site) -> dict[str, Any]:
+    """The two sites connected, and north's channel "Both orgs" shared with south (it has arrived there)."""
+    remote_id = connect_sites(north, south)
+    room = north.channel(north.admin, "Both orgs")
+    _until(lambda: north.admin.http.post(
+        f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
+    _until(lambda: south.admin.http.get(f"/api/v4/channels/{room['id']}").status_code == 200)
+    return room
+
+
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
     north = make_site(tmp_path, "north", {})  # shared DMs off (the default)
@@ -38,11 +49,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Site, Site]]:
 def test_dm_picker_says_why_a_remote_person_cannot_be_messaged(browser: Browser, pair: tuple[Site, Site],
                                                                page_errors: PageErrors) -> None:
     north, south = pair
-    remote_id = connect_sites(north, south)
-    room = north.channel(north.admin, "Both orgs")
-    _until(lambda: north.admin.http.post(
-        f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
-    _until(lambda: south.admin.http.get(f"/api/v4/channels/{room['id']}").status_code == 200)
+    room = _room_both_orgs(north, south)
     south.post(south.admin, room["id"], "hello from south")
     north.post(north.admin, room["id"], "hello from north")
     _until(lambda: north.admin.http.get(f"/api/v4/users/{south.admin.id}").status_code == 200)
@@ -82,11 +89,7 @@ def test_a_refusal_that_comes_back_before_the_dm_is_open_is_shown_when_it_opens(
         browser: Browser, pair: tuple[Site, Site], page_errors: PageErrors) -> None:
     """The refusal is an ephemeral message (the server keeps none): a view opened after it arrived still shows it."""
     north, south = pair
-    remote_id = connect_sites(north, south)
-    room = north.channel(north.admin, "Both orgs")
-    _until(lambda: north.admin.http.post(
-        f"/api/v4/remotecluster/{remote_id}/channels/{room['id']}/invite").status_code == 200)
-    _until(lambda: south.admin.http.get(f"/api/v4/channels/{room['id']}").status_code == 200)
+    room = _room_both_orgs(north, south)
     north.post(north.admin, room["id"], "hello from north")  # south learns north's admin
     _until(lambda: south.admin.http.get(f"/api/v4/users/{north.admin.id}").status_code == 200)
     north_name = south.admin.http.get(f"/api/v4/users/{north.admin.id}").json()["username"]
