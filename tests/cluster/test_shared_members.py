@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from tests.testlib.cluster import Cluster
+import asyncio
+
+from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import channel, person, share, share_node, wait_converged
 
 MEMBER_SYNC = {"MM_FEATUREFLAGS_ENABLESHAREDCHANNELSMEMBERSYNC": "true"}
+
+
+async def _verify_statuses(node: Node, channel_id: str, tries: int = 5) -> dict[str, str]:
+    """The verify report's status per workspace; a peer "unreachable" for one call (its snapshot request timed
+    out on a loaded machine) is asked again, a few times."""
+    statuses: dict[str, str] = {}
+    for _ in range(tries):
+        r = await node.http.get(f"/api/v4/sharedchannels/{channel_id}/verify")
+        assert r.status_code == 200, r.text
+        statuses = {x["name"]: x["status"] for x in r.json()["remotes"]}
+        if "unreachable" not in statuses.values():
+            break
+        await asyncio.sleep(1)
+    return statuses
 
 
 async def test_members_converge_on_three_servers(cluster: Cluster) -> None:
@@ -31,15 +47,13 @@ async def test_members_converge_on_three_servers(cluster: Cluster) -> None:
     assert leaver.user_id not in snap["members"] and bob.user_id not in snap["members"]
     assert cat.user_id in snap["members"]
     # the verify report agrees (members compared because membership sync is on)
-    r = await a.http.get(f"/api/v4/sharedchannels/{ch}/verify")
-    assert r.status_code == 200, r.text
-    assert sorted((x["name"], x["status"]) for x in r.json()["remotes"]) == [("beta", "ok"), ("gamma", "ok")]
+    assert await _verify_statuses(a, ch) == {"beta": "ok", "gamma": "ok"}
     # tamper with beta's copy behind the engine's back: verify notices
     from isthmus.store.repo import channels as channels_repo
 
     async with b.server.db.write() as conn:
         await channels_repo.delete_channel_member(conn, ch, cat.user_id)
+    assert await _verify_statuses(a, ch) == {"beta": "differs", "gamma": "ok"}
     r = await a.http.get(f"/api/v4/sharedchannels/{ch}/verify")
     report = {x["name"]: x for x in r.json()["remotes"]}
-    assert report["beta"]["status"] == "differs" and report["gamma"]["status"] == "ok"
     assert any("members differ" in line for line in report["beta"]["differences"])
