@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from isthmus.api import hot_routes
 from tests.api.test_bad_input import make_channel, make_team
+from tests.realtime.wsclient import WsClient, ws_for
 from tests.testlib.clients import Person
 from tests.testlib.live import LiveServer
 
@@ -94,3 +97,44 @@ def test_remote_msg_errors_answer_like_the_routed_endpoint(monkeypatch: pytest.M
         assert hot == routed
         assert 400 <= hot[0] < 600 and hot[0] != 500, hot
         assert calls == 1
+
+
+
+def test_the_websocket_upgrade_skips_the_stack_and_answers_like_the_routed_way(
+        monkeypatch: pytest.MonkeyPatch, user: Person, live: LiveServer) -> None:
+    """Every layer between uvicorn and the hub is held for the socket's whole life (memory that each full
+    garbage collection scans), so the upgrade enters at the edge: the same hello, the same refusal of a foreign
+    Origin, and far fewer frames held under the hub."""
+    hub = live.server.hub
+    serve = hub.serve
+    depths: list[int] = []
+
+    async def measuring(*args: Any, **kwargs: Any) -> None:
+        depths.append(len(inspect.stack(0)))
+        await serve(*args, **kwargs)
+
+    monkeypatch.setattr(hub, "serve", measuring)
+    calls = 0
+    endpoint = hot_routes.HOT_WEBSOCKETS["/api/v4/websocket"]
+
+    async def counting(ws: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await endpoint(ws)
+
+    def one_way() -> tuple[set[str], int]:
+        client = ws_for(live, user)
+        hello = client.seen("hello")[0]
+        client.close()
+        with pytest.raises(InvalidStatus) as refused:
+            WsClient(live, headers={"Origin": "https://elsewhere.example"})
+        return set(hello["data"]), refused.value.response.status_code
+
+    monkeypatch.setattr(hot_routes, "HOT_WEBSOCKETS", {"/api/v4/websocket": counting})
+    hot = one_way()
+    monkeypatch.setattr(hot_routes, "HOT_WEBSOCKETS", {})
+    routed = one_way()
+    assert calls == 2  # both upgrades of the first way took the hot table, none of the second
+    assert hot == routed == ({"server_version", "connection_id", "server_hostname"}, 403)
+    hot_depth, routed_depth = depths  # the foreign Origin is refused before the hub
+    assert routed_depth - hot_depth >= 8, depths

@@ -65,7 +65,11 @@ class EdgeMiddleware:
             await send(message)
 
         if scope["type"] == "websocket":
-            await self.app(scope, receive, send_with_headers)
+            endpoint = hot_routes.lookup_websocket(scope) if self.root is not None else None
+            if endpoint is not None and self.root is not None:
+                await hot_routes.serve_websocket(self.root, endpoint, scope, receive, send_with_headers)
+            else:
+                await self.app(scope, receive, send_with_headers)
             return
         if "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b""):
             # No database stores NUL in text (PostgreSQL refuses it), so no URL may carry one.
