@@ -63,3 +63,52 @@ def test_detached_connection_expires(live: LiveServer, user: Person) -> None:
 
 async def _tick() -> None:
     await asyncio.sleep(0.01)
+
+
+def _wait_detached(live: LiveServer, cid: str) -> None:
+    for _ in range(500):  # the server notices a close asynchronously
+        conn = live.server.hub.conns.get(cid)
+        if conn is None or not conn.attached:
+            return
+        live.run(_tick())
+    raise AssertionError(f"connection {cid} still attached")
+
+
+def test_a_user_keeps_at_most_sixteen_detached_connections_the_oldest_go_first(live: LiveServer,
+                                                                                  admin: Person) -> None:
+    """A client that reconnects without resuming leaves a detached connection each time; each new connection
+    forgets the oldest detached ones beyond MAX_DETACHED_PER_USER, and one resumed meanwhile no longer counts."""
+    from isthmus.realtime.hub import MAX_DETACHED_PER_USER
+
+    person = make_person(live, admin.http)
+    hub = live.server.hub
+    left: list[tuple[str, int]] = []
+
+    def connect_and_leave() -> None:
+        client = ws_for(live, person)
+        client.barrier()
+        left.append((client.connection_id, client.next_seq))
+        client.close()
+        _wait_detached(live, client.connection_id)
+
+    for _ in range(MAX_DETACHED_PER_USER):
+        connect_and_leave()
+    # the oldest comes back (resumes): attached again, so never trimmed, though it was the first to leave
+    resumed = WsClient(live, query=f"connection_id={left[0][0]}&sequence_number={left[0][1]}",
+                       expected_seq=left[0][1])
+    resumed.challenge(person.token)
+    resumed.barrier()
+    for _ in range(4):
+        connect_and_leave()
+    last = ws_for(live, person)
+    last.barrier()
+
+    mine = {c.connection_id for c in hub.by_user[person.id]}
+    detached = {c.connection_id for c in hub.by_user[person.id] if not c.attached}
+    assert len(detached) == MAX_DETACHED_PER_USER, len(detached)
+    assert left[0][0] in mine and hub.conns[left[0][0]].attached
+    # 20 left, 1 resumed: 19 were detached and the 3 that left first (after the resumed one) are forgotten
+    forgotten = [cid for cid, _ in left if cid not in mine]
+    assert forgotten == [left[1][0], left[2][0], left[3][0]], (forgotten, [cid for cid, _ in left])
+    resumed.close()
+    last.close()

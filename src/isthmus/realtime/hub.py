@@ -25,12 +25,10 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from isthmus import SERVER_VERSION
@@ -43,6 +41,7 @@ from isthmus.domain.models import Session
 from isthmus.domain.sessions import SESSIONS_REVOKED, authenticate
 from isthmus.realtime.actions import Socket, dispatch, parse_frame
 from isthmus.realtime.audience import Audience
+from isthmus.realtime.caps import refuse_upgrade, websocket_budget
 from isthmus.realtime.conn import CLOSE_GOING_AWAY, CLOSE_POLICY, Conn, Outbox
 from isthmus.realtime.frames import WEBSOCKET_EVENTS, broadcast, event_prefix
 from isthmus.store.failures import classify
@@ -50,19 +49,6 @@ from isthmus.store.failures import classify
 log = logging.getLogger(__name__)
 
 MAX_DETACHED_PER_USER = 16
-# Descriptors kept free for REST requests, the database pool and files when websockets are capped.
-FD_RESERVE = 256
-
-
-def websocket_budget(max_websockets: int) -> int:
-    """How many websockets may be open at once: the configured cap, kept below the open-file limit so a
-    flood of sockets cannot leave the server unable to accept a REST request or open its database."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return max_websockets
-    return max(1, min(max_websockets, int(soft) - FD_RESERVE))
-
-
 class Hub:
     def __init__(self, domain: Domain, *, queue_size: int = 512, buffer_size: int = 128,
                  resume_ms: int = 5 * 60_000, away_after_ms: int | None = None,
@@ -78,6 +64,9 @@ class Hub:
         self.audience = Audience(domain.db, domain.clock)
         self.conns: dict[str, Conn] = {}
         self.by_user: dict[str, set[Conn]] = {}
+        # Each user's detached conns, in the order they lost their socket: trimming on connect looks only here,
+        # not at all of the user's conns (a scan of them made a flood of one user's sockets quadratic).
+        self._detached: dict[str, dict[Conn, None]] = {}
         self.hostname = socket.gethostname()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._presence: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -213,6 +202,7 @@ class Hub:
             if old.outbox is not None and old.outbox is not sock.outbox:
                 old.outbox.kill(CLOSE_POLICY, "resumed on another socket")
             old.token = session.token
+            self._reattached(old)
             old.attach(sock.outbox, sock.resume_seq)
             sock.conn = old
         else:
@@ -237,6 +227,8 @@ class Hub:
         if conn is None:
             return
         if conn.detach(sock.outbox, self.domain.now()):
+            if self.conns.get(conn.connection_id) is conn:  # not already forgotten
+                self._detached.setdefault(conn.user_id, {}).setdefault(conn, None)
             self._presence.put_nowait(("disconnect", conn.user_id))
 
     def _forget(self, conn: Conn) -> None:
@@ -244,17 +236,27 @@ class Hub:
             conn.outbox.kill(CLOSE_POLICY, "connection closed by server")
             conn.outbox = None
         self.conns.pop(conn.connection_id, None)
+        self._reattached(conn)
         peers = self.by_user.get(conn.user_id)
         if peers is not None:
             peers.discard(conn)
             if not peers:
                 del self.by_user[conn.user_id]
 
+    def _reattached(self, conn: Conn) -> None:
+        """``conn`` is no longer detached (a socket resumed it, or it is forgotten)."""
+        detached = self._detached.get(conn.user_id)
+        if detached is not None:
+            detached.pop(conn, None)
+            if not detached:
+                del self._detached[conn.user_id]
+
     def _trim_detached(self, user_id: str) -> None:
-        detached = sorted((c for c in self.by_user.get(user_id, ()) if not c.attached),
-                          key=lambda c: c.detached_at_ms)
-        for conn in detached[:max(0, len(detached) - MAX_DETACHED_PER_USER)]:
-            self._forget(conn)
+        """Forget the user's oldest detached conns beyond ``MAX_DETACHED_PER_USER``."""
+        detached = self._detached.get(user_id)
+        while detached and len(detached) > MAX_DETACHED_PER_USER:
+            self._forget(next(iter(detached)))
+            detached = self._detached.get(user_id)
 
     def is_connected(self, user_id: str) -> bool:
         return any(c.attached for c in self.by_user.get(user_id, ()))
@@ -395,16 +397,3 @@ def _post_author(post: object) -> str:
     obj = json.loads(post) if isinstance(post, str) else post
     uid = obj.get("user_id", "") if isinstance(obj, dict) else ""
     return uid if isinstance(uid, str) else ""
-
-
-async def refuse_upgrade(ws: WebSocket, err: AppError) -> None:
-    """Answer the upgrade with ``err`` as AppError JSON (the ASGI websocket denial response), or a bare 403
-    where the server lacks that extension."""
-    if "websocket.http.response" not in ws.scope.get("extensions", {}):
-        await ws.close(code=CLOSE_POLICY)
-        return
-    rid = new_id()
-    headers = {"X-Request-Id": rid, "Retry-After": str(err.retry_after_s or 60)}
-    await ws.send_denial_response(JSONResponse(
-        {"id": err.id, "message": err.message, "detailed_error": err.detailed_error, "request_id": rid,
-         "status_code": err.status_code, "is_oauth": False}, status_code=err.status_code, headers=headers))
