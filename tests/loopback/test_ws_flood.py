@@ -283,34 +283,36 @@ async def test_slow_loris_and_flood_leave_the_server_serving(server: ServerProce
     rss_start = _rss_mib(srv)
 
     worker = asyncio.create_task(asyncio.to_thread(asyncio.run, normal.run()))
-    loris = [asyncio.create_task(_head_loris(srv)) for _ in range(SLOW_LORIS)]
-    loris += [asyncio.create_task(_ws_loris(srv, trickle=i % 2 == 0)) for i in range(SLOW_LORIS)]
-
-    # The flood: FLOOD authenticated websockets from a process of its own (an attacker is another program; in
-    # this process its thousands of sockets would stall the normal client's thread for the GIL). Twice: the
-    # second flood must fit in the memory the first one left (what the allocator keeps is reused, not leaked).
-    floods: list[dict[str, float]] = []
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    flooder_proc = ctx.Process(target=_flood_child, args=(srv.url, flooder.token, FLOOD, child), daemon=True)
-    flooder_proc.start()
     try:
-        for _ in range(2):
-            parent.send("open")
-            opened_s = await asyncio.to_thread(_answer, parent)
-            await asyncio.sleep(2)
-            peak = _rss_mib(srv)
-            parent.send("close")
-            closed_s = await asyncio.to_thread(_answer, parent)
-            await asyncio.sleep(3)  # the server lets go of the closed sockets
-            floods.append({"open_s": opened_s, "close_s": closed_s, "peak": peak, "after": _rss_mib(srv)})
-        parent.send("exit")
+        loris = [asyncio.create_task(_head_loris(srv)) for _ in range(SLOW_LORIS)]
+        loris += [asyncio.create_task(_ws_loris(srv, trickle=i % 2 == 0)) for i in range(SLOW_LORIS)]
+
+        # The flood: FLOOD authenticated websockets from a process of its own (an attacker is another program; in
+        # this process its thousands of sockets would stall the normal client's thread for the GIL). Twice: the
+        # second flood must fit in the memory the first one left (what the allocator keeps is reused, not leaked).
+        floods: list[dict[str, float]] = []
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        flooder_proc = ctx.Process(target=_flood_child, args=(srv.url, flooder.token, FLOOD, child), daemon=True)
+        flooder_proc.start()
+        try:
+            for _ in range(2):
+                parent.send("open")
+                opened_s = await asyncio.to_thread(_answer, parent)
+                await asyncio.sleep(2)
+                peak = _rss_mib(srv)
+                parent.send("close")
+                closed_s = await asyncio.to_thread(_answer, parent)
+                await asyncio.sleep(3)  # the server lets go of the closed sockets
+                floods.append({"open_s": opened_s, "close_s": closed_s, "peak": peak, "after": _rss_mib(srv)})
+            parent.send("exit")
+        finally:
+            flooder_proc.join(30)
+            if flooder_proc.is_alive():
+                flooder_proc.kill()
+        loris_closed_s = await asyncio.gather(*loris)
     finally:
-        flooder_proc.join(30)
-        if flooder_proc.is_alive():
-            flooder_proc.kill()
-    loris_closed_s = await asyncio.gather(*loris)
-    normal.halt.set()
+        normal.halt.set()  # also on a failure above: the client's thread would keep the event loop from closing
     await worker
     rss_peak, rss_after = floods[0]["peak"], floods[-1]["after"]
     opened_s, closed_s = floods[0]["open_s"], floods[0]["close_s"]
