@@ -49,6 +49,8 @@ from isthmus.store.failures import classify
 log = logging.getLogger(__name__)
 
 MAX_DETACHED_PER_USER = 16
+
+
 class Hub:
     def __init__(self, domain: Domain, *, queue_size: int = 512, buffer_size: int = 128,
                  resume_ms: int = 5 * 60_000, away_after_ms: int | None = None,
