@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import httpx
@@ -48,14 +50,26 @@ class SyncMachine(RuleBasedStateMachine):
         self.counter = 0
         self.errored = False
         self.why = ""  # the first failure, for the progress file
+        # The steps as they ran, for the progress file: a failure that depends on timing may not replay, and then
+        # hypothesis prints no steps at all (it reports FlakyStrategyDefinition instead).
+        self.steps: list[str] = []
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        self._note_step(sys._getframe(1))
         try:
             return self.loop.run_until_complete(coro)
         except BaseException as err:
             self.errored = True  # for the progress line: a step failed (hypothesis still runs teardown)
             self.why = self.why or f"{type(err).__name__}: {err}"
             raise
+
+    def _note_step(self, frame: FrameType) -> None:
+        """The rule calling ``run``, with its plain local values (its arguments and the names it picked)."""
+        name = frame.f_code.co_name
+        if name == "teardown":
+            return
+        plain = {k: v for k, v in frame.f_locals.items() if k != "self" and isinstance(v, int | str | list | tuple)}
+        self.steps.append(f"{name}({', '.join(f'{k}={v!r}'[:200] for k, v in plain.items())})")
 
     @property
     def w(self) -> World:
@@ -435,7 +449,7 @@ class SyncMachine(RuleBasedStateMachine):
             outcome = "fail" if self.model.failures or self.errored else "pass" if self.world is not None else \
                 "discarded"  # hypothesis dropped the example while drawing set-up's arguments (init never ran)
         finally:
-            _progress(outcome, len(self.model.posts), "; ".join(self.model.failures) or self.why)
+            _progress(outcome, len(self.model.posts), "; ".join(self.model.failures) or self.why, self.steps)
             try:
                 if self.world is not None:
                     self.run(self.w.cluster.close())
@@ -444,7 +458,7 @@ class SyncMachine(RuleBasedStateMachine):
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _progress(outcome: str, posts: int, why: str) -> None:
+def _progress(outcome: str, posts: int, why: str, steps: list[str]) -> None:
     """``ISTHMUS_MODEL_PROGRESS=FILE``: a line per finished example, so a deep run stopped at a time limit still
     says how many examples passed (hypothesis reports only at the end)."""
     path = os.environ.get("ISTHMUS_MODEL_PROGRESS")
@@ -453,3 +467,4 @@ def _progress(outcome: str, posts: int, why: str) -> None:
             f.write(f"{time.strftime('%H:%M:%S')} {outcome} posts={posts} ops={sum(STATS.values())}\n")
             if outcome == "fail":  # the details now: hypothesis prints them only when the whole run ends
                 f.write("    why: " + " ".join(why.split())[:4000] + "\n")
+                f.write("".join(f"    step: {step}\n" for step in steps))
