@@ -477,3 +477,30 @@ def test_a_post_of_the_gap_that_changed_again_after_the_re_invite_is_replayed() 
     state.invite(peer=90, where=422)
     state.heal_all_and_settle()
     state.teardown()
+
+
+def test_a_post_relayed_after_two_re_invites_reaches_both_on_sqlite() -> None:
+    # Full mesh of three; gamma homes the channel (2 kB files), shared with alpha and beta. Gamma uninvites both,
+    # then invites both again; beta's user posts with a 50 kB file (gamma refuses the file, keeps the post). The
+    # post never reached alpha: expanding beta's replay marker deleted the newest outbox row, SQLite (a rowid key)
+    # handed that seq out again to the post's row, and alpha's cursor, set to that seq at its invite, skipped it.
+    # Found by deep run u1 (6 December); the progress file's step log gave these steps.
+    state = SyncMachine()
+    state.init(n=3, extra=373, configs=[30, 60, 20, 46, 45], chans=[(83, 14)])
+    state.uninvite(where=249, peer=188)
+    state.post(who=419, where=1000, reply=0, size=50000, priority="")
+    state.heal_all_and_settle()
+    state.uninvite(where=23, peer=278)
+    state.status(who=93, status="offline")
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.status(who=288, status="dnd")
+    state.restart(node=75)
+    state.heal_all_and_settle()
+    state.post(who=20, where=320, reply=77, size=50000, priority="")
+    state.status(who=206, status="away")
+    state.invite(where=505, peer=235)
+    state.invite(where=344, peer=349)
+    state.post(who=491, where=522, reply=241, size=50000, priority="")
+    state.status(who=0, status="online")
+    state.teardown()

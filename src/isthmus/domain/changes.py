@@ -35,7 +35,12 @@ EVENT_OUTBOX_APPENDED = "sync_outbox_appended"
 # "replay": not a change but a durable "queue the posts changed since ..." marker (domain/sharing/resume.py);
 # senders stop before it and expand it, nothing is sent for it.
 REPLAY_KIND = "replay"
-KINDS = frozenset({"post", "pin", "reaction", "ack", "user", "member", "file", "channel", "status", REPLAY_KIND})
+# A replay marker once expanded: kept, not deleted, because on SQLite (a rowid key, no AUTOINCREMENT) deleting the
+# newest row would hand its seq out again, and a remote invited meanwhile, whose cursor is that seq, would skip the
+# new row for good. Senders send nothing for it and move past it; pruning removes it like any row.
+REPLAY_DONE_KIND = "replay_done"
+KINDS = frozenset({"post", "pin", "reaction", "ack", "user", "member", "file", "channel", "status", REPLAY_KIND,
+                   REPLAY_DONE_KIND})
 # Local writes a read-only share refuses on the non-home side (remote members may not post or react).
 _READONLY_KINDS = frozenset({"post", "reaction"})
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from isthmus.domain.changes import REPLAY_KIND, ack_entity, lock_share, reaction_entity, record_change
+from isthmus.domain.changes import REPLAY_DONE_KIND, REPLAY_KIND, ack_entity, lock_share, reaction_entity, record_change
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.models import Channel
 from isthmus.store.repo import access as access_repo
@@ -78,7 +78,7 @@ async def expand_replay(d: Domain, channel_id: str, marker_seq: int) -> bool:
         found = await outbox_repo.select_row(tx.conn, marker_seq)
         if found is None or found["kind"] != REPLAY_KIND:
             return False  # expanded (or moved) by another sender meanwhile
-        await outbox_repo.delete_row(tx.conn, marker_seq)
+        await outbox_repo.set_row_kind(tx.conn, marker_seq, REPLAY_DONE_KIND)  # not deleted: see REPLAY_DONE_KIND
         marker = ReplayMarker.decode(str(found["entity_id"]))
         if share is None or channel is None or marker is None:
             return False  # unshared since, or not ours to read: nothing to replay to

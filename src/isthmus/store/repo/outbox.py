@@ -73,5 +73,6 @@ async def select_row(conn: AsyncConnection, seq: int) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
-async def delete_row(conn: AsyncConnection, seq: int) -> int:
-    return (await conn.execute(out.delete().where(out.c.seq == seq))).rowcount
+async def set_row_kind(conn: AsyncConnection, seq: int, kind: str) -> int:
+    """Re-label one row (a spent replay marker): never a delete, which on SQLite could free the newest seq."""
+    return (await conn.execute(out.update().where(out.c.seq == seq).values(kind=kind))).rowcount
