@@ -15,11 +15,17 @@ os.environ.setdefault("ISTHMUS_BCRYPT_COST", "4")
 os.environ.setdefault("ISTHMUS_TESTING", "1")
 
 from tests.testlib.clients import Person, make_person
-from tests.testlib.live import LiveServer
+from tests.testlib.live import LiveServer, drop_test_databases
 
 # Every server-to-server frame of the run is decoded by the Go conformance harness at the end (pytester: the
 # harness's own test runs an inner session).
 pytest_plugins = ["tests.conformance.plugin", "pytester"]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL databases no cluster dropped at its close (the session's live server, the
+    repository and CLI tests)."""
+    drop_test_databases()
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from isthmus.federation.settings import Timings
 from isthmus.server import Server
 from tests.testlib import wirelog
 from tests.testlib.clients import PASSWORD, unique
-from tests.testlib.live import test_database_env
+from tests.testlib.live import database_name, drop_test_databases, test_database_env
 
 _ANSWERED_BY_APP = "isthmus_test_answered_by_app"
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
@@ -139,6 +139,7 @@ class Cluster:
         self.net = RoutingTransport()
         self.nodes: dict[str, Node] = {}
         self._stack = AsyncExitStack()
+        self._databases: list[str] = []
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -150,6 +151,7 @@ class Cluster:
         data.mkdir(parents=True, exist_ok=True)
         # (creating a PostgreSQL database runs its own event loop, hence the thread)
         db_env = await asyncio.to_thread(test_database_env, data)
+        self.record_database(db_env)
         environ = {"MM_SERVICESETTINGS_SITEURL": f"http://{name}.test",
                    "MM_FILESETTINGS_DIRECTORY": str(data / "files"), **db_env, **(env or {})}
         if enabled:  # when off, leave it to config.json so a test can switch it on at runtime
@@ -213,3 +215,11 @@ class Cluster:
         for node in self.nodes.values():
             await node.connections.pinger.stop()
         await self._stack.aclose()
+        if self._databases:
+            await asyncio.to_thread(drop_test_databases, self._databases)
+
+    def record_database(self, db_env: dict[str, str]) -> None:
+        """Drop this node's PostgreSQL database at ``close``."""
+        name = database_name(db_env)
+        if name:
+            self._databases.append(name)

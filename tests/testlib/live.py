@@ -39,18 +39,45 @@ def test_database_env(data_dir: Path) -> dict[str, str]:
                 "MM_SQLSETTINGS_DATASOURCE": str(data_dir / "isthmus.db")}
     name = "isthmus_t_" + secrets.token_hex(6)
     create_postgres_database(pg, name)
+    _created_databases[name] = pg
     base, _, _ = pg.rpartition("/")
     return {"MM_SQLSETTINGS_DRIVERNAME": "postgres", "MM_SQLSETTINGS_DATASOURCE": f"{base}/{name}"}
 
 
+# The PostgreSQL databases this process created and has not dropped yet (name -> admin URL). Each one is a
+# copy of template1 (about 9 MB); a deep model run creates thousands, so they are dropped when their servers
+# stop rather than left for whoever owns the PostgreSQL server.
+_created_databases: dict[str, str] = {}
+
+
+def database_name(db_env: dict[str, str]) -> str | None:
+    """The PostgreSQL database ``test_database_env`` created for these settings, or None for SQLite."""
+    if db_env.get("MM_SQLSETTINGS_DRIVERNAME") != "postgres":
+        return None
+    return db_env["MM_SQLSETTINGS_DATASOURCE"].rpartition("/")[2]
+
+
+def drop_test_databases(names: list[str] | None = None) -> None:
+    """Drop these databases (default: every one still recorded). Their servers must have stopped; FORCE
+    ends a connection a pool may still hold."""
+    wanted = list(_created_databases) if names is None else [n for n in names if n in _created_databases]
+    for name in wanted:
+        admin_url = _created_databases.pop(name)
+        _run_on_postgres(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def create_postgres_database(admin_url: str, name: str) -> None:
+    _run_on_postgres(admin_url, f'CREATE DATABASE "{name}"')
+
+
+def _run_on_postgres(admin_url: str, statement: str) -> None:
     import asyncpg
 
     async def go() -> None:
         conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://")
                                      .replace("postgres://", "postgresql://"))
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(statement)
         finally:
             await conn.close()
 

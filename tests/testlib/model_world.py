@@ -96,6 +96,7 @@ class World:
         data = c.tmp / name
         data.mkdir(parents=True, exist_ok=True)
         db_env = await asyncio.to_thread(test_database_env, data)
+        c.record_database(db_env)
         environ = {"MM_SERVICESETTINGS_SITEURL": f"http://{name}.test",
                    "MM_FILESETTINGS_DIRECTORY": str(data / "files"), **db_env, **SHARE_ENV, **config.env(),
                    "MM_CONNECTEDWORKSPACESSETTINGS_ENABLEREMOTECLUSTERSERVICE": "true"}
