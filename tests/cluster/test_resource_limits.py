@@ -38,6 +38,7 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_pair,
     wait_converged,
 )
 
@@ -103,10 +104,7 @@ async def _pg_full(node: Node, full: bool) -> None:
 
 
 async def test_disk_full_while_writing_a_post_saves_nothing_and_says_so(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "before the disk filled")
     before_posts, before_outbox = set(await posts_of(a, ch)), await _outbox_posts(a, ch)

@@ -25,7 +25,7 @@ from isthmus.store.schema.shared import sync_outbox
 from tests.testlib import wirelog
 from tests.testlib.clients import unique
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, person, posts_of, share, share_node, wait_converged
+from tests.testlib.sharing import person, posts_of, shared_trio, wait_converged
 
 _COUNTERS = ("total_msg_count", "total_msg_count_root", "last_post_at", "last_root_post_at")
 
@@ -119,10 +119,7 @@ def comparable(rows: dict[str, dict[str, Any]], swap: dict[str, str], moving: se
 
 async def test_bulk_message_equals_one_by_one_and_replays_to_nothing(cluster: Cluster,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, ac, ch = await shared_trio(cluster)
     ann, eve = await person(a, channel_id=ch), await person(a, channel_id=ch)  # eve never posts: unknown there
     name = unique("bulkbob")
     bob_b, bob_c = await person(b, name, channel_id=ch), await person(c, name, channel_id=ch)
@@ -213,10 +210,7 @@ async def test_bulk_message_equals_one_by_one_and_replays_to_nothing(cluster: Cl
 async def test_bulk_received_posts_are_relayed_by_the_home_and_not_echoed(cluster: Cluster) -> None:
     """A backlog written on beta while alpha (the home) was unreachable arrives at alpha in bulk messages;
     alpha relays it to gamma with exact thread summaries, and never sends it back to beta."""
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, _ac, ch = await shared_trio(cluster)
     bob, cat = await person(b, channel_id=ch), await person(c, channel_id=ch)
     await cat.post(ch, "hello from gamma")  # so that beta knows cat and bob can mention it
     await wait_converged([a, b, c], ch, min_posts=1)

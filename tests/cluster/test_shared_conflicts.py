@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from isthmus.store.repo import posts as posts_repo
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, eventually, person, posts_of, share, share_node, wait_converged
+from tests.testlib.sharing import channel, eventually, person, posts_of, share, share_node, shared_trio, wait_converged
 
 
 async def _pin_state(node: Node, post_id: str) -> tuple[int, bool]:
@@ -45,10 +45,7 @@ async def test_concurrent_pin_and_unpin_on_two_servers_converge(cluster: Cluster
 
 async def test_concurrent_pins_on_two_remotes_converge_through_the_home(cluster: Cluster) -> None:
     """Beta unpins, gamma pins later: alpha relays both, and each remote ends with the later one."""
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann = await person(a, channel_id=ch)
     bob, cat = await person(b, channel_id=ch), await person(c, channel_id=ch)
     post = await ann.post(ch, "three servers")

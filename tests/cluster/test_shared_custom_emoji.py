@@ -9,7 +9,7 @@ import io
 from PIL import Image
 
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import channel, eventually, person, share, share_node, wait_converged
+from tests.testlib.sharing import eventually, person, shared_trio, wait_converged
 
 
 def _png() -> bytes:
@@ -19,10 +19,7 @@ def _png() -> bytes:
 
 
 async def test_a_custom_emoji_travels_by_name_and_stays_home(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     bob = await person(b, channel_id=ch)
     r = await bob.http.post("/api/v4/emoji", files={"image": ("p.png", _png(), "image/png")},
                             data={"emoji": '{"name": "partyparrot"}'})

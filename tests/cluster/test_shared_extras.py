@@ -19,6 +19,8 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_pair,
+    shared_trio,
     wait_converged,
 )
 
@@ -37,10 +39,7 @@ def png() -> bytes:
 
 
 async def test_files_keep_their_id_and_bytes_on_every_server(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     cat = await person(c, channel_id=ch)
     text = b"minutes of the meeting\n" * 100
@@ -66,10 +65,7 @@ async def test_files_keep_their_id_and_bytes_on_every_server(cluster: Cluster) -
 
 
 async def test_offline_notice_then_delivery(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     seen: list[Event] = []
     a.server.bus.subscribe(lambda e: seen.append(e) if e.kind == "ephemeral_message" else None)
@@ -99,10 +95,7 @@ async def _noticed(seen: list[Event], user_id: str) -> bool:
 
 
 async def test_metrics_show_queue_depth_sends_and_failures(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "one")
     await wait_converged([a, b], ch, min_posts=1)

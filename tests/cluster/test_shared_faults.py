@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from tests.cluster.test_shared_extras import upload
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import channel, person, share, share_node, wait_converged
+from tests.testlib.sharing import person, shared_pair, wait_converged
 
 
 def _duplicating(app: ASGIApp, hits: list[str]) -> object:
@@ -33,10 +33,7 @@ def _duplicating(app: ASGIApp, hits: list[str]) -> object:
 
 
 async def test_a_duplicated_upload_session_still_delivers_the_file(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     hits: list[str] = []
     cluster.net.handlers[b.host] = _duplicating(cluster.net.apps[b.host], hits)  # type: ignore[assignment]

@@ -9,7 +9,7 @@ from typing import Any
 from isthmus.core.events import Event
 from tests.cluster.test_shared_extras import upload
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import channel, eventually, person, share, share_node, wait_converged
+from tests.testlib.sharing import channel, eventually, person, share, share_node, shared_pair, wait_converged
 
 
 def _post(e: Event) -> dict[str, Any]:
@@ -18,10 +18,7 @@ def _post(e: Event) -> dict[str, Any]:
 
 
 async def test_synced_post_events_carry_files_and_a_remote_delete_deletes_them(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     seen: list[Event] = []
     b.server.bus.subscribe(lambda e: seen.append(e) if e.kind.startswith("post") and e.origin == ab else None)

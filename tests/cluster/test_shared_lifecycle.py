@@ -13,16 +13,15 @@ from tests.testlib.sharing import (
     share,
     share_node,
     shared_flag,
+    shared_pair,
+    shared_trio,
     unshared_notice,
     wait_converged,
 )
 
 
 async def test_uninvite_tells_the_remote_and_stops_sync(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, ac, ch = await shared_trio(cluster)
     assert await shared_flag(a, ch) and await shared_flag(b, ch)
     r = await a.http.get(f"/api/v4/sharedchannels/{ch}/remotes")
     assert sorted(x["name"] for x in r.json()) == ["beta", "gamma"]
@@ -43,10 +42,7 @@ async def test_uninvite_tells_the_remote_and_stops_sync(cluster: Cluster) -> Non
 
 
 async def test_unshare_tells_every_remote(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     await a.server.shared_channels.share.unshare(_admin(a), ch)
     await eventually(lambda: not_shared(b, ch))
     await eventually(lambda: not_shared(c, ch))
@@ -55,10 +51,7 @@ async def test_unshare_tells_every_remote(cluster: Cluster) -> None:
 
 async def test_mattermost_peer_learns_lazily(cluster: Cluster) -> None:
     """A peer that ignores sharedchannel_unshare (as Mattermost does) learns on its next sync."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     b.connections.topics.pop("sharedchannel_unshare")  # beta now answers the notice OK and does nothing
     await a.server.shared_channels.share.unshare(_admin(a), ch)
     bob = await person(b, channel_id=ch)
@@ -74,10 +67,7 @@ async def _notice_sent(cluster: Cluster) -> bool:
 
 
 async def test_deleting_the_channel_on_its_home_deletes_it_everywhere(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     r = await a.http.delete(f"/api/v4/channels/{ch}")
     assert r.status_code == 200
     await eventually(lambda: _archived(b, ch))

@@ -11,7 +11,7 @@ import pytest
 
 from isthmus.federation import outbound as outbound_module
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, eventually, person, share, share_node, wait_converged
+from tests.testlib.sharing import eventually, person, share_node, shared_pair, wait_converged
 
 
 def _value(text: str, name: str) -> float:
@@ -41,10 +41,7 @@ async def test_metrics_refuse_anonymous_callers_and_non_admins(cluster: Cluster)
 async def test_queue_depth_looks_at_a_bounded_window_of_the_backlog(cluster: Cluster,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outbound_module, "METRICS_DEPTH_CAP", 4)
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "one")
     await wait_converged([a, b], ch, min_posts=1)

@@ -4,7 +4,7 @@ writes its own, naming the other workspace by the connection's name (home "Beta"
 from __future__ import annotations
 
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, eventually, share, share_node, wait_converged
+from tests.testlib.sharing import eventually, shared_trio, wait_converged
 
 SHARED, UNSHARED = "system_shared_with_workspace", "system_unshared_from_workspace"
 
@@ -16,10 +16,7 @@ async def notices(node: Node, channel_id: str) -> list[tuple[str, str]]:
 
 
 async def test_share_and_unshare_notices_name_the_workspace_on_home_and_copies(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, ac, ch = await shared_trio(cluster)
     assert await notices(a, ch) == [(SHARED, "This channel is now shared with Beta."),
                                     (SHARED, "This channel is now shared with Gamma.")]
     assert await notices(b, ch) == [(SHARED, "This channel is now shared with Alpha.")]

@@ -23,6 +23,8 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_pair,
+    shared_trio,
     snapshot,
     wait_converged,
 )
@@ -105,10 +107,7 @@ async def test_mesh_user_first_relayed_then_met_directly(cluster: Cluster) -> No
 
 
 async def test_home_admin_removes_a_remote_users_reaction_everywhere(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann = await person(a, channel_id=ch)
     bob = await person(b, channel_id=ch)
     post = await ann.post(ch, "react to me")
@@ -133,10 +132,7 @@ async def test_home_admin_removes_a_remote_users_reaction_everywhere(cluster: Cl
 
 
 async def test_remote_admin_cannot_rewrite_or_delete_a_post_from_another_workspace(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     bob = await person(b, channel_id=ch)
     post = await ann.post(ch, "ann's words")
@@ -165,10 +161,7 @@ async def test_remote_admin_cannot_rewrite_or_delete_a_post_from_another_workspa
 
 async def test_receivers_refuse_changes_not_from_the_authors_server(cluster: Cluster) -> None:
     """What an old or hostile peer sends anyway is refused item by item (``post_errors``)."""
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, _ac, ch = await shared_trio(cluster)
     ann, bob, cat = await person(a, channel_id=ch), await person(b, channel_id=ch), await person(c, channel_id=ch)
     p_ann, p_bob, p_cat = await ann.post(ch, "ann"), await bob.post(ch, "bob"), await cat.post(ch, "cat")
     await wait_converged([a, b, c], ch, min_posts=3)
@@ -251,10 +244,7 @@ async def _member(node: Node, channel_id: str, user_id: str, expected: bool) -> 
 
 
 async def test_reply_racing_its_roots_deletion_ends_deleted_everywhere(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     root = await ann.post(ch, "root")
     await wait_converged([a, b, c], ch, min_posts=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import channel, person, posts_of, share, share_node, wait_converged
+from tests.testlib.sharing import channel, person, posts_of, share, share_node, shared_pair, wait_converged
 
 PLUGINS_OFF = {"MM_FEATUREFLAGS_ENABLESHAREDCHANNELSPLUGINS": "false"}
 ATTACHMENT: dict[str, Any] = {
@@ -54,10 +54,7 @@ async def test_flag_off_on_the_receiver_strips_what_a_peer_sends(cluster: Cluste
 
 
 async def test_flag_on_keeps_components_across_servers(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     bot = await person(a, channel_id=ch)
     post = await bot.post(ch, "release ready", props=PROPS)
     await wait_converged([a, b], ch, min_posts=1)

@@ -10,7 +10,17 @@ from isthmus.core.events import Event
 from isthmus.core.ids import new_id
 from tests.cluster.test_shared_hostile import post_obj
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import Person, admin_of, channel, eventually, person, share, share_node, wait_converged
+from tests.testlib.sharing import (
+    Person,
+    admin_of,
+    channel,
+    eventually,
+    person,
+    share,
+    share_node,
+    shared_trio,
+    wait_converged,
+)
 from tests.testlib.wire_check import FrameRecorder, go_type_errors, send
 
 URGENT_ACK = {"priority": "urgent", "requested_ack": True, "persistent_notifications": False}
@@ -90,10 +100,7 @@ async def test_priority_and_acknowledgements_sync_through_the_home(cluster: Clus
     """alpha is the home; beta and gamma each share the channel with it only. Priority travels with the post;
     an acknowledgement on beta reaches gamma through alpha and never goes back to beta; the frames decode as
     Go types and every answer says all acknowledgements were applied."""
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     to_b, to_c = FrameRecorder.install(cluster, b), FrameRecorder.install(cluster, c)
     to_a = FrameRecorder.install(cluster, a)
     ann = await person(a, channel_id=ch)

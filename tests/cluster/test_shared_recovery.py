@@ -19,6 +19,7 @@ from tests.testlib.sharing import (
     share,
     share_node,
     shared_flag,
+    shared_pair,
     wait_converged,
 )
 
@@ -93,10 +94,7 @@ async def test_reinvite_backfills_what_the_remote_missed(cluster: Cluster, other
 
 
 async def test_deleting_on_the_home_while_the_remote_is_down_archives_it_when_back(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     deletions = _watch_deletions(b)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "hello")
@@ -115,10 +113,7 @@ async def test_deleting_on_the_home_while_the_remote_is_down_archives_it_when_ba
 
 
 async def test_the_pending_deletion_notice_survives_a_restart_of_the_home(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     deletions = _watch_deletions(b)
     cluster.net.down.add("beta.test")
     r = await a.http.delete(f"/api/v4/channels/{ch}")
@@ -134,10 +129,7 @@ async def test_the_pending_deletion_notice_survives_a_restart_of_the_home(cluste
 async def test_remote_that_syncs_first_after_the_deletion_archives_too(cluster: Cluster) -> None:
     """Beta writes while cut off, so its own sync may reach alpha before alpha's notice reaches beta: the FAIL
     answer says the channel was deleted (Mattermost's substring still matches) and beta archives its copy."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     deletions = _watch_deletions(b)
     bob = await person(b, channel_id=ch)
     cluster.net.down.update({"alpha.test", "beta.test"})
@@ -165,10 +157,7 @@ async def _failed(node: Node, remote_id: str) -> bool:
 async def test_a_remote_deleting_its_copy_never_deletes_the_home_channel(cluster: Cluster) -> None:
     """Beta archives its copy while cut off; alpha's next sync gets FAIL "...; channel was deleted" from beta.
     Only a channel's home may delete it: alpha just stops sharing with beta and keeps its channel."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     cluster.net.down.add("alpha.test")  # beta's notice cannot reach alpha; alpha still reaches beta
     a.connections.topics.pop("sharedchannel_unshare")  # and alpha would ignore it anyway: only the FAIL tells
@@ -189,10 +178,7 @@ async def _flag_off(node: Node, channel_id: str) -> bool:
 async def test_the_deletion_notice_commits_with_the_deletion(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     """The home dies right after the deletion commits, before any after-commit listener ran: the notice was
     written in the deletion's own transaction, so the restarted home still tells beta."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     cluster.net.down.add("beta.test")
 
     async def lost(_events: object) -> None:  # the crash: committed, nothing published

@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, update
 from isthmus.federation.sync.verify import verify_channel
 from isthmus.store.schema.posts import posts, reactions
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, person, share, share_node, wait_converged
+from tests.testlib.sharing import person, shared_pair, shared_trio, wait_converged
 
 
 async def _verify(node: Node, ch: str, *, repair: bool = False) -> dict[str, dict[str, Any]]:
@@ -19,10 +19,7 @@ async def _verify(node: Node, ch: str, *, repair: bool = False) -> dict[str, dic
 
 
 async def test_repair_makes_a_tampered_copy_converge(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     cat = await person(c, channel_id=ch)
     p1 = await ann.post(ch, "first from alpha")
@@ -65,10 +62,7 @@ async def test_repair_makes_a_tampered_copy_converge(cluster: Cluster) -> None:
 
 
 async def test_repair_needs_a_system_admin(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, _b, _ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     r = await ann.http.post(f"/api/v4/sharedchannels/{ch}/verify/repair")
     assert r.status_code == 403 and r.json()["id"], r.text

@@ -20,13 +20,12 @@ from isthmus.store.schema.shared import shared_channel_remotes as scr
 from isthmus.store.schema.shared import sync_outbox as out
 from tests.testlib.cluster import Cluster, Node
 from tests.testlib.sharing import (
-    channel,
     eventually,
     invite,
     person,
     posts_of,
-    share,
-    share_node,
+    shared_pair,
+    shared_trio,
     uninvite_and_wait,
     wait_converged,
 )
@@ -51,10 +50,7 @@ async def test_reinvite_replays_in_chunks_from_one_marker(cluster: Cluster, monk
         return await real_expand(d, channel_id, marker_seq)
 
     monkeypatch.setattr(service_module, "expand_replay", counted)
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "before the uninvite")
     await wait_converged([a, b], ch, min_posts=1)
@@ -89,10 +85,7 @@ async def test_a_replay_marker_survives_a_restart_and_resumes(cluster: Cluster,
     from tests.testlib.sharing import restart
 
     monkeypatch.setattr(share_resume, "REPLAY_CHUNK", 2)
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await uninvite_and_wait(a, b, ch, ab)
     for i in range(5):
@@ -123,10 +116,7 @@ async def test_a_post_of_the_gap_changed_again_before_the_replay_is_expanded_sti
     """alpha writes a post while beta is out and re-invites beta while beta is unreachable; a reaction then
     bumps the post past the re-invite's time. The replay still carries the post (it was bounded by the posts'
     last change, so the post fell out of it and beta refused the reaction on a post it never got)."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await uninvite_and_wait(a, b, ch, ab)
     gap = await ann.post(ch, "written while beta was out")
@@ -142,10 +132,7 @@ async def test_a_relayed_reaction_older_than_the_gap_still_reaches_the_re_invite
     """gamma's reaction reaches alpha (the home) late, while beta is out: it keeps gamma's time, older than the
     moment beta stopped receiving, so the replay's "reactions changed since" missed it; the outbox row that
     queued it for beta names it, and the replay now sends it."""
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, _ac, ch = await shared_trio(cluster)
     ann, cat = await person(a, channel_id=ch), await person(c, channel_id=ch)
     root = await ann.post(ch, "react to me")
     await wait_converged([a, b, c], ch, min_posts=1)

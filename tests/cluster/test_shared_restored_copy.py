@@ -25,6 +25,7 @@ from tests.testlib.sharing import (
     share,
     share_node,
     shared_flag,
+    shared_pair,
     uninvite_and_wait,
     wait_converged,
 )
@@ -83,10 +84,7 @@ async def test_a_post_whose_transaction_straddles_the_re_share_reaches_the_home(
         cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     """beta's post reads the copy as not shared, the re-share commits, then the post commits: it is after the
     re-share's replay and was written without an outbox row (run np of the model test, PostgreSQL)."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     bob = await person(b, channel_id=ch)
     await uninvite_and_wait(a, b, ch, ab)
 

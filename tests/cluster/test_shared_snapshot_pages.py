@@ -15,7 +15,7 @@ from isthmus.domain import snapshot as snapshot_module
 from isthmus.federation.sync.messages import TOPIC_SNAPSHOT
 from isthmus.federation.wire import Msg
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import channel, person, share, share_node, wait_converged
+from tests.testlib.sharing import person, shared_pair, wait_converged
 
 
 async def _ask(asker: Node, remote_id: str, payload: dict[str, Any]) -> Any:
@@ -31,10 +31,7 @@ async def _ask(asker: Node, remote_id: str, payload: dict[str, Any]) -> Any:
 async def test_a_snapshot_request_returns_a_bounded_page_and_verify_follows_the_pages(
         cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(snapshot_module, "SNAPSHOT_PAGE", 3)
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     root = await ann.post(ch, "root")
     for i in range(6):

@@ -11,6 +11,7 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_trio,
     wait_converged,
 )
 
@@ -135,10 +136,7 @@ async def test_profile_changes_follow_the_user(cluster: Cluster) -> None:
     """A profile edit reaches every server the user was synced to, relayed by the home, without a new post."""
     from tests.testlib.cluster import Node
 
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     bob = await person(b, "bobby", channel_id=ch)
     await bob.post(ch, "hi")
     await wait_converged([a, b, c], ch, min_posts=1)

@@ -15,6 +15,7 @@ from tests.testlib.sharing import (
     posts_of,
     share,
     share_node,
+    shared_trio,
     wait_converged,
 )
 
@@ -32,10 +33,7 @@ def _sync_posts(net_log: list[httpx.Request], host: str, post_id: str) -> int:
 
 
 async def test_home_relays_between_remotes_exactly_once(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, ab, ac, ch = await shared_trio(cluster)
     bob = await person(b, channel_id=ch)
     cat = await person(c, channel_id=ch)
     from_b = await bob.post(ch, "from beta")

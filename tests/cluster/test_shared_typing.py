@@ -10,7 +10,14 @@ from isthmus.federation.sync.typing_relay import TOPIC_TYPING
 from isthmus.federation.wire import Msg
 from tests.testlib import wirelog
 from tests.testlib.cluster import Cluster, Node
-from tests.testlib.sharing import Person, channel, eventually, person, share, share_node, wait_converged
+from tests.testlib.sharing import (
+    Person,
+    eventually,
+    person,
+    shared_pair,
+    shared_trio,
+    wait_converged,
+)
 
 
 def typing_seen(node: Node) -> list[Event]:
@@ -29,10 +36,7 @@ async def _type(p: Person, channel_id: str) -> None:
 
 
 async def test_typing_reaches_every_server_through_the_home_rate_limited(cluster: Cluster) -> None:
-    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
-    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
-    ch = await channel(a)
-    await share(a, ch, (b, ab), (c, ac))
+    a, b, c, _ab, _ac, ch = await shared_trio(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     cat = await person(c, channel_id=ch)
     for p in (ann, bob, cat):  # each takes part once, so the others know them
@@ -62,10 +66,7 @@ async def _has(events: list[Event], user_id: str) -> bool:
 
 
 async def test_a_peer_cannot_make_a_local_person_type(cluster: Cluster) -> None:
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann, bob = await person(a, channel_id=ch), await person(b, channel_id=ch)
     await bob.post(ch, "hello")
     await wait_converged([a, b], ch, min_posts=1)

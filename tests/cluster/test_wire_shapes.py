@@ -15,17 +15,14 @@ from isthmus.core.ids import new_id
 from isthmus.store.repo import users as users_repo
 from tests.cluster.test_shared_hostile import post_obj
 from tests.testlib.cluster import Cluster
-from tests.testlib.sharing import channel, eventually, person, posts_of, share, share_node, wait_converged
+from tests.testlib.sharing import eventually, person, posts_of, share_node, shared_pair, wait_converged
 from tests.testlib.wire_check import FrameRecorder, go_type_errors, send
 
 
 async def test_thread_roots_travel_without_id_string_participants(cluster: Cluster) -> None:
     """A reply sends its root as context; the root's ``participants`` must be null or User objects, never a
     list of ids (Go decodes ``[]*User`` and refuses the whole message)."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     rec = FrameRecorder.install(cluster, b)
     ann = await person(a, channel_id=ch)
     root = await ann.post(ch, "root")
@@ -42,10 +39,7 @@ async def test_thread_roots_travel_without_id_string_participants(cluster: Clust
 
 async def test_mattermost_shaped_participants_are_accepted(cluster: Cluster) -> None:
     """Receipt takes either shape: User objects (Mattermost), id strings (older Isthmus) or null."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     await ann.post(ch, "hello")
     await wait_converged([a, b], ch, min_posts=1)
@@ -63,10 +57,7 @@ async def test_user_maps_with_non_string_values(cluster: Cluster) -> None:
     """props / timezone are string→string maps in Go. Local REST refuses other values with a 400 AppError; a
     peer's odd values are converted or dropped per user (the message still applies); sent users carry strings
     only, even for a row written before the check existed."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
 
     for body in ({"props": {"n": 1}}, {"timezone": {"useAutomaticTimezone": True}},
@@ -118,10 +109,7 @@ async def _has_message(node: Any, channel_id: str, message: str) -> bool:
 async def test_a_reaction_travels_once_per_change(cluster: Cluster) -> None:
     """A Mattermost receiver deletes a reaction it is sent again (§1.9), so each reaction may travel only when
     it changed: not when another reaction is added to its post, not when the post is edited or pinned."""
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, _ab, ch = await shared_pair(cluster)
     rec = FrameRecorder.install(cluster, b)
     ann = await person(a, channel_id=ch)
     cid = await person(a, channel_id=ch)
@@ -259,10 +247,7 @@ async def test_a_reinvite_sends_only_the_reactions_changed_meanwhile(cluster: Cl
     be deleted on a Mattermost peer), one added meanwhile must."""
     from tests.testlib.sharing import invite, not_shared
 
-    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
-    ab = await cluster.connect(a, b)
-    ch = await channel(a)
-    await share(a, ch, (b, ab))
+    a, b, ab, ch = await shared_pair(cluster)
     rec = FrameRecorder.install(cluster, b)
     ann = await person(a, channel_id=ch)
     p = await ann.post(ch, "react before and after")

@@ -125,6 +125,26 @@ async def share(home: Node, channel_id: str, *remotes: tuple[Node, str], readonl
         await eventually(lambda r=remote_id: _confirmed(home, channel_id, r))  # type: ignore[misc]
 
 
+async def shared_pair(cluster: Cluster) -> tuple[Node, Node, str, str]:
+    """alpha and beta connected, and a channel homed on alpha shared with beta: (alpha, beta, the
+    connection's id on alpha, the channel's id)."""
+    a, b = await share_node(cluster, "alpha"), await share_node(cluster, "beta")
+    ab = await cluster.connect(a, b)
+    ch = await channel(a)
+    await share(a, ch, (b, ab))
+    return a, b, ab, ch
+
+
+async def shared_trio(cluster: Cluster) -> tuple[Node, Node, Node, str, str, str]:
+    """alpha connected to beta and to gamma (not beta to gamma), and a channel homed on alpha shared with
+    both: (alpha, beta, gamma, alpha's connection ids to beta and to gamma, the channel's id)."""
+    a, b, c = await share_node(cluster, "alpha"), await share_node(cluster, "beta"), await share_node(cluster, "gamma")
+    ab, ac = await cluster.connect(a, b), await cluster.connect(a, c)
+    ch = await channel(a)
+    await share(a, ch, (b, ab), (c, ac))
+    return a, b, c, ab, ac, ch
+
+
 async def _confirmed(home: Node, channel_id: str, remote_id: str) -> bool:
     from isthmus.domain.sharing.shares import get_channel_remote
 
