@@ -139,6 +139,10 @@ class RemoteQueue:
             except Exception as err:
                 self._failed(err)
                 continue
+            if more is None:
+                # The lease went to another process between the check above and the pass: nothing was sent, so
+                # neither a success (which would reset the backoff and log "works again") nor a failure.
+                continue
             await self.outbound.leases.spread(self.remote_id, self.lock)
             if self.backoff.failures:
                 log.info("sync to secure connection %s works again after %d failures", self.remote_id,
@@ -299,8 +303,9 @@ class Outbound:
             if gone is not None:
                 self.spawn(gone.stop())
 
-    async def run_once(self, q: RemoteQueue) -> bool:
-        """One pass for one remote under its single-flight lock; True if more is pending right now."""
+    async def run_once(self, q: RemoteQueue) -> bool | None:
+        """One pass for one remote under its single-flight lock; True if more is pending right now, None if this
+        process no longer holds the remote's lease (no pass ran)."""
         now = self.d.now()
         if now - self._pruned_at > PRUNE_EVERY_MS and not self._pruning and \
                 self.leases.may_prune():
@@ -310,7 +315,7 @@ class Outbound:
             return False
         async with q.lock:  # the engine reads the connection itself (in the pass's one read transaction)
             if not self.leases.may_send_now(q.remote_id):
-                return False  # handed over between the queue's check and this lock
+                return None  # handed over between the queue's check and this lock
             return await self.sync_once(q)
 
     def max_posts(self) -> int:
