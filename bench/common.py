@@ -31,12 +31,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Databases create_postgres_database made in this process (name -> admin URL): the test suite drops them at its end.
+created_databases: dict[str, str] = {}
+
+
 def create_postgres_database(admin_url: str, prefix: str = "isthmus_b_") -> str:
     """Create a fresh database next to ``admin_url`` (any database on the server) and return its URL."""
     import asyncpg
 
     name = prefix + secrets.token_hex(6)
     plain = admin_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+    created_databases[name] = plain
 
     async def go() -> None:
         conn = await asyncpg.connect(plain)

@@ -22,9 +22,12 @@ from tests.testlib.live import LiveServer, drop_test_databases
 pytest_plugins = ["tests.conformance.plugin", "pytester"]
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Drop the PostgreSQL databases no cluster dropped at its close (the session's live server, the
-    repository and CLI tests)."""
+@pytest.fixture(scope="session", autouse=True)
+def _drop_leftover_databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases no cluster dropped at its close (the session's live server, the loopback
+    tier's processes, the repository and CLI tests). Set up first, so torn down last: after every server that
+    used one has stopped, also when the run ends early (-x, Ctrl-C)."""
+    yield
     drop_test_databases()
 
 

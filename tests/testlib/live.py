@@ -60,6 +60,11 @@ def database_name(db_env: dict[str, str]) -> str | None:
 def drop_test_databases(names: list[str] | None = None) -> None:
     """Drop these databases (default: every one still recorded). Their servers must have stopped; FORCE
     ends a connection a pool may still hold."""
+    if names is None:  # the loopback tier's server processes get theirs from bench.common
+        from bench import common
+
+        _created_databases.update(common.created_databases)
+        common.created_databases.clear()
     wanted = list(_created_databases) if names is None else [n for n in names if n in _created_databases]
     for name in wanted:
         admin_url = _created_databases.pop(name)
