@@ -9,12 +9,14 @@ chatty server can never block on a full pipe buffer.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,28 +33,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# Databases create_postgres_database made in this process (name -> admin URL): the test suite drops them at its end.
+# The PostgreSQL databases this process created and has not dropped yet (name -> admin URL). Each one is a copy of
+# template1 (about 9 MB), and a deep model run creates thousands: the test suite drops them when their servers
+# stop, and whatever is left goes when the process exits (a bench run's too).
 created_databases: dict[str, str] = {}
 
 
 def create_postgres_database(admin_url: str, prefix: str = "isthmus_b_") -> str:
     """Create a fresh database next to ``admin_url`` (any database on the server) and return its URL."""
-    import asyncpg
-
     name = prefix + secrets.token_hex(6)
     plain = admin_url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+    run_on_postgres(plain, f'CREATE DATABASE "{name}"')
     created_databases[name] = plain
+    base, _, _ = plain.partition("?")[0].rpartition("/")
+    return f"{base}/{name}"
+
+
+def drop_created_databases(names: Sequence[str] | None = None) -> None:
+    """Drop these databases (default: every one still recorded). Their servers must have stopped; FORCE ends a
+    connection a pool may still hold."""
+    for name in list(created_databases) if names is None else [n for n in names if n in created_databases]:
+        run_on_postgres(created_databases.pop(name), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+atexit.register(drop_created_databases)
+
+
+def run_on_postgres(admin_url: str, statement: str) -> None:
+    """One statement on its own connection, from synchronous code, also where this thread already runs an event
+    loop (Playwright's sync API keeps one in the browser tests)."""
+    import asyncpg
 
     async def go() -> None:
-        conn = await asyncpg.connect(plain)
+        conn = await asyncpg.connect(admin_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(statement)
         finally:
             await conn.close()
 
-    asyncio.run(go())
-    base, _, _ = plain.partition("?")[0].rpartition("/")
-    return f"{base}/{name}"
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(go())
+        return
+    result: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            asyncio.run(go())
+        except BaseException as exc:
+            result.append(exc)
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    if result:
+        raise result[0]
 
 
 def database_env(data_dir: Path, postgres_url: str | None = None) -> dict[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from bench.common import create_postgres_database, drop_created_databases
 
 from isthmus.api.app import create_app
 from isthmus.config import ConfigStore
@@ -37,17 +37,8 @@ def test_database_env(data_dir: Path) -> dict[str, str]:
     if not pg:
         return {"MM_SQLSETTINGS_DRIVERNAME": "sqlite",
                 "MM_SQLSETTINGS_DATASOURCE": str(data_dir / "isthmus.db")}
-    name = "isthmus_t_" + secrets.token_hex(6)
-    create_postgres_database(pg, name)
-    _created_databases[name] = pg
-    base, _, _ = pg.rpartition("/")
-    return {"MM_SQLSETTINGS_DRIVERNAME": "postgres", "MM_SQLSETTINGS_DATASOURCE": f"{base}/{name}"}
-
-
-# The PostgreSQL databases this process created and has not dropped yet (name -> admin URL). Each one is a
-# copy of template1 (about 9 MB); a deep model run creates thousands, so they are dropped when their servers
-# stop rather than left for whoever owns the PostgreSQL server.
-_created_databases: dict[str, str] = {}
+    return {"MM_SQLSETTINGS_DRIVERNAME": "postgres",
+            "MM_SQLSETTINGS_DATASOURCE": create_postgres_database(pg, prefix="isthmus_t_")}
 
 
 def database_name(db_env: dict[str, str]) -> str | None:
@@ -58,53 +49,8 @@ def database_name(db_env: dict[str, str]) -> str | None:
 
 
 def drop_test_databases(names: list[str] | None = None) -> None:
-    """Drop these databases (default: every one still recorded). Their servers must have stopped; FORCE
-    ends a connection a pool may still hold."""
-    if names is None:  # the loopback tier's server processes get theirs from bench.common
-        from bench import common
-
-        _created_databases.update(common.created_databases)
-        common.created_databases.clear()
-    wanted = list(_created_databases) if names is None else [n for n in names if n in _created_databases]
-    for name in wanted:
-        admin_url = _created_databases.pop(name)
-        _run_on_postgres(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def create_postgres_database(admin_url: str, name: str) -> None:
-    _run_on_postgres(admin_url, f'CREATE DATABASE "{name}"')
-
-
-def _run_on_postgres(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    async def go() -> None:
-        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://")
-                                     .replace("postgres://", "postgresql://"))
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(go())
-        return
-    # This thread already runs a loop (Playwright's sync API keeps one in the browser tests).
-    result: list[BaseException] = []
-
-    def in_thread() -> None:
-        try:
-            asyncio.run(go())
-        except BaseException as exc:
-            result.append(exc)
-
-    worker = threading.Thread(target=in_thread)
-    worker.start()
-    worker.join()
-    if result:
-        raise result[0]
+    """Drop these PostgreSQL databases of this process (default: all it still has, the loopback tier's too)."""
+    drop_created_databases(names)
 
 
 class LiveServer:
