@@ -34,7 +34,14 @@ REPLAY_CHUNK = 200  # posts a replay queues per transaction
 
 async def unsent_since(conn: AsyncConnection, row: dict[str, Any], now: int) -> int:
     """For a remote row about to stop receiving: the time of its oldest unacknowledged change, else now."""
-    oldest = await repo.oldest_unacknowledged(conn, row["channel_id"], row["remote_id"], int(row["outbox_cursor"]))
+    channel_id, remote_id, cursor = row["channel_id"], row["remote_id"], int(row["outbox_cursor"])
+    oldest = await repo.oldest_unacknowledged(conn, channel_id, remote_id, cursor)
+    # A replay marker still owes every post changed since its own ``since``, which its row's time (the re-invite)
+    # does not show: uninvited again before the marker went out, the next re-invite would start after that gap.
+    for text in await repo.unacknowledged_entities(conn, channel_id, remote_id, cursor, REPLAY_KIND):
+        marker = ReplayMarker.decode(text)
+        if marker is not None:
+            oldest = marker.since if oldest is None else min(oldest, marker.since)
     return min(oldest, now) if oldest is not None else now
 
 

@@ -144,6 +144,13 @@ async def oldest_unacknowledged(conn: AsyncConnection, channel_id: str, remote_i
     return min(found) if found else None
 
 
+async def unacknowledged_entities(conn: AsyncConnection, channel_id: str, remote_id: str, cursor: int,
+                                  kind: str) -> list[str]:
+    """The entity ids of the channel's outbox rows of ``kind`` past ``cursor`` still to go to ``remote_id``."""
+    q = select(out.c.entity_id).where(and_(_unacknowledged(channel_id, remote_id, cursor), out.c.kind == kind))
+    return [str(r[0]) for r in (await conn.execute(q)).all()]
+
+
 async def select_unshare_notices(conn: AsyncConnection, remote_id: str) -> list[dict[str, Any]]:
     """Soft-deleted rows of ``remote_id`` whose ``sharedchannel_unshare`` is still to be delivered."""
     q = (select(scr).where(and_(scr.c.remote_id == remote_id, scr.c.delete_at > 0, scr.c.unshare_notice > 0))
