@@ -4,13 +4,13 @@ A channel is *shared* when it has a ``shared_channels`` row (and ``channels.shar
 home server it has one ``shared_channel_remotes`` row per invited connection; on every other server it
 has exactly one, pointing at the home. Federation (``isthmus.federation.sync``) calls these functions;
 the network never runs inside their transactions. Accepting an invite (our copy of a channel shared with
-us) is in ``share_accept``, reads guarded for REST in ``share_reads``, re-invite catch-up and the durable
-unshare notice in ``share_resume``.
+us) is in ``accept``, the invite's confirmation in ``confirm``, reads guarded for REST in ``reads``,
+re-invite catch-up and the durable unshare notice in ``resume``.
 
 Cursor rule: a new or restored remote row starts at the current end of the outbox, so history from
 before the invitation is not replayed (as in Mattermost), while everything written after the admin
 invited (even if the peer was offline and the invite is still pending) will be delivered (a restored row
-also replays what it missed meanwhile: ``share_resume``).
+also replays what it missed meanwhile: ``resume``).
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
     With ``workspace`` (the connection's name) the channel says it is now shared with it.
 
     Refused when the channel is homed elsewhere (no re-sharing). The caller delivers the invite and
-    then calls :func:`do_confirm_invite`.
+    then calls ``confirm.do_confirm_invite``.
     """
     async with transaction(d) as tx:
         channel = await get_channel_row(tx.conn, channel_id)
@@ -291,22 +291,6 @@ async def _initial_members(tx: Tx, channel: Channel, now: int) -> None:
     clocks = await clocks_repo.select_member_clocks(tx.conn, channel.id, list(owners))
     for user_id, owner in owners.items():
         await record_member_change(tx, channel, user_id, owner, now=now, change_at=clocks.get(user_id) or now)
-
-
-async def do_confirm_invite(d: Domain, channel_id: str, remote_id: str) -> bool:
-    """The peer accepted the channel invite: the sender may start syncing it."""
-    async with transaction(d) as tx:
-        row = await repo.select_remote(tx.conn, channel_id, remote_id)
-        if row is None or row["delete_at"] or row["is_invite_confirmed"]:
-            return False
-        await confirm_invite_in_tx(tx, row, d.now())
-    return True
-
-
-async def confirm_invite_in_tx(tx: Tx, row: dict[str, Any], now: int) -> None:
-    """Mark a pending invite (a live, unconfirmed remote row) accepted, in the caller's transaction."""
-    await repo.update_remote(tx.conn, row["id"], {"is_invite_confirmed": True, "update_at": now})
-    emit_remote_updated(tx, row["channel_id"], row["remote_id"])
 
 
 async def _unshare_in_tx(d: Domain, tx: Tx, channel_id: str, now: int, notice: int) -> list[str]:

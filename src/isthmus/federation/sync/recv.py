@@ -30,7 +30,7 @@ from isthmus.domain.context import Domain, Tx, retrying, transaction
 from isthmus.domain.models import Channel
 from isthmus.domain.remotes import RemoteCluster
 from isthmus.domain.sharing import accept as share_accept
-from isthmus.domain.sharing import shares
+from isthmus.domain.sharing import confirm, shares
 from isthmus.domain.sharing.ownership import member_subject, relayed_by_home, removed_by_home
 from isthmus.domain.sharing.repair import do_resend_posts
 from isthmus.domain.snapshot import channel_snapshot_page, page_cursor
@@ -233,7 +233,7 @@ class Receiver:
             if not row["is_invite_confirmed"]:
                 # We invited it and its OK is still on the way (or was lost): it accepted, or it could not
                 # sync this channel. Refusing would make it tear down its copy and lose what it wrote since.
-                await shares.confirm_invite_in_tx(tx, row, self.d.now())
+                await confirm.confirm_invite_in_tx(tx, row, self.d.now())
                 confirmed = True
             refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)

@@ -31,7 +31,7 @@ from isthmus.domain.context import Domain, transaction
 from isthmus.domain.models import Actor, Post, User
 from isthmus.domain.remotes import RemoteCluster, get_remote
 from isthmus.domain.shapes import dumps, post_json
-from isthmus.domain.sharing import shares
+from isthmus.domain.sharing import confirm, shares
 from isthmus.domain.sharing.direct import original_remote_id
 from isthmus.domain.sharing.notices import post_notice
 from isthmus.domain.sharing.resume import (
@@ -205,7 +205,7 @@ class ShareService:
                                                    if rc.remote_id not in (u.remote_id, original_remote_id(u))])
         response = await self._send(rc, TOPIC_INVITE, payload)
         if response.ok:
-            await shares.do_confirm_invite(self.d, channel_id, rc.remote_id)
+            await confirm.do_confirm_invite(self.d, channel_id, rc.remote_id)
             log.info("channel %s shared with %s (%s)", channel_id, rc.name, rc.remote_id)
             self.outbound.poke(rc.remote_id)
             return
