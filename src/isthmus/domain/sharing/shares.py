@@ -88,6 +88,7 @@ class SharedChannelRemote:
     outbox_cursor: int
     unsent_since: int = 0
     unshare_notice: int = 0
+    confirmed_by_sync: bool = False
 
 
 def shared_channel_json(s: SharedChannel) -> dict[str, Any]:
@@ -265,7 +266,7 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
                                   "is_invite_confirmed": confirmed, "creator_id": actor.user_id,
                                   "outbox_cursor": cursor, "last_post_update_at": now, "last_post_create_at": now,
                                   "last_post_update_id": "", "last_post_create_id": "",
-                                  "unshare_notice": UNSHARE_NOTICE_NONE}
+                                  "unshare_notice": UNSHARE_NOTICE_NONE, "confirmed_by_sync": False}
         if existing is not None:
             await repo.update_remote(tx.conn, existing["id"], values)
             row = {**existing, **values}
@@ -316,16 +317,22 @@ async def do_uninvite_remote(d: Domain, channel_id: str, remote_id: str, *, noti
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"]:
             return False, False
-        now = d.now()
-        await stop_receiving(tx.conn, row, now, notice)
-        if workspace:
-            channel = await get_channel_row(tx.conn, channel_id)
-            await post_notice(d, tx, channel, user_id or row["creator_id"], workspace, shared=False)
-        emit_remote_updated(tx, channel_id, remote_id)
-        if await repo.select_remotes_for_channel(tx.conn, channel_id):
-            return True, False
-        await _unshare_in_tx(d, tx, channel_id, now, UNSHARE_NOTICE_NONE)
-        return True, True
+        return True, await uninvite_in_tx(d, tx, row, notice=notice, workspace=workspace, user_id=user_id)
+
+
+async def uninvite_in_tx(d: Domain, tx: Tx, row: dict[str, Any], *, notice: int, workspace: str = "",
+                         user_id: str = "") -> bool:
+    """:func:`do_uninvite_remote` for a live remote row read in the caller's transaction; True if it unshared."""
+    channel_id, now = row["channel_id"], d.now()
+    await stop_receiving(tx.conn, row, now, notice)
+    if workspace:
+        channel = await get_channel_row(tx.conn, channel_id)
+        await post_notice(d, tx, channel, user_id or row["creator_id"], workspace, shared=False)
+    emit_remote_updated(tx, channel_id, row["remote_id"])
+    if await repo.select_remotes_for_channel(tx.conn, channel_id):
+        return False
+    await _unshare_in_tx(d, tx, channel_id, now, UNSHARE_NOTICE_NONE)
+    return True
 
 
 async def do_unshare_channel(d: Domain, channel_id: str, *, notice: int = UNSHARE_NOTICE_NONE) -> list[str]:

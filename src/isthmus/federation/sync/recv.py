@@ -233,7 +233,7 @@ class Receiver:
             if not row["is_invite_confirmed"]:
                 # We invited it and its OK is still on the way (or was lost): it accepted, or it could not
                 # sync this channel. Refusing would make it tear down its copy and lose what it wrote since.
-                await confirm.confirm_invite_in_tx(tx, row, self.d.now())
+                await confirm.confirm_invite_in_tx(tx, row, self.d.now(), by_sync=True)
                 confirmed = True
             refuse_content = bool(share["home"] and share["readonly"])
             channel = await get_channel_row(tx.conn, sm.channel_id)

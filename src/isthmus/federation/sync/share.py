@@ -286,7 +286,13 @@ class ShareService:
         if share is not None and not share.home and share.remote_id == rc.remote_id:
             await self.home_stopped_sharing(rc, channel_id, channel_deleted=CHANNEL_DELETED_TEXT in err)
         else:  # not the channel's home (a remote of ours that left): it cannot delete our channel
-            await self.stop_sharing_with(rc.remote_id, channel_id)
+            outcome = await confirm.do_peer_lacks_channel(self.d, channel_id, rc.remote_id,
+                                                          workspace=await self._name(rc.remote_id))
+            if outcome == "removed":
+                log.info("channel %s is no longer shared with %s", channel_id, rc.remote_id)
+            elif outcome == "reinvite":  # only its sync had confirmed the invite: send the invite itself
+                log.info("%s no longer has channel %s: inviting it again", rc.remote_id, channel_id)
+                self.outbound.poke(rc.remote_id)
 
     async def home_stopped_sharing(self, rc: RemoteCluster, channel_id: str, *, channel_deleted: bool) -> None:
         share = await shares.get_share(self.d, channel_id)

@@ -8,7 +8,7 @@ a shared channel, appended in the same transaction as the change itself, and a p
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, UniqueConstraint, false
 
 from isthmus.store.schema.base import Id, Ms, metadata
 
@@ -58,6 +58,9 @@ shared_channel_remotes = Table(
     # A sharedchannel_unshare still to deliver (UNSHARE_NOTICE_* in domain.shares); the connection's sender
     # delivers it whenever the peer is reachable, so a peer that was down still learns of a deletion.
     Column("unshare_notice", Integer, nullable=False, default=0, server_default="0"),
+    # Confirmed because the peer synced the channel, not because it answered this invite: the sync may come
+    # from its copy of an earlier invite, torn down since (domain.sharing.confirm). Migration 0019.
+    Column("confirmed_by_sync", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("channel_id", "remote_id", name="uq_shared_channel_remotes_channel_id_remote_id"),
 )
 Index("ix_shared_channel_remotes_remote_id", shared_channel_remotes.c.remote_id)
