@@ -12,7 +12,7 @@ model-based test's run xp, on PostgreSQL).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from isthmus.domain.context import Domain, Tx, transaction
 from isthmus.domain.sharing.resume import UNSHARE_NOTICE_NONE
@@ -42,11 +42,18 @@ async def confirm_invite_in_tx(tx: Tx, row: dict[str, Any], now: int, *, by_sync
     emit_remote_updated(tx, row["channel_id"], row["remote_id"])
 
 
-async def do_peer_lacks_channel(d: Domain, channel_id: str, remote_id: str, *, workspace: str = "") -> str:
-    """The peer answered our sync "channel is no longer shared" for a channel we home: it left. Returns
+PeerLacksOutcome = Literal["removed", "reinvite", ""]
+
+
+async def do_peer_lacks_channel(d: Domain, channel_id: str, remote_id: str, *,
+                                workspace: str = "") -> PeerLacksOutcome:
+    """The peer answered our sync "channel is no longer shared", and it is not our channel's home (so it left
+    ours; any row left of a copy of ours is dropped the same way). Returns
     ``"removed"`` (its row soft-deleted, "no longer shared with <workspace>" posted), ``"reinvite"`` (an invite
     only its sync confirmed: pending again, for the sender to send) or ``""`` (nothing to do: no live row, or one
-    invited again since that answer was given, whose own invite will share the channel there again)."""
+    invited again since that answer was given, whose own invite will share the channel there again). The flag
+    ``confirmed_by_sync`` is cleared by the invite's own answer, or by the peer acknowledging one of our syncs
+    (its copy is live then)."""
     async with transaction(d) as tx:
         row = await repo.select_remote(tx.conn, channel_id, remote_id)
         if row is None or row["delete_at"] or not row["is_invite_confirmed"]:

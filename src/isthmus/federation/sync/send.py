@@ -361,6 +361,8 @@ async def commit(d: Domain, rc: RemoteCluster, batch: Batch, response: SyncRespo
         values.update(last_post_create_at=newest_create.create_at, last_post_create_id=newest_create.id,
                       last_post_update_at=newest_update.update_at, last_post_update_id=newest_update.id)
     synced = set(response.users_syncd) if response is not None else set()
+    if response is not None:  # its copy took our sync: an invite only its own sync confirmed is sure now
+        values["confirmed_by_sync"] = False
     async with transaction(d) as tx:
         await _follow_up_stale_users(tx, batch, synced)
         if batch.end_seq > batch.start_seq:
