@@ -18,6 +18,7 @@ from typing import Any
 from tests.realtime.wsclient import make_channel, make_team
 from tests.testlib.clients import PASSWORD, Person
 from tests.testlib.live import LiveServer
+from tests.testlib.npm import ensure_node_modules
 
 NODE_DIR = Path(__file__).parent / "node"
 
@@ -77,11 +78,7 @@ def type_errors(tsc_output: str, source: str) -> tuple[list[str], dict[str, int]
 
 
 def _node_modules() -> None:
-    if not (NODE_DIR / "node_modules" / "typescript").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "npm is required for the app tests"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
-                       capture_output=True)
+    ensure_node_modules(NODE_DIR)
 
 
 def run_session(live: LiveServer, person: Person, team_id: str, channel_id: str, other_id: str,

@@ -15,16 +15,13 @@ from typing import Any
 from tests.realtime.wsclient import make_channel, make_team
 from tests.testlib.clients import Person
 from tests.testlib.live import LiveServer
+from tests.testlib.npm import ensure_node_modules
 
 NODE_DIR = Path(__file__).parent / "node"
 
 
 def _node_modules() -> None:
-    if not (NODE_DIR / "node_modules" / "@mattermost" / "client").is_dir():
-        npm = shutil.which("npm")
-        assert npm, "npm is required for the @mattermost/client tests"
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300,
-                       capture_output=True)
+    ensure_node_modules(NODE_DIR)
 
 
 def _run(*args: str) -> dict[str, Any]:
