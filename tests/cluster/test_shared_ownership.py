@@ -19,6 +19,7 @@ from tests.testlib.sharing import (
     admin_of,
     channel,
     eventually,
+    invite,
     person,
     posts_of,
     share,
@@ -26,6 +27,7 @@ from tests.testlib.sharing import (
     shared_pair,
     shared_trio,
     snapshot,
+    uninvite_and_wait,
     wait_converged,
 )
 
@@ -157,6 +159,28 @@ async def test_remote_admin_cannot_rewrite_or_delete_a_post_from_another_workspa
     snap = await wait_converged([a, b], ch, min_posts=2)
     assert _post(snap, post["id"])["message"] == "ann's words" and _post(snap, post["id"])["is_pinned"]
     assert _post(snap, theirs["id"])["deleted"]
+
+
+async def test_a_copy_no_longer_shared_cannot_delete_the_homes_posts_but_the_former_home_can_moderate(
+        cluster: Cluster) -> None:
+    # A deletion made in the uninvited copy would be replayed by the next re-invite and refused by the home,
+    # leaving the post deleted on one server only (the model-based test's run z1).
+    a, b, ab, ch = await shared_pair(cluster)
+    ann = await person(a, channel_id=ch)
+    bob = await person(b, channel_id=ch)
+    post = await ann.post(ch, "ann's words")
+    theirs = await bob.post(ch, "bob's words")
+    await wait_converged([a, b], ch, min_posts=2)
+    await uninvite_and_wait(a, b, ch, ab)
+
+    r = await b.http.delete(f"/api/v4/posts/{post['id']}")
+    assert r.status_code == 403 and r.json()["id"] == "api.post.delete_post.remote_author.app_error", r.text
+    assert "alpha" in r.json()["message"]
+    await admin_of(a).delete(theirs["id"])  # no longer shared on alpha either: it was the home, it moderates
+    r = await invite(a, ch, ab)
+    assert r.status_code == 200, r.text
+    snap = await wait_converged([a, b], ch, min_posts=2)
+    assert not _post(snap, post["id"])["deleted"] and _post(snap, theirs["id"])["deleted"]
 
 
 async def test_receivers_refuse_changes_not_from_the_authors_server(cluster: Cluster) -> None:

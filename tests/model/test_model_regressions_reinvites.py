@@ -359,3 +359,33 @@ def test_a_post_written_while_unshared_reaches_a_server_uninvited_again_before_i
     state.ack(who=134, which=780, on=False)
     state.invite(where=61, peer=331)
     state.teardown()
+
+
+def test_a_copy_waiting_for_its_re_invite_cannot_delete_the_homes_post() -> None:
+    # Run z1 (SQLite, deterministic): delta homes the channel, shared with epsilon, and unshares it; delta
+    # invites epsilon again, and before the invite arrives epsilon's admin deletes a post of delta's user in
+    # the copy it kept. That was allowed (no share there any more), the re-accept replayed the deletion, and
+    # delta refused it: the post stayed deleted on epsilon only. A server that was a copy now refuses it (403),
+    # as it always refused the edit (migration 0020 remembers which link led to the home).
+    state = SyncMachine()
+    state.init(extra=1, configs=[40, 24, 45, 10, 0], n=5, chans=[(8, 0)])
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.heal_all_and_settle()
+    state.delete_channel(where=185)
+    state.profile(who=978)
+    state.profile(who=211)
+    state.post(priority="", reply=487, size=500, where=294, who=368)
+    state.post(priority="important", reply=1000, size=0, where=748, who=134)
+    state.pin(pinned=False, which=188, who=686)
+    state.unshare(where=296)
+    state.post(priority="important", reply=217, size=5000, where=0, who=396)
+    state.edit(which=240, who=25)
+    state.profile(who=329)
+    state.pin(pinned=True, which=350, who=116)
+    state.delete(which=68, who=29)
+    state.delete(which=254, who=220)
+    state.cut_link(pair=269)
+    state.invite(peer=220, where=269)
+    state.delete(which=670, who=128)
+    state.teardown()

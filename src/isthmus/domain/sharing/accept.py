@@ -96,7 +96,8 @@ async def _record_share(d: Domain, tx: Tx, channel: Channel, remote_id: str, cre
     now, cursor = d.now(), await repo.max_seq(tx.conn)
     values: dict[str, Any] = {"delete_at": 0, "update_at": now, "is_invite_accepted": True,
                               "is_invite_confirmed": True, "creator_id": creator_id, "outbox_cursor": cursor,
-                              "last_post_update_at": now, "last_post_create_at": now, "confirmed_by_sync": False}
+                              "last_post_update_at": now, "last_post_create_at": now, "confirmed_by_sync": False,
+                              "to_home": True}
     if existing is not None:
         await repo.update_remote(tx.conn, existing["id"], values)
     else:

@@ -149,7 +149,8 @@ async def _invite(d: Domain, tx: Tx, channel: Channel, remote_id: str, actor_id:
                               "is_invite_confirmed": False, "creator_id": actor_id,
                               "outbox_cursor": await shared_repo.max_seq(tx.conn), "last_post_update_at": now,
                               "last_post_create_at": now, "last_post_update_id": "", "last_post_create_id": "",
-                              "unshare_notice": UNSHARE_NOTICE_NONE, "confirmed_by_sync": False}
+                              "unshare_notice": UNSHARE_NOTICE_NONE, "confirmed_by_sync": False,
+                              "to_home": False}
     if existing is not None:
         await shared_repo.update_remote(tx.conn, existing["id"], values)
         await replay_missed(tx, channel, existing, now)

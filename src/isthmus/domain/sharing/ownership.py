@@ -212,11 +212,19 @@ async def refuse_remote_edit(tx: Tx, channel_id: str, author_id: str) -> None:
 
 
 async def refuse_remote_delete(tx: Tx, channel_id: str, author_id: str, what: str = "message") -> None:
-    """Deleting another workspace's user's post (or reaction) is allowed only on the channel's home (403)."""
+    """Deleting another workspace's user's post (or reaction) is allowed only on the channel's home (403).
+    Also in a copy no longer shared: a later re-invite would replay the deletion as ours, and the home would
+    refuse it (the model-based test's run z1). A former home may still moderate its channel."""
     found = await remote_author(tx, channel_id, author_id)
-    if found is None or found[1]["home"]:
+    if found is None:
+        user = await _user(tx, author_id)
+        if user is None or user.remote_id is None or not await shares_repo.was_a_copy(tx.conn, channel_id):
+            return
+    elif found[1]["home"]:
         return
-    name = await _workspace_name(tx, found[0])
+    else:
+        user = found[0]
+    name = await _workspace_name(tx, user)
     error_id = "api.post.delete_post.remote_author.app_error" if what == "message" \
         else "api.reaction.delete.remote_user.app_error"
     raise AppError(error_id,

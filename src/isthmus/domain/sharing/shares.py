@@ -89,6 +89,7 @@ class SharedChannelRemote:
     unsent_since: int = 0
     unshare_notice: int = 0
     confirmed_by_sync: bool = False
+    to_home: bool = False
 
 
 def shared_channel_json(s: SharedChannel) -> dict[str, Any]:
@@ -266,7 +267,8 @@ async def do_invite_remote(d: Domain, actor: Actor, channel_id: str, remote_id: 
                                   "is_invite_confirmed": confirmed, "creator_id": actor.user_id,
                                   "outbox_cursor": cursor, "last_post_update_at": now, "last_post_create_at": now,
                                   "last_post_update_id": "", "last_post_create_id": "",
-                                  "unshare_notice": UNSHARE_NOTICE_NONE, "confirmed_by_sync": False}
+                                  "unshare_notice": UNSHARE_NOTICE_NONE, "confirmed_by_sync": False,
+                                  "to_home": False}
         if existing is not None:
             await repo.update_remote(tx.conn, existing["id"], values)
             row = {**existing, **values}

@@ -92,6 +92,12 @@ async def select_remotes_for_channel(conn: AsyncConnection, channel_id: str, *,
     return _all(await conn.execute(q.order_by(scr.c.create_at, scr.c.id)))
 
 
+async def was_a_copy(conn: AsyncConnection, channel_id: str) -> bool:
+    """This server held the channel as another server's copy (now or before: the link row stays when unshared)."""
+    q = select(scr.c.id).where(scr.c.channel_id == channel_id, scr.c.to_home.is_(True)).limit(1)
+    return (await conn.execute(q)).first() is not None
+
+
 async def select_remotes_for_remote(conn: AsyncConnection, remote_id: str, *, include_deleted: bool = False,
                                     only_confirmed: bool = False, only_unconfirmed: bool = False,
                                     home: bool | None = None, offset: int = 0,

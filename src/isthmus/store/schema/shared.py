@@ -61,6 +61,9 @@ shared_channel_remotes = Table(
     # Confirmed because the peer synced the channel, not because it answered this invite: the sync may come
     # from its copy of an earlier invite, torn down since (domain.sharing.confirm). Migration 0019.
     Column("confirmed_by_sync", Boolean, nullable=False, default=False, server_default=false()),
+    # Our copy's link to the channel's home (not a remote we invited); kept when the copy stops being shared,
+    # so the ownership rules still know we were not the home (domain.sharing.ownership). Migration 0020.
+    Column("to_home", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("channel_id", "remote_id", name="uq_shared_channel_remotes_channel_id_remote_id"),
 )
 Index("ix_shared_channel_remotes_remote_id", shared_channel_remotes.c.remote_id)
