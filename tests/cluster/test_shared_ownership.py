@@ -161,26 +161,50 @@ async def test_remote_admin_cannot_rewrite_or_delete_a_post_from_another_workspa
     assert _post(snap, theirs["id"])["deleted"]
 
 
-async def test_a_copy_no_longer_shared_cannot_delete_the_homes_posts_but_the_former_home_can_moderate(
+async def test_a_copy_no_longer_shared_cannot_delete_or_pin_the_homes_posts_but_the_former_home_can_moderate(
         cluster: Cluster) -> None:
-    # A deletion made in the uninvited copy would be replayed by the next re-invite and refused by the home,
-    # leaving the post deleted on one server only (the model-based test's run z1).
+    # What the uninvited copy changes in a post that came from the home, the next re-invite's replay does not
+    # send (the home has the post), so it would stay that copy's alone (the model-based test's run z1).
     a, b, ab, ch = await shared_pair(cluster)
     ann = await person(a, channel_id=ch)
     bob = await person(b, channel_id=ch)
     post = await ann.post(ch, "ann's words")
     theirs = await bob.post(ch, "bob's words")
-    await wait_converged([a, b], ch, min_posts=2)
+    own = await bob.post(ch, "bob's other words")
+    await wait_converged([a, b], ch, min_posts=3)
     await uninvite_and_wait(a, b, ch, ab)
 
     r = await b.http.delete(f"/api/v4/posts/{post['id']}")
     assert r.status_code == 403 and r.json()["id"] == "api.post.delete_post.remote_author.app_error", r.text
     assert "alpha" in r.json()["message"]
+    r = await b.http.post(f"/api/v4/posts/{post['id']}/pin")
+    assert r.status_code == 403 and r.json()["id"] == "api.post.pin.remote_author.app_error", r.text
+    assert "alpha" in r.json()["message"] and "shared again" in r.json()["message"]
+    await admin_of(b).pin(own["id"])  # beta's own post: the re-accept replays it, pin included
     await admin_of(a).delete(theirs["id"])  # no longer shared on alpha either: it was the home, it moderates
     r = await invite(a, ch, ab)
     assert r.status_code == 200, r.text
-    snap = await wait_converged([a, b], ch, min_posts=2)
-    assert not _post(snap, post["id"])["deleted"] and _post(snap, theirs["id"])["deleted"]
+    snap = await wait_converged([a, b], ch, min_posts=3)
+    assert not _post(snap, post["id"])["deleted"] and not _post(snap, post["id"])["is_pinned"]
+    assert _post(snap, theirs["id"])["deleted"] and _post(snap, own["id"])["is_pinned"]
+
+
+async def test_a_copy_whose_connection_is_gone_is_its_own(cluster: Cluster) -> None:
+    # Nothing can share the channel with beta again (a new connection has a new id): its admins moderate it.
+    a, b, ab, ch = await shared_pair(cluster)
+    ann = await person(a, channel_id=ch)
+    post = await ann.post(ch, "ann's words")
+    await wait_converged([a, b], ch, min_posts=1)
+    r = await b.http.delete(f"/api/v4/remotecluster/{ab}")
+    assert r.status_code == 200, r.text
+    await eventually(lambda: _not_shared(b, ch))
+    assert (await b.http.post(f"/api/v4/posts/{post['id']}/pin")).status_code == 200
+    assert (await b.http.delete(f"/api/v4/posts/{post['id']}")).status_code == 200
+
+
+async def _not_shared(node: Node, channel_id: str) -> bool:
+    r = await node.http.get(f"/api/v4/channels/{channel_id}")
+    return r.status_code == 200 and not r.json()["shared"]
 
 
 async def test_receivers_refuse_changes_not_from_the_authors_server(cluster: Cluster) -> None:

@@ -364,8 +364,8 @@ def test_a_post_written_while_unshared_reaches_a_server_uninvited_again_before_i
 def test_a_copy_waiting_for_its_re_invite_cannot_delete_the_homes_post() -> None:
     # Run z1 (SQLite, deterministic): delta homes the channel, shared with epsilon, and unshares it; delta
     # invites epsilon again, and before the invite arrives epsilon's admin deletes a post of delta's user in
-    # the copy it kept. That was allowed (no share there any more), the re-accept replayed the deletion, and
-    # delta refused it: the post stayed deleted on epsilon only. A server that was a copy now refuses it (403),
+    # the copy it kept. That was allowed (no share there any more), and the re-accept's replay leaves out what
+    # came from delta, so the post stayed deleted on epsilon only. A server that was a copy now refuses it (403),
     # as it always refused the edit (migration 0020 remembers which link led to the home).
     state = SyncMachine()
     state.init(extra=1, configs=[40, 24, 45, 10, 0], n=5, chans=[(8, 0)])

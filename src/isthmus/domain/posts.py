@@ -39,7 +39,7 @@ from isthmus.domain.post_priority import attach_acknowledgements
 from isthmus.domain.roles import has_system_permission, permissions_of
 from isthmus.domain.shapes import dumps, post_json
 from isthmus.domain.sharing import plugin_components
-from isthmus.domain.sharing.ownership import refuse_remote_delete, refuse_remote_edit
+from isthmus.domain.sharing.ownership import refuse_pin_in_former_copy, refuse_remote_delete, refuse_remote_edit
 from isthmus.domain.threads import add_reply_to_summary, recompute_summary
 from isthmus.store.repo import posts as repo
 from isthmus.store.repo import reactions as reactions_repo
@@ -273,6 +273,7 @@ async def do_set_pinned(d: Domain, actor: Actor, post_id: str, pinned: bool) -> 
     async with transaction(d) as tx:
         post = await _load_editable(tx.conn, post_id, "read_channel")
         channel = await access_channel(d, tx.conn, actor, post.channel_id)
+        await refuse_pin_in_former_copy(tx, channel.id, post.user_id)
         return await _save_edit(d, tx, post, channel, {"is_pinned": pinned}, None)
 
 

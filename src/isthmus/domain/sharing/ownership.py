@@ -211,22 +211,43 @@ async def refuse_remote_edit(tx: Tx, channel_id: str, author_id: str) -> None:
                    f"reply instead, or ask them to change it.", 403)
 
 
+async def _author_in_former_copy(tx: Tx, channel_id: str, author_id: str) -> User | None:
+    """The author, when ``author_id`` is another workspace's user and the channel is the copy of a home that may
+    share it with us again, not shared now. What changes such a post here the home never hears of: the
+    re-accept's replay leaves out what came from the home (it has it), so the change would stay ours alone."""
+    if await _share(tx, channel_id) is not None:
+        return None
+    user = await _user(tx, author_id)
+    if user is None or user.remote_id is None or not await shares_repo.was_a_copy(tx.conn, channel_id):
+        return None
+    return user
+
+
 async def refuse_remote_delete(tx: Tx, channel_id: str, author_id: str, what: str = "message") -> None:
     """Deleting another workspace's user's post (or reaction) is allowed only on the channel's home (403).
-    Also in a copy no longer shared: a later re-invite would replay the deletion as ours, and the home would
-    refuse it (the model-based test's run z1). A former home may still moderate its channel."""
+    Also in a copy not shared now (the model-based test's run z1: the post stayed deleted on that copy
+    only after the re-invite). A former home may still moderate its channel."""
     found = await remote_author(tx, channel_id, author_id)
-    if found is None:
-        user = await _user(tx, author_id)
-        if user is None or user.remote_id is None or not await shares_repo.was_a_copy(tx.conn, channel_id):
-            return
-    elif found[1]["home"]:
+    if found is not None and found[1]["home"]:
         return
-    else:
-        user = found[0]
+    user = found[0] if found is not None else await _author_in_former_copy(tx, channel_id, author_id)
+    if user is None:
+        return
     name = await _workspace_name(tx, user)
     error_id = "api.post.delete_post.remote_author.app_error" if what == "message" \
         else "api.reaction.delete.remote_user.app_error"
     raise AppError(error_id,
                    f"This {what} comes from the workspace {name}. It can be removed only there, or on the "
                    f"workspace that shares this channel; ask an admin of either to remove it.", 403)
+
+
+async def refuse_pin_in_former_copy(tx: Tx, channel_id: str, author_id: str) -> None:
+    """Pins are anyone's while the channel is shared; in a copy not shared now, a post from another workspace
+    keeps its pin until the channel is shared again (the pin would stay this copy's alone, see above)."""
+    user = await _author_in_former_copy(tx, channel_id, author_id)
+    if user is None:
+        return
+    name = await _workspace_name(tx, user)
+    raise AppError("api.post.pin.remote_author.app_error",
+                   f"This message comes from the workspace {name}, which no longer shares this channel with this "
+                   f"workspace. It can be pinned or unpinned here again once the channel is shared again.", 403)

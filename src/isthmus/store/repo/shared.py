@@ -8,6 +8,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from isthmus.store.schema.channels import channel_members, channels
+from isthmus.store.schema.remotes import remote_clusters
 from isthmus.store.schema.shared import (
     remote_upload_sessions,
     shared_channel_attachments,
@@ -93,8 +94,11 @@ async def select_remotes_for_channel(conn: AsyncConnection, channel_id: str, *,
 
 
 async def was_a_copy(conn: AsyncConnection, channel_id: str) -> bool:
-    """This server held the channel as another server's copy (now or before: the link row stays when unshared)."""
-    q = select(scr.c.id).where(scr.c.channel_id == channel_id, scr.c.to_home.is_(True)).limit(1)
+    """This server held the channel as the copy of a server it is still connected to (now or before: the link
+    row stays when unshared), so the home may share it with us again. With the connection deleted it cannot."""
+    q = select(scr.c.id).where(scr.c.channel_id == channel_id, scr.c.to_home.is_(True),
+                               scr.c.remote_id.in_(select(remote_clusters.c.remote_id)
+                                                   .where(remote_clusters.c.delete_at == 0))).limit(1)
     return (await conn.execute(q)).first() is not None
 
 

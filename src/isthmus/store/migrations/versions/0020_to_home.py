@@ -1,8 +1,9 @@
 """``shared_channel_remotes.to_home``: the row is our copy's link to the channel's home
 
 A copy that stopped being shared keeps its soft-deleted link row, and this marks it: a server that was only a
-copy must not delete another workspace's user's post there (a later re-invite would replay the deletion, and
-the home refuses it: the model-based test's run z1), while a former home may still moderate its channel.
+copy must not delete or pin another workspace's user's post there while the home may share it again (the
+re-invite's replay does not send back what came from the home, so the change would stay this copy's alone: the
+model-based test's run z1), while a former home may still moderate its channel.
 Rows of copies shared today are marked here; copies unshared before this migration cannot be told apart.
 
 Revision ID: 0020
